@@ -1,0 +1,36 @@
+# The two commands: `make run` (the service, embedded: no servers needed) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format worker clean
+
+run: $(STAMP)
+	$(BIN)/inference-api serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Production-style worker (needs BROKER_URL and DATABASE_URL): see the Procfile.
+worker: $(STAMP)
+	$(BIN)/dramatiq actors.worker --processes 2 --threads 2
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[export,dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""Dramatiq middleware for the cross-cutting work around each message and each worker."""
+
+from __future__ import annotations
+
+import logging
+
+from dramatiq.middleware import Middleware
+
+from db import database
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseConnection(Middleware):
+    """Open the database connection before each message and close (return to the pool) after it."""
+
+    def before_process_message(self, broker, message):
+        database.connect(reuse_if_open=True)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if not database.is_closed():
+            database.close()
+
+    after_skip_message = after_process_message
+
+
+class PreloadModels(Middleware):
+    """Load the listed models once per worker process, after fork, before taking messages."""
+
+    def __init__(self, runtimes, names: list[str]):
+        self.runtimes = runtimes
+        self.names = names
+
+    def after_worker_boot(self, broker, worker):
+        for name in self.names:
+            try:
+                self.runtimes.get(name)
+            except Exception as e:  # a model that cannot load fails its jobs with the reason; keep serving others
+                logger.error("could not preload model %s: %s", name, e)

@@ -1,0 +1,215 @@
+"""Model preparation: export a catalog entry to ONNX with optimum, offline when the source is local.
+
+The only module that needs torch (the `[export]` extra). It writes `<models_dir>/<name>/` with
+model.onnx, tokenizer.json, config.json and manifest.json, atomically (a temporary directory renamed
+into place), and does nothing when the model is already prepared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from actors.catalog import MANIFEST, ModelSpec
+from inference_api.errors import InferenceError
+
+
+class PrepareError(InferenceError):
+    title = "Model preparation failed"
+
+
+def prepared(models_dir: Path, name: str) -> bool:
+    return (Path(models_dir) / name / MANIFEST).is_file()
+
+
+def prepare(spec: ModelSpec, models_dir: Path, *, force: bool = False, out=sys.stderr) -> Path:
+    """Prepare `spec` into `models_dir/spec.name`; a no-op when already prepared (unless `force`)."""
+    models_dir = Path(models_dir)
+    target = models_dir / spec.name
+    if prepared(models_dir, spec.name) and not force:
+        print(f"{spec.name}: already prepared in {target}", file=out)
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(spec.name, steps=4, out=out)
+    work = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=models_dir))
+    work.chmod(0o755)  # mkdtemp makes it private; readers (other pods, users) need to list it
+    try:
+        progress.step("resolving source")
+        source = _resolve_source(spec)
+        progress.step(f"exporting {spec.task} to ONNX with optimum (about 10-30 s)")
+        _export(spec, source, work)
+        progress.step("reading the sentence-transformers configuration")
+        manifest = _manifest(spec, source, work)
+        progress.step("writing the manifest")
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _publish(work, target, force=force)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    progress.done(target)
+    return target
+
+
+class _Progress:
+    def __init__(self, name: str, *, steps: int, out):
+        self.name, self.steps, self.out = name, steps, out
+        self.current, self.started = 0, time.monotonic()
+
+    def step(self, what: str) -> None:
+        self.current += 1
+        bar = "#" * self.current + "." * (self.steps - self.current)
+        print(f"{self.name}: [{bar}] {self.current}/{self.steps} {what}", file=self.out, flush=True)
+
+    def done(self, target: Path) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"{self.name}: prepared in {elapsed:.1f} s -> {target}", file=self.out, flush=True)
+
+
+def _resolve_source(spec: ModelSpec) -> Path:
+    path = spec.source_path()
+    if path is not None:
+        if not (path / "config.json").is_file():
+            raise PrepareError(f"model {spec.name!r}: source {path} is not a model directory (no config.json)")
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(spec.source, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"]))
+    except Exception as e:  # the hub client raises many types; all mean "could not fetch"
+        raise PrepareError(
+            f"model {spec.name!r}: cannot fetch {spec.source!r} from the Hugging Face hub "
+            f"({type(e).__name__}: {e}). Set source to a local directory, or prepare where the hub is reachable."
+        ) from None
+
+
+def _export(spec: ModelSpec, source: Path, work: Path) -> None:
+    try:
+        from optimum.exporters.onnx import main_export
+        from transformers.utils import logging as hf_logging
+    except ImportError as e:
+        raise PrepareError(f"preparing models needs the [export] extra ({e}): pip install '.[export]'") from None
+
+    hf_logging.set_verbosity_error()
+    with warnings.catch_warnings(), _quiet_loggers():
+        warnings.simplefilter("ignore")
+        main_export(
+            str(source),
+            output=work,
+            task=spec.task,
+            library_name="transformers",  # plain encoder output; pooling is ours, from the ST config
+            do_validation=False,
+            local_files_only=True,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_loggers():
+    names = ("optimum", "transformers", "torch")
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def sentence_transformers_config(source: Path) -> dict[str, Any]:
+    """Pooling mode, normalization and max sequence length as sentence-transformers would apply them."""
+    result: dict[str, Any] = {"pooling": "mean", "normalize": False, "max_seq_length": None}
+    modules = _read_json(source / "modules.json") or []
+    for module in modules:
+        kind = module.get("type", "")
+        if kind.endswith(".Pooling"):
+            result["pooling"] = _pooling_mode(_read_json(source / module.get("path", "") / "config.json") or {})
+        elif kind.endswith(".Normalize"):
+            result["normalize"] = True
+    bert_config = _read_json(source / "sentence_bert_config.json") or {}
+    result["max_seq_length"] = bert_config.get("max_seq_length")
+    return result
+
+
+def _pooling_mode(config: dict[str, Any]) -> str:
+    if isinstance(config.get("pooling_mode"), str):
+        mode = config["pooling_mode"]
+    else:
+        flags = {
+            "cls": config.get("pooling_mode_cls_token"),
+            "max": config.get("pooling_mode_max_tokens"),
+            "mean_sqrt_len": config.get("pooling_mode_mean_sqrt_len_tokens"),
+            "mean": config.get("pooling_mode_mean_tokens"),
+        }
+        chosen = [mode for mode, on in flags.items() if on]
+        if len(chosen) > 1:
+            raise PrepareError(f"pooling combines {chosen}; only one pooling mode is supported")
+        mode = chosen[0] if chosen else "mean"
+    if mode not in ("cls", "max", "mean", "mean_sqrt_len"):
+        raise PrepareError(f"pooling mode {mode!r} is not supported")
+    return mode
+
+
+def _manifest(spec: ModelSpec, source: Path, work: Path) -> dict[str, Any]:
+    config = _read_json(work / "config.json") or {}
+    tokenizer_config = _read_json(source / "tokenizer_config.json") or {}
+    st = sentence_transformers_config(source)
+    limits = [config.get("max_position_embeddings"), tokenizer_config.get("model_max_length")]
+    natural = min(n for n in limits if isinstance(n, int) and n < 1_000_000) if any(limits) else 512
+    max_length = spec.max_length or st["max_seq_length"] or natural
+    return {
+        "name": spec.name,
+        "source": spec.source,
+        "task": spec.task,
+        "onnx": "model.onnx",
+        "max_length": max_length,
+        "pooling": st["pooling"],
+        "normalize": st["normalize"],
+        "dimensions": config.get("hidden_size"),
+        "files": {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()},
+        "versions": {pkg: _version(pkg) for pkg in ("optimum", "optimum-onnx", "onnxruntime", "transformers", "torch")},
+        "prepared_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _publish(work: Path, target: Path, *, force: bool) -> None:
+    if target.exists() and (force or not (target / MANIFEST).is_file()):
+        stale = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, stale)  # an incomplete or replaced copy: move aside, then drop
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.rename(work, target)
+    except OSError:
+        if not (target / MANIFEST).is_file():
+            raise
+        shutil.rmtree(work, ignore_errors=True)  # another process prepared it meanwhile: keep theirs

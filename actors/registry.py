@@ -1,0 +1,45 @@
+"""The models loaded in this worker process: one ONNX Runtime model per catalog entry, loaded once
+(on first use or by `PreloadModels`) and shared by the process' threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from actors.catalog import MANIFEST, Catalog
+from inference_api.errors import ModelNotPrepared, UnknownModel
+
+logger = logging.getLogger(__name__)
+
+
+class Runtimes:
+    def __init__(self, catalog: Catalog, models_dir: Path, *, intra_op_threads: int = 1):
+        self.catalog = catalog
+        self.models_dir = Path(models_dir)
+        self.intra_op_threads = intra_op_threads
+        self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        model = self._loaded.get(name)
+        if model is not None:
+            return model
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = self._load(name)
+            return self._loaded[name]
+
+    def _load(self, name: str):
+        from actors import runtime  # onnxruntime is imported by workers only, never by the API
+
+        if self.catalog.get(name) is None:
+            raise UnknownModel(f"model {name!r} is not in the catalog")
+        path = self.models_dir / name
+        if not (path / MANIFEST).is_file():
+            raise ModelNotPrepared(f"model {name!r} is not prepared: run `inference-api models prepare {name}`")
+        started = time.perf_counter()
+        model = runtime.load(path, intra_op_threads=self.intra_op_threads)
+        logger.info("loaded model %s in %.0f ms", name, (time.perf_counter() - started) * 1000)
+        return model

@@ -1,0 +1,20 @@
+"""Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 2`.
+
+Each worker process imports it: configuration is read once from the environment here, the database
+and broker are bound, and the default model is loaded after fork by `PreloadModels`.
+"""
+
+import logging
+
+import db
+from actors import setup
+from actors.catalog import Catalog
+from actors.registry import Runtimes
+from inference_api.config import Config
+
+config = Config.from_env()
+logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+db.connect(config.database)
+catalog = Catalog.from_config(config)
+runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
+broker = setup(config.broker_url, runtimes=runtimes, preload=[catalog.default]).broker

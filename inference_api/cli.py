@@ -1,0 +1,120 @@
+"""The `inference-api` command: serve, migrate, models prepare."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import replace
+
+from inference_api.config import Config, ConfigError
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (embedded mode: with an in-process worker)")
+    serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(run=cmd_migrate)
+
+    models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
+    prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
+    prepare.add_argument("names", nargs="*", metavar="NAME", help="models to prepare (default: the default model)")
+    prepare.add_argument("--all", action="store_true", help="prepare every model in the catalog")
+    prepare.add_argument("--force", action="store_true", help="prepare again even when already prepared")
+    prepare.set_defaults(run=cmd_prepare)
+
+    args = parser.parse_args(argv)
+    try:
+        config = Config.from_env()
+    except ConfigError as e:
+        parser.exit(2, f"inference-api: configuration error: {e}\n")
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.run(args, config)
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> None:
+    import waitress
+
+    import db
+    from web import create_app
+
+    config = replace(config, host=args.host or config.host, port=args.port or config.port)
+    db.connect(config.database)
+    catalog = _catalog(config)
+    worker = None
+    if config.embedded:
+        from inference_api import embedded
+
+        actors, worker = embedded.start(config, catalog)
+    else:
+        from actors import setup
+
+        actors = setup(config.broker_url)
+    app = create_app(config, actors=actors, catalog=catalog)
+    server = waitress.create_server(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.web_threads,
+        max_request_body_size=config.max_body_bytes,
+        ident="inference-api",
+    )
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    mode = (
+        f"embedded: {config.database}, in-process worker x{config.worker_threads} threads"
+        if config.embedded
+        else "API only: workers run `dramatiq actors.worker`"
+    )
+    print(f"Serving on http://{config.host}:{server.effective_port} ({mode})", file=sys.stderr, flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if worker is not None:
+            worker.stop()
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
+    import db
+    from db import migrate
+
+    db.connect(config.database)
+    applied = migrate.apply()
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
+    catalog = _catalog(config)
+    from actors.prepare import PrepareError, prepare
+
+    names = list(catalog.models) if args.all else args.names or [catalog.default]
+    unknown = [n for n in names if n not in catalog.models]
+    if unknown:
+        sys.exit(f"inference-api: unknown model(s) {', '.join(unknown)}; catalog: {', '.join(catalog.models)}")
+    failed = []
+    for name in names:
+        try:
+            prepare(catalog.models[name], config.models_path, force=args.force)
+        except PrepareError as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        sys.exit(f"inference-api: could not prepare {', '.join(failed)}")
+
+
+def _catalog(config: Config):
+    from actors.catalog import Catalog, CatalogError
+
+    try:
+        return Catalog.from_config(config)
+    except CatalogError as e:
+        sys.exit(f"inference-api: invalid model catalog: {e}")

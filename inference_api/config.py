@@ -1,0 +1,90 @@
+"""Configuration, read from the environment once (`Config.from_env`) and passed in from there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+EMBEDDED_BROKER = "stub://"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    broker_url: str = EMBEDDED_BROKER  # stub:// = in-process StubBroker (embedded mode)
+    models_dir: Path | None = None  # None: data_dir / "models"
+    catalog: Path | None = None  # None: the catalog shipped in the package (actors/catalog.toml)
+    default_model: str | None = None  # None: the catalog's `default`
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_threads: int = 8
+    worker_threads: int = 2  # in-process worker threads (embedded mode)
+    ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
+    max_body_bytes: int = 1 << 20
+    max_inputs: int = 64
+    max_input_chars: int = 20_000
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url == EMBEDDED_BROKER
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def integer(name: str, default: int, minimum: int = 1) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+            return value
+
+        broker_url = text("BROKER_URL", EMBEDDED_BROKER)
+        if broker_url != EMBEDDED_BROKER and not broker_url.startswith(("amqp://", "amqps://")):
+            raise ConfigError(f"BROKER_URL must be amqp://... or {EMBEDDED_BROKER}, got {broker_url!r}")
+        database_url = text("DATABASE_URL", "")
+        if database_url and not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise ConfigError(f"DATABASE_URL must be sqlite:///... or postgresql://..., got {database_url!r}")
+        models_dir = text("MODELS_DIR", "")
+        return cls(
+            data_dir=Path(text("DATA_DIR", str(defaults.data_dir))),
+            database_url=database_url,
+            broker_url=broker_url,
+            models_dir=Path(models_dir) if models_dir else None,
+            catalog=Path(catalog) if (catalog := text("INFERENCE_CATALOG", "")) else None,
+            default_model=text("DEFAULT_MODEL", "") or None,
+            host=text("HOST", defaults.host),
+            port=integer("PORT", defaults.port),
+            web_threads=integer("WEB_THREADS", defaults.web_threads),
+            worker_threads=integer("WORKER_THREADS", defaults.worker_threads),
+            ort_threads=integer("ORT_THREADS", defaults.ort_threads),
+            max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
+            max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),
+            log_level=text("LOG_LEVEL", defaults.log_level).upper(),
+        )

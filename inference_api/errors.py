@@ -1,0 +1,59 @@
+"""The one error tree. Every domain error derives from InferenceError; `web` maps them to HTTP once."""
+
+
+class InferenceError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    title = "Inference error"
+
+
+class InvalidRequest(InferenceError):
+    """The client sent something we will not accept (422 unless a subclass says otherwise)."""
+
+    title = "Invalid request"
+
+    def __init__(self, description: str, *, field: str | None = None):
+        super().__init__(description)
+        self.description = description
+        self.field = field
+
+
+class PayloadTooLarge(InvalidRequest):
+    title = "Payload too large"
+
+
+class NotFound(InferenceError):
+    title = "Not found"
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
+class UnknownModel(NotFound):
+    title = "Unknown model"
+
+
+class JobNotFound(NotFound):
+    title = "Unknown job"
+
+
+class Unavailable(InferenceError):
+    """A dependency (database, broker) is down; the client may retry later."""
+
+    title = "Service unavailable"
+
+    def __init__(self, description: str, *, retry_after: int = 5):
+        super().__init__(description)
+        self.description = description
+        self.retry_after = retry_after
+
+
+class ModelError(InferenceError):
+    """A model could not run on an input; fails that job at once, no retry."""
+
+    title = "Model error"
+
+
+class ModelNotPrepared(ModelError):
+    title = "Model not prepared"

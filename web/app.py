@@ -1,0 +1,34 @@
+"""`create_app(config)`: the Falcon WSGI application."""
+
+from __future__ import annotations
+
+import falcon
+
+import actors as actors_
+from actors.catalog import Catalog
+from inference_api.config import Config
+from web import errors
+from web.middleware import DatabaseConnection
+from web.resources.health import Health, Ready
+from web.resources.inference import InferenceCollection, InferenceItem
+from web.resources.models import ModelCollection, ModelItem
+from web.validation import Limits
+
+
+def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog: Catalog | None = None) -> falcon.App:
+    """Build the API. `actors` and `catalog` default to what `config` describes; the embedded mode
+    passes the ones its in-process worker shares. The database must already be bound (`db.connect`)."""
+    catalog = catalog or Catalog.from_config(config)
+    actors = actors or actors_.setup(config.broker_url)
+    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars)
+
+    app = falcon.App(middleware=[DatabaseConnection()])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    app.add_route("/inference", InferenceCollection(catalog, actors, limits))
+    app.add_route("/inference/{job_id}", InferenceItem())
+    app.add_route("/models", ModelCollection(catalog, config.models_path))
+    app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(actors))
+    return app

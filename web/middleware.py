@@ -1,0 +1,14 @@
+"""Falcon middleware: the database connection around each request."""
+
+from db import database
+
+
+class DatabaseConnection:
+    """Return the request's connection (opened lazily by the first query) to the pool when it ends.
+
+    Routes that never query, such as /healthz, never open one.
+    """
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        if not database.is_closed():
+            database.close()

@@ -1,0 +1,1 @@
+"""HTTP resources, one noun a module; collaborators come in through `__init__`."""

@@ -1,0 +1,57 @@
+"""GET /models and GET /models/{name}: the catalog and what is prepared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import falcon
+
+from actors.catalog import Catalog, ModelSpec, read_manifest
+from inference_api.errors import ModelNotPrepared, UnknownModel
+
+
+class ModelCollection:
+    def __init__(self, catalog: Catalog, models_dir: Path):
+        self.catalog = catalog
+        self.models_dir = models_dir
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {
+            "default": self.catalog.default,
+            "models": [model_view(spec, self.models_dir, self.catalog) for spec in self.catalog],
+        }
+
+
+class ModelItem(ModelCollection):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        spec = self.catalog.models.get(name)
+        if spec is None:
+            raise UnknownModel(f"no model {name!r} in the catalog (see GET /models)")
+        resp.media = model_view(spec, self.models_dir, self.catalog)
+
+
+def model_view(spec: ModelSpec, models_dir: Path, catalog: Catalog) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "name": spec.name,
+        "task": spec.task,
+        "source": spec.source,
+        "default": spec.name == catalog.default,
+        "prepared": False,
+        "max_length": spec.max_length,
+    }
+    try:
+        manifest = read_manifest(models_dir / spec.name)
+    except ModelNotPrepared:
+        return view
+    onnx = models_dir / spec.name / manifest.get("onnx", "model.onnx")
+    view.update(
+        prepared=True,
+        max_length=manifest.get("max_length"),
+        dimensions=manifest.get("dimensions"),
+        pooling=manifest.get("pooling"),
+        normalize=manifest.get("normalize"),
+        onnx_bytes=onnx.stat().st_size if onnx.exists() else None,
+        prepared_at=manifest.get("prepared_at"),
+    )
+    return view
