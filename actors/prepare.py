@@ -34,8 +34,11 @@ def prepared(models_dir: Path, name: str) -> bool:
     return (Path(models_dir) / name / MANIFEST).is_file()
 
 
-def prepare(spec: ModelSpec, models_dir: Path, *, force: bool = False, out=sys.stderr) -> Path:
-    """Prepare `spec` into `models_dir/spec.name`; a no-op when already prepared (unless `force`)."""
+def prepare(spec: ModelSpec, models_dir: Path, *, force: bool = False, out=None) -> Path:
+    """Prepare `spec` into `models_dir/spec.name`; a no-op when already prepared (unless `force`).
+
+    Progress goes to `out` (standard error by default)."""
+    out = out or sys.stderr
     models_dir = Path(models_dir)
     target = models_dir / spec.name
     if prepared(models_dir, spec.name) and not force:

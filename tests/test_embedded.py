@@ -1,0 +1,47 @@
+"""The README's first command: `inference-api serve` alone, embedded (SQLite, StubBroker, in-process worker)."""
+
+import pytest
+
+from tests.processes import command, http, running, wait_for_job, wait_until_serving
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_alone_accepts_a_job_and_answers_it(tmp_path, models_dir):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port)}
+    log = tmp_path / "serve.log"
+    with running([command("inference-api"), "serve"], env, log) as process:
+        wait_until_serving(base, process, log)
+        status, job = http("POST", f"{base}/inference", {"model": "all-MiniLM-L6-v2", "inputs": "Vai Corinthians"})
+        assert status == 202 and job["status"] == "queued"
+        finished = wait_for_job(base, job["id"])
+        assert finished["status"] == "succeeded", finished
+        assert len(finished["output"][0]["embedding"]) == 384
+        status, old_style = http("POST", f"{base}/inference", {"text": "Vai Corinthians"})
+        assert status == 202
+        assert wait_for_job(base, old_style["id"])["output"] == finished["output"]
+        assert http("GET", f"{base}/readyz")[0] == 200
+    assert (tmp_path / "inference.db").is_file()
+    assert "Serving on" in log.read_text()
+
+
+def test_jobs_accepted_before_a_restart_are_answered_after_it(tmp_path, models_dir):
+    """The StubBroker's queue is memory: a stop loses it, so the next start sends unfinished jobs again."""
+    import db
+    from db import Job, migrate
+
+    db.connect(f"sqlite:///{tmp_path / 'inference.db'}")
+    migrate.apply()
+    job = Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["left behind"])
+    db.database.close()
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port)}
+    log = tmp_path / "serve.log"
+    with running([command("inference-api"), "serve"], env, log) as process:
+        wait_until_serving(base, process, log)
+        assert wait_for_job(base, str(job.id))["status"] == "succeeded"

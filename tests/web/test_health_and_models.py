@@ -1,0 +1,69 @@
+import pytest
+from falcon.testing import TestClient
+
+import db
+from actors import setup
+from tests.servers import free_port
+from web import create_app
+
+
+def test_healthz_answers_without_touching_anything(config, catalog, actors_stub):
+    db.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")  # a database that is down
+    client = TestClient(create_app(config, actors=actors_stub, catalog=catalog))
+    assert client.simulate_get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_database_and_broker_answer(client):
+    response = client.simulate_get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readyz_is_503_when_the_broker_url_points_at_a_closed_port(config, database, catalog):
+    actors = setup(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
+    response = TestClient(create_app(config, actors=actors, catalog=catalog)).simulate_get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json["checks"]["database"] == "ok"
+    assert "broker" in response.json["checks"]["broker"]
+
+
+def test_readyz_is_503_when_the_database_is_down(config, catalog, actors_stub):
+    db.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    response = TestClient(create_app(config, actors=actors_stub, catalog=catalog)).simulate_get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"]["broker"] == "ok"
+    assert response.json["checks"]["database"].startswith("unavailable")
+
+
+@pytest.mark.slow
+def test_models_lists_the_catalog_with_what_is_prepared(client, models_dir):
+    response = client.simulate_get("/models")
+    assert response.status_code == 200
+    assert response.json["default"] == "all-MiniLM-L6-v2"
+    [model] = response.json["models"]
+    assert model["name"] == "all-MiniLM-L6-v2"
+    assert (model["task"], model["prepared"], model["dimensions"], model["max_length"]) == (
+        "feature-extraction",
+        True,
+        384,
+        256,
+    )
+    assert model["onnx_bytes"] > 10_000_000
+
+
+def test_an_unknown_model_is_a_404(client):
+    response = client.simulate_get("/models/nope")
+    assert response.status_code == 404
+    assert "nope" in response.json["description"]
+
+
+def test_a_model_that_is_not_prepared_says_so(config, database, actors_stub, catalog, tmp_path):
+    from dataclasses import replace
+
+    empty = replace(config, models_dir=tmp_path / "empty")
+    response = TestClient(create_app(empty, actors=actors_stub, catalog=catalog)).simulate_get(
+        "/models/all-MiniLM-L6-v2"
+    )
+    assert response.status_code == 200
+    assert response.json["prepared"] is False
