@@ -17,9 +17,12 @@ from inference_api.errors import ModelNotPrepared
 
 MANIFEST = "manifest.json"  # written last by preparation: its presence means "prepared"
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
-TASKS = frozenset({"feature-extraction"})
+EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")  # one encoder serves both
+TASKS = frozenset({*EMBEDDING_TASKS, "text-classification", "text-generation"})
+QUANTIZATIONS = frozenset({"int8"})
+OPTIMIZATIONS = frozenset({"O1", "O2", "O3"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_FIELDS = {"name", "source", "task", "max_length"}
+_FIELDS = {"name", "source", "task", "max_length", "quantize", "optimize", "max_batch_size", "max_wait_ms"}
 
 
 class CatalogError(ValueError):
@@ -31,7 +34,16 @@ class ModelSpec:
     name: str
     source: str
     task: str
-    max_length: int | None = None
+    max_length: int | None = None  # None: what the model's own configuration says
+    quantize: str | None = None  # "int8": dynamic int8 quantization (ORTQuantizer)
+    optimize: str | None = None  # "O1".."O3": ORTOptimizer graph optimization level
+    max_batch_size: int = 32  # inputs per ONNX run
+    max_wait_ms: int = 5  # how long a worker waits for more jobs to fill a batch
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this model serves: an embedding model serves feature-extraction and sentence-similarity."""
+        return EMBEDDING_TASKS if self.task in EMBEDDING_TASKS else (self.task,)
 
     def source_path(self) -> Path | None:
         """The local directory holding the source weights, or None for a hub id."""
@@ -117,7 +129,14 @@ def _spec(entry: object, where: str) -> ModelSpec:
         raise CatalogError(f"{where}.name: use letters, digits, '.', '_' or '-' (at most 100)")
     if entry["task"] not in TASKS:
         raise CatalogError(f"{where}.task: {entry['task']!r} is not one of {', '.join(sorted(TASKS))}")
-    max_length = entry.get("max_length")
-    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-        raise CatalogError(f"{where}.max_length: must be a positive integer")
-    return ModelSpec(name=name, source=entry["source"], task=entry["task"], max_length=max_length)
+    for key, allowed in (("quantize", QUANTIZATIONS), ("optimize", OPTIMIZATIONS)):
+        if entry.get(key) is not None and entry[key] not in allowed:
+            raise CatalogError(f"{where}.{key}: {entry[key]!r} is not one of {', '.join(sorted(allowed))}")
+    if entry.get("quantize") and entry.get("optimize"):
+        raise CatalogError(f"{where}.optimize: choose quantize or optimize (the quantizer runs its own optimization)")
+    for key, maximum in (("max_length", 1_000_000), ("max_batch_size", 1024), ("max_wait_ms", 10_000)):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum):
+            raise CatalogError(f"{where}.{key}: must be a positive integer (at most {maximum})")
+    known = {k: entry[k] for k in ("max_length", "quantize", "optimize", "max_batch_size", "max_wait_ms") if k in entry}
+    return ModelSpec(name=name, source=entry["source"], task=entry["task"], **known)

@@ -34,7 +34,7 @@ def declare(broker: dramatiq.Broker, runtimes=None) -> dramatiq.Actor:
         started = time.perf_counter()
         try:
             model = runtimes.get(job.model)
-            output = model(job.inputs, **job.parameters)
+            output = model(job.inputs, task=job.task, **job.parameters)
         except Exception as e:  # the model or the input: retrying would fail the same way
             logger.warning("job %s failed: %s", job_id, e)
             job.finish(Status.FAILED, error=f"{type(e).__name__}: {e}")

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from actors.catalog import MANIFEST, ModelSpec
+from actors.catalog import EMBEDDING_TASKS, MANIFEST, ModelSpec
 from inference_api.errors import InferenceError
 
 
@@ -45,18 +45,22 @@ def prepare(spec: ModelSpec, models_dir: Path, *, force: bool = False, out=None)
         print(f"{spec.name}: already prepared in {target}", file=out)
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    progress = _Progress(spec.name, steps=4, out=out)
+    progress = _Progress(spec.name, steps=4 if spec.quantize or spec.optimize else 3, out=out)
     work = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=models_dir))
     work.chmod(0o755)  # mkdtemp makes it private; readers (other pods, users) need to list it
     try:
-        progress.step("resolving source")
+        progress.step(f"resolving source {spec.source}")
         source = _resolve_source(spec)
-        progress.step(f"exporting {spec.task} to ONNX with optimum (about 10-30 s)")
+        progress.step(f"exporting {spec.task} to ONNX with optimum (10-60 s)")
         _export(spec, source, work)
-        progress.step("reading the sentence-transformers configuration")
-        manifest = _manifest(spec, source, work)
+        if spec.quantize:
+            progress.step("dynamic int8 quantization with ORTQuantizer")
+            _quantize(work)
+        elif spec.optimize:
+            progress.step(f"graph optimization {spec.optimize} with ORTOptimizer")
+            _optimize(work, spec.optimize)
         progress.step("writing the manifest")
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (work / MANIFEST).write_text(json.dumps(_manifest(spec, source, work), indent=2) + "\n")
         _publish(work, target, force=force)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -97,6 +101,14 @@ def _resolve_source(spec: ModelSpec) -> Path:
         ) from None
 
 
+EXPORT_TASKS = {
+    "feature-extraction": "feature-extraction",
+    "sentence-similarity": "feature-extraction",
+    "text-classification": "text-classification",
+    "text-generation": "text-generation-with-past",  # a decoder with its KV cache as inputs and outputs
+}
+
+
 def _export(spec: ModelSpec, source: Path, work: Path) -> None:
     try:
         from optimum.exporters.onnx import main_export
@@ -110,16 +122,62 @@ def _export(spec: ModelSpec, source: Path, work: Path) -> None:
         main_export(
             str(source),
             output=work,
-            task=spec.task,
+            task=EXPORT_TASKS[spec.task],
             library_name="transformers",  # plain encoder output; pooling is ours, from the ST config
             do_validation=False,
             local_files_only=True,
         )
 
 
+def _optimize(work: Path, level: str) -> None:
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+    with warnings.catch_warnings(), _quiet_loggers():
+        warnings.simplefilter("ignore")
+        optimizer = ORTOptimizer.from_pretrained(work)
+        optimizer.optimize(AutoOptimizationConfig.with_optimization_level(level), work / "optimized", file_suffix=None)
+    _replace_model(work, work / "optimized")
+
+
+def _quantize(work: Path) -> None:
+    """Dynamic int8 (per-channel weights) of the weight MatMuls, except those that cost the most accuracy.
+
+    Left in fp32: activation-by-activation products (attention scores), whose ranges are unknown ahead
+    of time, and down-projections (the feed-forward output, wider in than out), where outliers after
+    GELU concentrate. Measured on all-MiniLM-L6-v2: cosine to fp32 >= 0.99 on every text, against
+    0.97 when every MatMul is quantized.
+    """
+    import onnx
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    graph = onnx.load(str(work / "model.onnx"), load_external_data=False).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    excluded = []
+    for node in graph.node:
+        if node.op_type != "MatMul":
+            continue
+        shapes = [weights[i] for i in node.input if i in weights]
+        if not shapes or (len(shapes[0]) == 2 and shapes[0][0] > shapes[0][1]):
+            excluded.append(node.name)
+    config = AutoQuantizationConfig.avx2(
+        is_static=False, per_channel=True, operators_to_quantize=["MatMul"], nodes_to_exclude=excluded
+    )
+    with warnings.catch_warnings(), _quiet_loggers():
+        warnings.simplefilter("ignore")
+        ORTQuantizer.from_pretrained(work).quantize(config, work / "quantized", file_suffix=None)
+    _replace_model(work, work / "quantized")
+
+
+def _replace_model(work: Path, produced: Path) -> None:
+    os.replace(produced / "model.onnx", work / "model.onnx")
+    shutil.rmtree(produced)
+
+
 @contextlib.contextmanager
 def _quiet_loggers():
-    names = ("optimum", "transformers", "torch")
+    names = ("", "optimum", "transformers", "torch")  # "": onnxruntime's quantizer logs on the root logger
     levels = {n: logging.getLogger(n).level for n in names}
     for n in names:
         logging.getLogger(n).setLevel(logging.ERROR)
@@ -170,24 +228,42 @@ def _pooling_mode(config: dict[str, Any]) -> str:
 
 def _manifest(spec: ModelSpec, source: Path, work: Path) -> dict[str, Any]:
     config = _read_json(work / "config.json") or {}
-    tokenizer_config = _read_json(source / "tokenizer_config.json") or {}
-    st = sentence_transformers_config(source)
-    limits = [config.get("max_position_embeddings"), tokenizer_config.get("model_max_length")]
-    natural = min(n for n in limits if isinstance(n, int) and n < 1_000_000) if any(limits) else 512
-    max_length = spec.max_length or st["max_seq_length"] or natural
-    return {
-        "name": spec.name,
-        "source": spec.source,
-        "task": spec.task,
-        "onnx": "model.onnx",
-        "max_length": max_length,
-        "pooling": st["pooling"],
-        "normalize": st["normalize"],
-        "dimensions": config.get("hidden_size"),
-        "files": {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()},
-        "versions": {pkg: _version(pkg) for pkg in ("optimum", "optimum-onnx", "onnxruntime", "transformers", "torch")},
-        "prepared_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    positions = config.get("max_position_embeddings") or config.get("n_positions")
+    manifest: dict[str, Any] = {"name": spec.name, "source": spec.source, "task": spec.task, "onnx": "model.onnx"}
+    if spec.task in EMBEDDING_TASKS:
+        st = sentence_transformers_config(source)
+        tokenizer_max = (_read_json(source / "tokenizer_config.json") or {}).get("model_max_length")
+        limits = [n for n in (positions, tokenizer_max) if isinstance(n, int) and n < 1_000_000]
+        manifest.update(
+            max_length=spec.max_length or st["max_seq_length"] or min(limits, default=512),
+            pooling=st["pooling"],
+            normalize=st["normalize"],
+            dimensions=config.get("hidden_size"),
+        )
+    elif spec.task == "text-classification":
+        id2label = config.get("id2label") or {}
+        count = len(id2label) or config.get("num_labels", 2)
+        manifest.update(
+            max_length=spec.max_length or positions or 512,
+            labels=[id2label.get(str(i), id2label.get(i, f"LABEL_{i}")) for i in range(count)],
+            problem_type=config.get("problem_type") or "single_label_classification",
+        )
+    else:
+        generation = _read_json(work / "generation_config.json") or {}
+        eos = generation.get("eos_token_id", config.get("eos_token_id"))
+        manifest.update(
+            max_length=spec.max_length or positions or 1024,
+            eos_token_id=eos[0] if isinstance(eos, list) else eos,
+            vocab_size=config.get("vocab_size"),
+        )
+    manifest.update(
+        quantization="int8-dynamic-per-channel" if spec.quantize else None,
+        optimization=spec.optimize,
+        files={p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()},
+        versions={pkg: _version(pkg) for pkg in ("optimum", "optimum-onnx", "onnxruntime", "transformers", "torch")},
+        prepared_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    return manifest
 
 
 def _sha256(path: Path) -> str:

@@ -28,10 +28,14 @@ def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
     return options
 
 
+class InputTooLong(ModelError):
+    """An input is longer than the model takes and the request said `truncate: false`."""
+
+
 class ORTModel:
     """A prepared model directory loaded into one ONNX Runtime session and one tokenizer."""
 
-    task: str = ""
+    tasks: tuple[str, ...] = ()
 
     def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer, manifest: dict[str, Any]):
         self.session = session
@@ -40,58 +44,225 @@ class ORTModel:
         self.max_length: int = manifest["max_length"]
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
-        padding = tokenizer.padding or {}
-        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
-        tokenizer.enable_truncation(max_length=self.max_length)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, session_options: ort.SessionOptions | None = None) -> ORTModel:
         path = Path(path)
         manifest = read_manifest(path)
-        if cls.task and manifest.get("task") != cls.task:
-            raise ModelError(f"{path} holds a {manifest.get('task')!r} model, not {cls.task!r}")
+        if manifest.get("task") not in cls.tasks:
+            raise ModelError(f"{path} holds a {manifest.get('task')!r} model, not one of {cls.tasks}")
         session = ort.InferenceSession(
             str(path / manifest.get("onnx", "model.onnx")),
             sess_options=session_options,
             providers=["CPUExecutionProvider"],
         )
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        return cls(session, tokenizer, manifest)
+        return cls(session, Tokenizer.from_file(str(path / "tokenizer.json")), manifest)
 
-    def tokenize(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[bool]]:
+    def __call__(self, inputs: Any, *, task: str | None = None, **parameters: Any) -> list[dict[str, Any]]:
+        return self.forward(inputs, **parameters)
+
+    def forward(self, inputs: Any, **parameters: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class ORTEncoder(ORTModel):
+    """An encoder over padded batches: inputs truncated at max_length, padded to the longest."""
+
+    def __init__(self, session, tokenizer, manifest):
+        super().__init__(session, tokenizer, manifest)
+        padding = tokenizer.padding or {}
+        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
+        tokenizer.enable_truncation(max_length=self.max_length)
+
+    def tokenize(self, texts: list[str], *, truncate: bool = True) -> tuple[dict[str, np.ndarray], list[bool]]:
         encodings = self.tokenizer.encode_batch(texts)
+        truncated = [bool(e.overflowing) for e in encodings]
+        if not truncate and any(truncated):
+            index = truncated.index(True)
+            raise InputTooLong(f"inputs[{index}] is longer than {self.max_length} tokens and truncate is false")
         feeds = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        truncated = [bool(e.overflowing) for e in encodings]
         return {name: feeds[name] for name in self.input_names}, truncated
 
-    def __call__(self, inputs: list[str], **parameters: Any) -> list[dict[str, Any]]:
+
+class ORTModelForFeatureExtraction(ORTEncoder):
+    """Sentence embeddings: encoder, then pooling and normalization as the model's sentence-transformers
+    configuration says (recorded in the manifest at preparation). Also serves sentence-similarity."""
+
+    tasks = ("feature-extraction", "sentence-similarity")
+
+    def __call__(self, inputs: Any, *, task: str | None = None, **parameters: Any) -> list[dict[str, Any]]:
+        if task == "sentence-similarity":
+            return self.similarity(inputs["source_sentence"], inputs["sentences"], **parameters)
         return self.forward(inputs, **parameters)
 
-    def forward(self, inputs: list[str], **parameters: Any) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-
-class ORTModelForFeatureExtraction(ORTModel):
-    """Sentence embeddings: encoder, then pooling and normalization as the model's
-    sentence-transformers configuration says (recorded in the manifest at preparation)."""
-
-    task = "feature-extraction"
-
-    def forward(self, inputs: list[str], *, normalize: bool | None = None) -> list[dict[str, Any]]:
-        feeds, truncated = self.tokenize(inputs)
+    def embed(self, texts: list[str], *, normalize: bool | None = None, truncate: bool = True):
+        feeds, truncated = self.tokenize(texts, truncate=truncate)
         hidden = self.session.run([self.output_names[0]], feeds)[0]
-        embeddings = pool(hidden, feeds["attention_mask"], self.manifest.get("pooling", "mean"))
+        mask = feeds["attention_mask"]
+        embeddings = pool(hidden, mask, self.manifest.get("pooling", "mean"))
         if self.manifest.get("normalize", False) if normalize is None else normalize:
-            embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-        tokens = feeds["attention_mask"].sum(axis=1)
+            embeddings = unit(embeddings)
+        return embeddings, mask.sum(axis=1), truncated
+
+    def forward(self, inputs: list[str], *, normalize: bool | None = None, truncate: bool = True):
+        embeddings, tokens, truncated = self.embed(inputs, normalize=normalize, truncate=truncate)
         return [
             {"embedding": vector.tolist(), "tokens": int(count), "truncated": cut}
             for vector, count, cut in zip(embeddings, tokens, truncated, strict=True)
         ]
+
+    def similarity(self, source_sentence: str, sentences: list[str], *, truncate: bool = True):
+        """Cosine similarity of the source sentence to each sentence, aligned with `sentences`."""
+        embeddings, _, truncated = self.embed([source_sentence, *sentences], normalize=True, truncate=truncate)
+        scores = embeddings[1:] @ embeddings[0]
+        return [
+            {"score": float(score), "truncated": truncated[0] or cut}
+            for score, cut in zip(scores, truncated[1:], strict=True)
+        ]
+
+
+class ORTModelForSequenceClassification(ORTEncoder):
+    """Labels with scores: softmax, or sigmoid for multi-label (and single-logit) models, as the config says."""
+
+    tasks = ("text-classification",)
+
+    def forward(self, inputs: list[str], *, top_k: int | None = 1, truncate: bool = True):
+        feeds, truncated = self.tokenize(inputs, truncate=truncate)
+        logits = self.session.run(["logits"], feeds)[0].astype(np.float64)
+        labels = self.manifest["labels"]
+        if self.manifest.get("problem_type") == "multi_label_classification" or logits.shape[1] == 1:
+            scores = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+            scores = shifted / shifted.sum(axis=1, keepdims=True)
+        results = []
+        for row, cut in zip(scores, truncated, strict=True):
+            order = np.argsort(-row, kind="stable")[: top_k or len(row)]
+            results.append({"labels": [{"label": labels[i], "score": float(row[i])} for i in order], "truncated": cut})
+        return results
+
+
+class ORTModelForCausalLM(ORTModel):
+    """Text generation over an exported decoder with its KV cache: greedy or sampled, one prompt at a time."""
+
+    tasks = ("text-generation",)
+
+    def __init__(self, session, tokenizer, manifest):
+        super().__init__(session, tokenizer, manifest)
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self.eos_token_id = manifest.get("eos_token_id")
+        self.past_inputs = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
+        self.past_dtype = np.float16 if any("float16" in i.type for i in self.past_inputs) else np.float32
+
+    def forward(
+        self,
+        inputs: list[str],
+        *,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 50,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+        return_full_text: bool = True,
+        truncate: bool = True,
+    ):
+        rng = np.random.default_rng(seed)
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p} if do_sample else None
+        results = []
+        for index, prompt in enumerate(inputs):
+            ids = self.tokenizer.encode(prompt).ids
+            budget = self.max_length - max_new_tokens
+            truncated = len(ids) > budget
+            if truncated and not truncate:
+                raise InputTooLong(
+                    f"inputs[{index}] has {len(ids)} tokens; with max_new_tokens={max_new_tokens} "
+                    f"the model takes {budget} and truncate is false"
+                )
+            ids = ids[-budget:] if truncated else ids  # keep the end of the prompt, nearest to what follows
+            new, reason = self.generate_ids(ids, max_new_tokens, rng=rng, sampling=sampling, stop=stop)
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            if reason == "stop":
+                text = _cut_at_stop(text, stop)
+            results.append(
+                {
+                    "generated_text": (prompt + text) if return_full_text else text,
+                    "tokens": len(new),
+                    "finish_reason": reason,
+                    "truncated": truncated,
+                }
+            )
+        return results
+
+    def generate_ids(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int,
+        *,
+        rng: np.random.Generator | None = None,
+        sampling: dict[str, float] | None = None,
+        stop: list[str] | None = None,
+    ) -> tuple[list[int], str]:
+        """New token ids after `prompt_ids`, and why generation ended: "eos", "stop" or "length"."""
+        if not prompt_ids:
+            prompt_ids = [self.eos_token_id]  # an empty prompt starts from the beginning-of-text token
+        past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=self.past_dtype) for i in self.past_inputs}
+        step_ids = np.array([prompt_ids], dtype=np.int64)
+        length, new = 0, []
+        for _ in range(max_new_tokens):
+            total = length + step_ids.shape[1]
+            feeds = {
+                "input_ids": step_ids,
+                "attention_mask": np.ones((1, total), dtype=np.int64),
+                "position_ids": np.arange(length, total, dtype=np.int64)[None, :],
+                **past,
+            }
+            outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+            named = dict(zip(self.output_names, outputs, strict=True))
+            logits = named["logits"][0, -1].astype(np.float64)
+            token = int(np.argmax(logits)) if sampling is None else _sample(logits, rng, **sampling)
+            if token == self.eos_token_id:
+                return new, "eos"
+            new.append(token)
+            if stop and _cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop) is not None:
+                return new, "stop"
+            past = {name: named[name.replace("past_key_values", "present")] for name in past}
+            step_ids, length = np.array([[token]], dtype=np.int64), total
+        return new, "length"
+
+
+def _sample(logits: np.ndarray, rng: np.random.Generator, *, temperature: float, top_k: int, top_p: float) -> int:
+    """Sampling as transformers orders it: temperature, then top-k, then top-p (nucleus)."""
+    logits = logits / temperature
+    if 0 < top_k < logits.size:
+        kth = np.partition(logits, -top_k)[-top_k]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+        keep = order[: int(np.searchsorted(cumulative, top_p) + 1)]
+        mask = np.zeros_like(probs)
+        mask[keep] = 1
+        probs = probs * mask / (probs * mask).sum()
+    return int(rng.choice(probs.size, p=probs))
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> str | None:
+    """The text before the first stop sequence, or None when there is none."""
+    positions = [text.find(s) for s in stop or () if s and s in text]
+    return text[: min(positions)] if positions else None
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -110,12 +281,16 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     raise ModelError(f"unsupported pooling mode {mode!r}")
 
 
-RUNTIMES: dict[str, type[ORTModel]] = {ORTModelForFeatureExtraction.task: ORTModelForFeatureExtraction}
+RUNTIMES: dict[str, type[ORTModel]] = {
+    task: runtime
+    for runtime in (ORTModelForFeatureExtraction, ORTModelForSequenceClassification, ORTModelForCausalLM)
+    for task in runtime.tasks
+}
 
 
 def load(path: str | Path, *, intra_op_threads: int = 1) -> ORTModel:
-    manifest = read_manifest(Path(path))
-    runtime = RUNTIMES.get(manifest.get("task"))
+    task = read_manifest(Path(path)).get("task")
+    runtime = RUNTIMES.get(task)
     if runtime is None:
-        raise ModelError(f"no runtime for task {manifest.get('task')!r}")
+        raise ModelError(f"no runtime for task {task!r}")
     return runtime.from_pretrained(path, session_options=session_options(intra_op_threads))

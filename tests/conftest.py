@@ -26,11 +26,37 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="session")
 def models_dir(catalog) -> Path:
-    """The default model, prepared for real (optimum export of the packaged weights); once per machine."""
+    """all-MiniLM-L6-v2 in fp32 and int8, prepared for real (optimum export of the packaged weights),
+    once per machine into var/models, where `make run` finds them too."""
     from actors.prepare import prepare
 
-    prepare(catalog.get(None), MODELS_DIR)
+    for name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"):
+        prepare(catalog.models[name], MODELS_DIR)
     return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, models_dir):
+    """A catalog of every task: MiniLM (fp32, int8) plus a tiny random BERT classifier and GPT-2 built
+    here and prepared through the real export path. Returns (catalog, catalog path, models dir, sources)."""
+    from actors.prepare import prepare
+    from tests import tiny_models
+
+    root = tmp_path_factory.mktemp("tiny")
+    sources = {
+        "tiny-bert-classifier": tiny_models.build_bert_classifier(root / "src" / "bert"),
+        "tiny-gpt2": tiny_models.build_gpt2(root / "src" / "gpt2"),
+    }
+    path = root / "catalog.toml"
+    path.write_text(tiny_models.catalog_toml(sources["tiny-bert-classifier"], sources["tiny-gpt2"]))
+    catalog = Catalog.load(path)
+    models = root / "models"
+    models.mkdir()
+    for name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"):
+        (models / name).symlink_to(models_dir / name)
+    for name in sources:
+        prepare(catalog.models[name], models)
+    return catalog, path, models, sources
 
 
 @pytest.fixture

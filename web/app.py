@@ -6,6 +6,7 @@ import falcon
 
 import actors as actors_
 from actors.catalog import Catalog
+from actors.tokens import TokenCounter
 from inference_api.config import Config
 from web import errors
 from web.middleware import DatabaseConnection
@@ -25,7 +26,8 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     app = falcon.App(middleware=[DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    app.add_route("/inference", InferenceCollection(catalog, actors, limits))
+    tokens = TokenCounter(config.models_path)
+    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens))
     app.add_route("/inference/{job_id}", InferenceItem())
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))

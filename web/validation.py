@@ -11,6 +11,7 @@ import falcon
 
 from actors.catalog import Catalog, ModelSpec
 from actors.tasks import validate_parameters
+from actors.tokens import TokenCounter
 from inference_api.errors import InvalidRequest, PayloadTooLarge
 
 FIELDS = {"model", "inputs", "text", "parameters"}
@@ -26,8 +27,15 @@ class Limits:
 @dataclass(frozen=True)
 class InferenceRequest:
     spec: ModelSpec
-    inputs: list[str]
+    task: str
+    inputs: list[str] | dict[str, Any]
     parameters: dict[str, Any]
+
+    @property
+    def texts(self) -> list[str]:
+        if isinstance(self.inputs, dict):
+            return [self.inputs["source_sentence"], *self.inputs["sentences"]]
+        return self.inputs
 
 
 def read_json(req: falcon.Request, limits: Limits) -> Any:
@@ -55,7 +63,9 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
         raise falcon.HTTPBadRequest(title="Malformed JSON", description=str(e)) from None
 
 
-def parse_inference(body: Any, catalog: Catalog, limits: Limits) -> InferenceRequest:
+def parse_inference(
+    body: Any, catalog: Catalog, limits: Limits, tokens: TokenCounter | None = None
+) -> InferenceRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object", field="body")
     unknown = sorted(set(body) - FIELDS)
@@ -67,8 +77,65 @@ def parse_inference(body: Any, catalog: Catalog, limits: Limits) -> InferenceReq
     if "inputs" in body and "text" in body:
         raise InvalidRequest("give `inputs` or its alias `text`, not both", field="text")
     field = "text" if "text" in body else "inputs"
-    inputs = _inputs(body.get(field), field, limits)
-    return InferenceRequest(spec=spec, inputs=inputs, parameters=validate_parameters(spec.task, body.get("parameters")))
+    value = body.get(field)
+    if isinstance(value, dict):
+        if "sentence-similarity" not in spec.tasks:
+            raise InvalidRequest(
+                f"model {spec.name!r} does {spec.task}: `{field}` must be a string or a list of strings", field=field
+            )
+        task, inputs = "sentence-similarity", _similarity_inputs(value, field, limits)
+    elif spec.task == "sentence-similarity":
+        raise InvalidRequest(
+            f'sentence-similarity takes `{field}`: {{"source_sentence": "...", "sentences": ["...", ...]}}',
+            field=field,
+        )
+    else:
+        task, inputs = spec.task, _inputs(value, field, limits)
+    request = InferenceRequest(spec, task, inputs, validate_parameters(task, body.get("parameters")))
+    if tokens is not None and request.parameters.get("truncate") is False:
+        _check_lengths(request, field, tokens)
+    return request
+
+
+def _check_lengths(request: InferenceRequest, field: str, tokens: TokenCounter) -> None:
+    """With `truncate: false`, an input longer than the model takes is refused now rather than failed later."""
+    counted = tokens.count(request.spec.name, request.texts)
+    if counted is None:
+        return  # not prepared on this host: the worker checks it and fails the job with the reason
+    counts, max_length = counted
+    if request.task == "text-generation":
+        max_length -= request.parameters.get("max_new_tokens", 20)
+    for index, count in enumerate(counts):
+        if count > max_length:
+            where = _where(request, field, index)
+            raise InvalidRequest(
+                f"`{where}` has {count} tokens; model {request.spec.name!r} takes {max_length} and truncate is false",
+                field=where,
+            )
+
+
+def _where(request: InferenceRequest, field: str, index: int) -> str:
+    if isinstance(request.inputs, dict):
+        return f"{field}.source_sentence" if index == 0 else f"{field}.sentences[{index - 1}]"
+    return f"{field}[{index}]" if len(request.inputs) > 1 else field
+
+
+def _similarity_inputs(value: dict[str, Any], field: str, limits: Limits) -> dict[str, Any]:
+    unknown = sorted(set(value) - {"source_sentence", "sentences"})
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) in `{field}`: {', '.join(unknown)}", field=f"{field}.{unknown[0]}")
+    source = value.get("source_sentence")
+    if not isinstance(source, str) or not source.strip():
+        raise InvalidRequest(f"`{field}.source_sentence` must be a non-empty string", field=f"{field}.source_sentence")
+    if len(source) > limits.max_input_chars:
+        raise InvalidRequest(
+            f"`{field}.source_sentence` has {len(source)} characters; the limit is {limits.max_input_chars}",
+            field=f"{field}.source_sentence",
+        )
+    sentences = value.get("sentences")
+    if isinstance(sentences, str) or not isinstance(sentences, list):
+        raise InvalidRequest(f"`{field}.sentences` must be a list of strings", field=f"{field}.sentences")
+    return {"source_sentence": source, "sentences": _inputs(sentences, f"{field}.sentences", limits)}
 
 
 def _model(name: Any, catalog: Catalog) -> ModelSpec:

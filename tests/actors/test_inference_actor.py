@@ -55,7 +55,7 @@ def test_a_job_runs_once_and_saves_one_output_per_input(run):
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.SUCCEEDED
     assert stored.output == [{"embedding": [2.0]}, {"embedding": [5.0]}]
-    assert model.calls == [(["hi", "there"], {"normalize": False})]
+    assert model.calls == [(["hi", "there"], {"task": "feature-extraction", "normalize": False})]
     assert stored.attempts == 1 and stored.inference_ms is not None and stored.finished_at is not None
 
 

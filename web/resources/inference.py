@@ -8,6 +8,7 @@ import falcon
 
 from actors import Actors
 from actors.catalog import Catalog
+from actors.tokens import TokenCounter
 from db import Job, Status
 from inference_api.errors import JobNotFound, Unavailable
 from web.serialize import job_view
@@ -15,15 +16,16 @@ from web.validation import Limits, parse_inference, read_json
 
 
 class InferenceCollection:
-    def __init__(self, catalog: Catalog, actors: Actors, limits: Limits):
+    def __init__(self, catalog: Catalog, actors: Actors, limits: Limits, tokens: TokenCounter):
         self.catalog = catalog
         self.actors = actors
         self.limits = limits
+        self.tokens = tokens
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        request = parse_inference(read_json(req, self.limits), self.catalog, self.limits)
+        request = parse_inference(read_json(req, self.limits), self.catalog, self.limits, self.tokens)
         job = Job.create(
-            model=request.spec.name, task=request.spec.task, inputs=request.inputs, parameters=request.parameters
+            model=request.spec.name, task=request.task, inputs=request.inputs, parameters=request.parameters
         )  # committed (autocommit) before the message exists: a worker always finds the row
         try:
             self.actors.send_inference(job.id)

@@ -35,8 +35,12 @@ def model_view(spec: ModelSpec, models_dir: Path, catalog: Catalog) -> dict[str,
     view: dict[str, Any] = {
         "name": spec.name,
         "task": spec.task,
+        "tasks": list(spec.tasks),
         "source": spec.source,
         "default": spec.name == catalog.default,
+        "quantization": spec.quantize,
+        "optimization": spec.optimize,
+        "batching": {"max_batch_size": spec.max_batch_size, "max_wait_ms": spec.max_wait_ms},
         "prepared": False,
         "max_length": spec.max_length,
     }
@@ -45,13 +49,9 @@ def model_view(spec: ModelSpec, models_dir: Path, catalog: Catalog) -> dict[str,
     except ModelNotPrepared:
         return view
     onnx = models_dir / spec.name / manifest.get("onnx", "model.onnx")
-    view.update(
-        prepared=True,
-        max_length=manifest.get("max_length"),
-        dimensions=manifest.get("dimensions"),
-        pooling=manifest.get("pooling"),
-        normalize=manifest.get("normalize"),
-        onnx_bytes=onnx.stat().st_size if onnx.exists() else None,
-        prepared_at=manifest.get("prepared_at"),
-    )
+    view.update(prepared=True, onnx_bytes=onnx.stat().st_size if onnx.exists() else None)
+    view.update({key: manifest[key] for key in DESCRIBED if key in manifest})
     return view
+
+
+DESCRIBED = ("max_length", "dimensions", "pooling", "normalize", "labels", "quantization", "prepared_at", "versions")

@@ -1,0 +1,41 @@
+"""Token counts for the API's `truncate: false` check: the prepared model's own tokenizer, loaded on
+first use. Light: `tokenizers` only (no onnxruntime, no torch)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from actors.catalog import read_manifest
+from inference_api.errors import ModelNotPrepared
+
+
+class TokenCounter:
+    def __init__(self, models_dir: Path):
+        self.models_dir = Path(models_dir)
+        self._loaded: dict[str, tuple[Tokenizer, int]] = {}
+        self._lock = threading.Lock()
+
+    def limit(self, model: str) -> tuple[Tokenizer, int] | None:
+        """The tokenizer and max length of a prepared model; None when it is not prepared here."""
+        with self._lock:
+            if model not in self._loaded:
+                try:
+                    manifest = read_manifest(self.models_dir / model)
+                except ModelNotPrepared:
+                    return None
+                tokenizer = Tokenizer.from_file(str(self.models_dir / model / "tokenizer.json"))
+                tokenizer.no_truncation()
+                tokenizer.no_padding()
+                self._loaded[model] = (tokenizer, manifest["max_length"])
+            return self._loaded[model]
+
+    def count(self, model: str, texts: list[str]) -> tuple[list[int], int] | None:
+        """Tokens per text (special tokens included) and the model's max length, or None if unknown."""
+        known = self.limit(model)
+        if known is None:
+            return None
+        tokenizer, max_length = known
+        return [len(e.ids) for e in tokenizer.encode_batch(texts)], max_length
