@@ -34,6 +34,6 @@ class PreloadModels(Middleware):
     def after_worker_boot(self, broker, worker):
         for name in self.names:
             try:
-                self.runtimes.get(name)
+                self.runtimes.preload([name])
             except Exception as e:  # a model that cannot load fails its jobs with the reason; keep serving others
                 logger.error("could not preload model %s: %s", name, e)

@@ -21,6 +21,31 @@ class Runtimes:
         self.intra_op_threads = intra_op_threads
         self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._preloading = False
+
+    def preload(self, names: list[str]) -> None:
+        self._preloading = True
+        try:
+            for name in names:
+                self.get(name)
+        finally:
+            self._preloading = False
+
+    def preload_names(self, setting: str) -> list[str]:
+        """Which models to load at worker start: PRELOAD_MODELS ("" = the default, "all" = every prepared
+        model, "none", or a comma-separated list). The others load on first use."""
+        setting = setting.strip()
+        if not setting:
+            return [self.catalog.default]
+        if setting == "none":
+            return []
+        if setting == "all":
+            return [spec.name for spec in self.catalog if (self.models_dir / spec.name / MANIFEST).is_file()]
+        names = [name.strip() for name in setting.split(",") if name.strip()]
+        unknown = [name for name in names if self.catalog.get(name) is None]
+        if unknown:
+            raise UnknownModel(f"PRELOAD_MODELS names model(s) not in the catalog: {', '.join(unknown)}")
+        return names
 
     def get(self, name: str):
         model = self._loaded.get(name)
@@ -41,5 +66,6 @@ class Runtimes:
             raise ModelNotPrepared(f"model {name!r} is not prepared: run `inference-api models prepare {name}`")
         started = time.perf_counter()
         model = runtime.load(path, intra_op_threads=self.intra_op_threads)
-        logger.info("loaded model %s in %.0f ms", name, (time.perf_counter() - started) * 1000)
+        how = "preloaded" if self._preloading else "on first use"
+        logger.info("loaded model %s (%s) in %.0f ms", name, how, (time.perf_counter() - started) * 1000)
         return model

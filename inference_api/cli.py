@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 
 from inference_api.config import Config, ConfigError
+from inference_api.errors import InferenceError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as e:
         parser.exit(2, f"inference-api: configuration error: {e}\n")
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.run(args, config)
+    try:
+        args.run(args, config)
+    except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback
+        parser.exit(1, f"inference-api: {e}\n")
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:

@@ -27,6 +27,7 @@ class Config:
     web_threads: int = 8
     worker_threads: int = 2  # in-process worker threads (embedded mode)
     ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
+    preload_models: str = ""  # "": the default model; "all": every prepared one; "none"; or "a,b"
     max_body_bytes: int = 1 << 20
     max_inputs: int = 64
     max_input_chars: int = 20_000
@@ -83,6 +84,7 @@ class Config:
             web_threads=integer("WEB_THREADS", defaults.web_threads),
             worker_threads=integer("WORKER_THREADS", defaults.worker_threads),
             ort_threads=integer("ORT_THREADS", defaults.ort_threads),
+            preload_models=text("PRELOAD_MODELS", ""),
             max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
             max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
             max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),

@@ -30,7 +30,7 @@ def start(config: Config, catalog: Catalog) -> tuple[Actors, dramatiq.Worker]:
     if not prepared(config.models_path, catalog.default):
         prepare_in_subprocess(catalog.default)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    actors = setup(config.broker_url, runtimes=runtimes, preload=[catalog.default])
+    actors = setup(config.broker_url, runtimes=runtimes, preload=runtimes.preload_names(config.preload_models))
     worker = dramatiq.Worker(actors.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
     resend_unfinished(actors)

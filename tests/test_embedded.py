@@ -1,9 +1,13 @@
 """The README's first command: `inference-api serve` alone, embedded (SQLite, StubBroker, in-process worker)."""
 
+import os
+import subprocess
+
 import pytest
 
 from tests.processes import command, http, running, wait_for_job, wait_until_serving
 from tests.servers import free_port
+from tests.tiny_models import TASK_REQUESTS
 
 pytestmark = pytest.mark.slow
 
@@ -45,3 +49,33 @@ def test_jobs_accepted_before_a_restart_are_answered_after_it(tmp_path, models_d
     with running([command("inference-api"), "serve"], env, log) as process:
         wait_until_serving(base, process, log)
         assert wait_for_job(base, str(job.id))["status"] == "succeeded"
+
+
+def test_every_task_runs_in_the_embedded_mode(tmp_path, tiny):
+    _, catalog_path, models, _ = tiny
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "MODELS_DIR": str(models),
+        "PORT": str(port),
+        "INFERENCE_CATALOG": str(catalog_path),
+    }
+    log = tmp_path / "serve.log"
+    with running([command("inference-api"), "serve"], env, log) as process:
+        wait_until_serving(base, process, log)
+        accepted = [(http("POST", f"{base}/inference", body), check) for body, check in TASK_REQUESTS]
+        for (status, job), check in accepted:
+            assert status == 202, job
+            finished = wait_for_job(base, job["id"])
+            assert finished["status"] == "succeeded", finished
+            check(finished["output"])
+
+
+def test_an_invalid_catalog_stops_serve_at_start_naming_the_entry_and_field(tmp_path):
+    bad = tmp_path / "catalog.toml"
+    bad.write_text('[[models]]\nname = "m"\nsource = "x"\ntask = "dance"\n')
+    env = {"DATA_DIR": str(tmp_path), "INFERENCE_CATALOG": str(bad)}
+    done = subprocess.run([command("inference-api"), "serve"], env=os.environ | env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "models[0] (m).task: 'dance'" in done.stderr

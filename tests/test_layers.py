@@ -42,6 +42,19 @@ def test_the_worker_runtime_runs_a_model_without_torch_or_transformers(tmp_path,
     assert not [m for m in modules if m.split(".")[0] in HEAVY]
 
 
+@pytest.mark.slow
+def test_generation_and_classification_run_without_torch_or_transformers(tmp_path, tiny):
+    _, catalog_path, models, _ = tiny
+    modules = imported_modules(
+        "import actors.worker as w\n"
+        "print(w.runtimes.get('tiny-gpt2')(['hello'], max_new_tokens=3))\n"
+        "print(w.runtimes.get('tiny-bert-classifier')(['good']))",
+        {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models), "INFERENCE_CATALOG": str(catalog_path)},
+    )
+    assert "onnxruntime" in modules
+    assert not [m for m in modules if m.split(".")[0] in HEAVY]
+
+
 def imports_of(package: str) -> set[str]:
     found = set()
     for path in (ROOT / package).rglob("*.py"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 WORDS = (
     "the a quick brown fox jumps over lazy dog hello world this is tiny model vai corinthians good bad "
     "movie great terrible love hate it was not very and but so film story acting"
@@ -97,3 +99,39 @@ source = "{gpt2}"
 task = "text-generation"
 max_batch_size = 1
 """
+
+
+def _embedding(output):
+    assert [len(o["embedding"]) for o in output] == [384]
+
+
+def _similarity(output):
+    assert len(output) == 2
+    assert output[0]["score"] == pytest.approx(1.0, abs=1e-4)  # the source sentence itself
+    assert -1.0 <= output[1]["score"] < 0.99
+
+
+def _classification(output):
+    assert [sorted(label["label"] for label in o["labels"]) for o in output] == [
+        ["negative", "neutral", "positive"]
+    ] * 2
+
+
+def _generation(output):
+    assert output[0]["generated_text"].startswith("hello")
+    assert 0 < output[0]["tokens"] <= 8 or output[0]["finish_reason"] == "eos"
+
+
+# One request per task over the tiny catalog, and what its output must look like.
+TASK_REQUESTS = [
+    ({"model": "all-MiniLM-L6-v2-int8", "inputs": "Vai Corinthians"}, _embedding),
+    (
+        {"model": "all-MiniLM-L6-v2", "inputs": {"source_sentence": "Bom dia", "sentences": ["Bom dia", "Boa noite"]}},
+        _similarity,
+    ),
+    (
+        {"model": "tiny-bert-classifier", "inputs": ["good movie", "bad film"], "parameters": {"top_k": None}},
+        _classification,
+    ),
+    ({"model": "tiny-gpt2", "inputs": "hello", "parameters": {"max_new_tokens": 8}}, _generation),
+]

@@ -11,6 +11,7 @@ from actors import setup
 from actors.registry import Runtimes
 from db import Job
 from tests.actors.test_runtime import TEXTS, cosine
+from tests.tiny_models import TASK_REQUESTS
 from web import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -77,3 +78,18 @@ def test_readyz_is_ready_on_the_real_servers(config, postgres, rabbitmq_url, cat
     client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), actors=actors, catalog=catalog))
     response = client.simulate_get("/readyz")
     assert response.status_code == 200, response.json
+
+
+def test_every_task_runs_through_the_whole_path(config, postgres, rabbitmq_url, tiny, stub_worker):
+    catalog, _, models, _ = tiny
+    worker_side = setup(rabbitmq_url, runtimes=Runtimes(catalog, models))
+    worker_side.broker.flush_all()
+    api_side = setup(rabbitmq_url)
+    client = TestClient(create_app(replace(config, models_dir=models), actors=api_side, catalog=catalog))
+    stub_worker(worker_side.broker)
+    accepted = [(client.simulate_post("/inference", json=body), check) for body, check in TASK_REQUESTS]
+    for response, check in accepted:
+        assert response.status_code == 202, response.json
+        job = wait_for(client, response.json["id"])
+        assert job["status"] == "succeeded", job
+        check(job["output"])

@@ -37,19 +37,29 @@ def test_readyz_is_503_when_the_database_is_down(config, catalog, actors_stub):
 
 
 @pytest.mark.slow
-def test_models_lists_the_catalog_with_what_is_prepared(client, models_dir):
+def test_models_lists_the_shipped_catalog_and_what_is_prepared_here(client, models_dir):
     response = client.simulate_get("/models")
     assert response.status_code == 200
     assert response.json["default"] == "all-MiniLM-L6-v2"
-    [model] = response.json["models"]
-    assert model["name"] == "all-MiniLM-L6-v2"
-    assert (model["task"], model["prepared"], model["dimensions"], model["max_length"]) == (
+    models = {m["name"]: m for m in response.json["models"]}
+    assert set(models) == {
+        "all-MiniLM-L6-v2",
+        "all-MiniLM-L6-v2-int8",
+        "bert-base-multilingual-uncased-sentiment",
+        "distilgpt2",
+    }
+    minilm = models["all-MiniLM-L6-v2"]
+    assert (minilm["task"], minilm["prepared"], minilm["dimensions"], minilm["max_length"]) == (
         "feature-extraction",
         True,
         384,
         256,
     )
-    assert model["onnx_bytes"] > 10_000_000
+    assert minilm["onnx_bytes"] > 10_000_000 and minilm["optimization"] == "O2"
+    assert minilm["batching"] == {"max_batch_size": 32, "max_wait_ms": 5}
+    # hub models: listed, not prepared here (no hub), and nothing breaks
+    assert models["distilgpt2"]["prepared"] is False
+    assert models["bert-base-multilingual-uncased-sentiment"]["task"] == "text-classification"
 
 
 def test_an_unknown_model_is_a_404(client):
