@@ -13,6 +13,7 @@ import pika.exceptions
 from dramatiq.errors import BrokerError
 
 from actors import inference
+from actors.batching import Batcher
 from actors.broker import make_broker, ping
 from actors.middleware import DatabaseConnection, PreloadModels
 from inference_api.errors import Unavailable
@@ -38,8 +39,17 @@ class Actors:
 
 
 def setup(broker_url: str, *, runtimes=None, preload: list[str] = ()) -> Actors:
+    """The broker and the actors. Senders pass only the URL; workers also pass their model registry."""
     middleware = [DatabaseConnection()]
-    if runtimes is not None and preload:
-        middleware.append(PreloadModels(runtimes, list(preload)))
+    batcher = None
+    if runtimes is not None:
+        specs = list(runtimes.catalog)
+        batcher = Batcher(
+            runtimes,
+            max_jobs=max(spec.max_batch_size for spec in specs),
+            max_wait_ms=min(spec.max_wait_ms for spec in specs),
+        )
+        if preload:
+            middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)
-    return Actors(broker=broker, inference=inference.declare(broker, runtimes))
+    return Actors(broker=broker, inference=inference.declare(broker, batcher))

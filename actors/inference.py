@@ -1,15 +1,11 @@
-"""The inference actor: thin and idempotent. It takes a job id, never the job's data."""
+"""The inference actor: thin and idempotent. It takes a job id, never the job's data, and returns once
+the job's outcome is saved (the message is acked after that: Dramatiq's late acks)."""
 
 from __future__ import annotations
 
-import logging
-import time
-
 import dramatiq
 
-from db import Job, Status
-
-logger = logging.getLogger(__name__)
+from actors.batching import Batcher
 
 QUEUE = "inference"
 ACTOR = "inference"
@@ -21,24 +17,12 @@ OPTIONS = {
 }
 
 
-def declare(broker: dramatiq.Broker, runtimes=None) -> dramatiq.Actor:
-    """Register the actor on `broker`. `runtimes` is None in the API process, which only sends."""
+def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq.Actor:
+    """Register the actor on `broker`. `batcher` is None in the API process, which only sends."""
 
     def inference(job_id: str) -> None:
-        if runtimes is None:
+        if batcher is None:
             raise RuntimeError("this process only sends inference messages; it has no models loaded")
-        job = Job.claim(job_id)
-        if job is None:
-            logger.info("job %s is finished, canceled or unknown: skipped", job_id)
-            return
-        started = time.perf_counter()
-        try:
-            model = runtimes.get(job.model)
-            output = model(job.inputs, task=job.task, **job.parameters)
-        except Exception as e:  # the model or the input: retrying would fail the same way
-            logger.warning("job %s failed: %s", job_id, e)
-            job.finish(Status.FAILED, error=f"{type(e).__name__}: {e}")
-            return
-        job.finish(Status.SUCCEEDED, output=output, inference_ms=round((time.perf_counter() - started) * 1000, 3))
+        batcher.submit(job_id).result()  # finished, canceled and unknown jobs resolve at once: skipped
 
     return dramatiq.actor(inference, broker=broker, actor_name=ACTOR, queue_name=QUEUE, **OPTIONS)

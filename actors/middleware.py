@@ -12,10 +12,10 @@ logger = logging.getLogger(__name__)
 
 
 class DatabaseConnection(Middleware):
-    """Open the database connection before each message and close (return to the pool) after it."""
+    """Return a message's database connection to the pool when the message is done.
 
-    def before_process_message(self, broker, message):
-        database.connect(reuse_if_open=True)
+    Connections open on first use: the inference actor leaves the queries to its process' batcher
+    thread, so its worker threads hold none while they wait."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if not database.is_closed():

@@ -8,6 +8,7 @@ import uuid
 import peewee
 
 from db.connection import database
+from db.events import announce, events
 
 
 def utcnow() -> dt.datetime:
@@ -69,6 +70,27 @@ class Job(BaseModel):
             return None
         return cls.get_by_id(job_id)
 
+    @classmethod
+    def claim_many(cls, job_ids: list) -> list[Job]:
+        """`claim` for a batch, in one transaction: the jobs now running (finished or unknown ones left out)."""
+        now = utcnow()
+        with database.atomic():
+            (
+                cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1)
+                .where(cls.id.in_(job_ids) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
+                .execute()
+            )
+            return list(cls.select().where(cls.id.in_(job_ids) & (cls.status == Status.RUNNING)))
+
+    @classmethod
+    def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
+        """Record a batch of outcomes in one transaction and announce them; returns the ids written."""
+        with database.atomic():
+            written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
+            announce(written)
+        events.publish(written)
+        return written
+
     def finish(
         self,
         status: str,
@@ -77,6 +99,7 @@ class Job(BaseModel):
         error: str | None = None,
         inference_ms: float | None = None,
         expected: str = Status.RUNNING,
+        notify: bool = True,
     ) -> bool:
         """Record the outcome once: only a job still in the `expected` status is written; False otherwise."""
         fields = {"status": status, "output": output, "error": error, "finished_at": utcnow()}
@@ -89,7 +112,14 @@ class Job(BaseModel):
         if written:
             for name, value in fields.items():
                 setattr(self, name, value)
+            if notify:
+                _announce_one(self.id)
         return bool(written)
+
+
+def _announce_one(job_id) -> None:
+    announce([job_id])  # autocommit: delivered at once
+    events.publish([job_id])
 
 
 def _ms(start: dt.datetime, end: dt.datetime) -> float:

@@ -97,8 +97,8 @@ def queued_messages(actors) -> int:
 def stub_worker(request):
     workers = []
 
-    def start(broker: dramatiq.Broker) -> dramatiq.Worker:
-        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+    def start(broker: dramatiq.Broker, threads: int = 2) -> dramatiq.Worker:
+        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=threads)
         worker.start()
         workers.append(worker)
         return worker

@@ -5,11 +5,14 @@ import uuid
 import pytest
 
 from actors import setup
+from actors.catalog import Catalog
 from db import Job, Status
 from inference_api.errors import ModelError
 
 
 class FakeModel:
+    """Stands in for an ONNX model: one output per input, its length; raises on "poison"."""
+
     def __init__(self, fail: Exception | None = None):
         self.calls = []
         self.fail = fail
@@ -18,10 +21,14 @@ class FakeModel:
         self.calls.append((list(inputs), parameters))
         if self.fail:
             raise self.fail
+        if "poison" in inputs:
+            raise ModelError("poison input")
         return [{"embedding": [float(len(text))]} for text in inputs]
 
 
 class FakeRuntimes:
+    catalog = Catalog.load()
+
     def __init__(self, model):
         self.model = model
 
@@ -33,9 +40,9 @@ class FakeRuntimes:
 def run(database, stub_worker):
     """Send job ids to a real Dramatiq worker on a StubBroker and wait until they are processed."""
 
-    def run(model, *job_ids):
+    def run(model, *job_ids, threads=2):
         actors = setup("stub://", runtimes=FakeRuntimes(model))
-        stub_worker(actors.broker)
+        stub_worker(actors.broker, threads=threads)
         for job_id in job_ids:
             actors.send_inference(job_id)
         actors.broker.join(actors.inference.queue_name, timeout=10_000)
@@ -110,3 +117,49 @@ def test_a_message_for_an_unknown_job_is_dropped(run):
     model = FakeModel()
     run(model, uuid.uuid4())
     assert model.calls == []
+
+
+def test_jobs_that_arrive_together_share_one_model_run_and_keep_their_own_outputs(run):
+    model = FakeModel()
+    jobs = [Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["x" * n]) for n in range(1, 41)]
+    actors = run(model, *[job.id for job in jobs], threads=40)
+    assert len(model.calls) < len(jobs)  # batched: fewer runs than jobs
+    assert max(len(inputs) for inputs, _ in model.calls) <= 32  # the catalog's max_batch_size
+    for n, job in enumerate(jobs, start=1):
+        stored = Job.get_by_id(job.id)
+        assert (stored.status, stored.output) == (Status.SUCCEEDED, [{"embedding": [float(n)]}])
+    assert actors.broker.dead_letters == []
+
+
+def test_a_bad_input_fails_only_its_own_job(run):
+    model = FakeModel()
+    good = [new_job() for _ in range(5)]
+    bad = Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["poison"])
+    run(model, *[job.id for job in good], bad.id, threads=8)
+    assert [Job.get_by_id(job.id).status for job in good] == [Status.SUCCEEDED] * 5
+    failed = Job.get_by_id(bad.id)
+    assert (failed.status, failed.error) == (Status.FAILED, "ModelError: poison input")
+
+
+def test_jobs_with_different_parameters_do_not_share_a_run(run):
+    model = FakeModel()
+    plain, raw = new_job(), new_job(parameters={"normalize": False})
+    run(model, plain.id, raw.id, threads=4)
+    assert sorted(params.get("normalize", True) for _, params in model.calls) == [False, True]
+
+
+def test_a_job_on_a_later_attempt_runs_alone(database):
+    from actors.batching import Batcher
+
+    model = FakeModel()
+    fresh = [new_job(), new_job()]
+    retried = new_job(attempts=1, status=Status.RUNNING)  # it was running when its worker died
+    Batcher(FakeRuntimes(model)).run_batch([(str(job.id), _future()) for job in [*fresh, retried]])
+    assert sorted(len(inputs) for inputs, _ in model.calls) == [2, 4]  # the two fresh jobs together, the retry alone
+    assert Job.get_by_id(retried.id).attempts == 2
+
+
+def _future():
+    from concurrent.futures import Future
+
+    return Future()

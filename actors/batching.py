@@ -1,0 +1,165 @@
+"""Dynamic micro-batching: the jobs that reach a worker process together share one ONNX run.
+
+Each Dramatiq worker thread hands its job id to the process' `Batcher` and waits. The batcher's thread
+collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one transaction, runs each
+model's inputs in length-sorted chunks of its `max_batch_size`, writes every outcome in one transaction,
+then releases the threads, which ack. A bad input fails only its own job; a transient database error
+is handed back to every thread of the batch, and Dramatiq retries those messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from db import Job, Status, database
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Group:
+    model: str
+    task: str
+    parameters: dict[str, Any]
+    jobs: list[Job] = field(default_factory=list)
+
+
+class Batcher:
+    def __init__(self, runtimes, *, max_jobs: int = 64, max_wait_ms: float = 5.0):
+        self.runtimes = runtimes
+        self.max_jobs = max_jobs
+        self.max_wait = max_wait_ms / 1000
+        self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0  # counters for tests and metrics
+        self.jobs = 0
+
+    def submit(self, job_id) -> Future:
+        """Queue a job; the future resolves once its outcome is saved (or raises a transient error)."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:  # started lazily: in the worker process, after fork
+                    self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
+                    self._thread.start()
+        future: Future = Future()
+        self._queue.put((str(job_id), future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            items = [self._queue.get()]
+            deadline = time.monotonic() + self.max_wait
+            while len(items) < self.max_jobs:
+                try:
+                    items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            try:
+                self.run_batch(items)
+            except BaseException as e:  # never let the thread die: hand the error to the waiting threads
+                logger.exception("batch failed")
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(e)
+
+    def run_batch(self, items: list[tuple[str, Future]]) -> None:
+        futures: dict[str, list[Future]] = defaultdict(list)
+        for job_id, future in items:
+            futures[job_id].append(future)
+        try:
+            try:
+                jobs = Job.claim_many(list(futures))
+            except Exception as e:  # database down: every message of the batch is retried
+                _fail(futures, e)
+                return
+            claimed = {str(job.id) for job in jobs}
+            for job_id in set(futures) - claimed:  # finished, canceled or unknown: nothing to do
+                _resolve(futures.pop(job_id), None)
+            outcomes = [outcome for group in self._groups(jobs) for outcome in self._run(group)]
+            try:
+                Job.finish_many(outcomes)
+            except Exception as e:
+                _fail(futures, e)
+                return
+        finally:
+            if not database.is_closed():
+                database.close()  # back to the pool between batches
+        self.batches += 1
+        self.jobs += len(outcomes)
+        for job_ids in futures.values():
+            _resolve(job_ids, True)
+
+    @staticmethod
+    def _groups(jobs: list[Job]) -> list[_Group]:
+        """Jobs that can share a run: same model, task and parameters. A job on its second attempt or more
+        may have crashed its worker: it runs alone, so it cannot take healthy jobs down with it again."""
+        groups: dict[str, _Group] = {}
+        alone = []
+        for job in jobs:
+            if job.attempts > 1 or job.task == "sentence-similarity":
+                alone.append(_Group(job.model, job.task, job.parameters, [job]))
+                continue
+            key = json.dumps([job.model, job.task, job.parameters], sort_keys=True)
+            groups.setdefault(key, _Group(job.model, job.task, job.parameters)).jobs.append(job)
+        return [*groups.values(), *alone]
+
+    def _run(self, group: _Group) -> list[tuple[Job, dict]]:
+        started = time.perf_counter()
+        try:
+            model = self.runtimes.get(group.model)
+            if len(group.jobs) == 1:
+                outputs = [model(group.jobs[0].inputs, task=group.task, **group.parameters)]
+            else:
+                limit = self.runtimes.catalog.models[group.model].max_batch_size
+                texts = [text for job in group.jobs for text in job.inputs]
+                outputs = _split(run_sorted(model, texts, limit, task=group.task, **group.parameters), group.jobs)
+        except Exception as e:
+            if len(group.jobs) > 1:  # find the input at fault: each job on its own
+                alone = [_Group(group.model, group.task, group.parameters, [job]) for job in group.jobs]
+                return [outcome for single in alone for outcome in self._run(single)]
+            logger.warning("job %s failed: %s", group.jobs[0].id, e)
+            return [(group.jobs[0], {"status": Status.FAILED, "error": f"{type(e).__name__}: {e}"})]
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return [
+            (job, {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed})
+            for job, output in zip(group.jobs, outputs, strict=True)
+        ]
+
+
+def run_sorted(model, texts: list[str], limit: int, **parameters: Any) -> list[dict]:
+    """Run `texts` in chunks of `limit`, sorted by length so each chunk pads little; results in input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    results: list[dict] = [{}] * len(texts)
+    for start in range(0, len(order), limit):
+        chunk = order[start : start + limit]
+        for index, output in zip(chunk, model([texts[i] for i in chunk], **parameters), strict=True):
+            results[index] = output
+    return results
+
+
+def _split(outputs: list[dict], jobs: list[Job]) -> list[list[dict]]:
+    parts, start = [], 0
+    for job in jobs:
+        parts.append(outputs[start : start + len(job.inputs)])
+        start += len(job.inputs)
+    return parts
+
+
+def _resolve(futures: list[Future], value) -> None:
+    for future in futures:
+        future.set_result(value)
+
+
+def _fail(futures: dict[str, list[Future]], error: Exception) -> None:
+    for waiting in futures.values():
+        for future in waiting:
+            future.set_exception(error)

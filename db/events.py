@@ -1,0 +1,116 @@
+"""Job-finished events, so a client can wait for a result without polling the database.
+
+Workers announce the jobs they finish: on PostgreSQL with `pg_notify` inside the transaction that writes
+the results (delivered to listeners at commit), and always to waiters in their own process (the embedded
+mode). The API process runs one `PostgresListener` thread that relays notifications to its waiters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+import peewee
+
+from db.connection import database
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "inference_job_finished"
+
+
+class JobEvents:
+    """The waiters of this process, by job id."""
+
+    def __init__(self):
+        self._waiters: dict[str, set[threading.Event]] = defaultdict(set)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def waiting(self, job_id) -> Iterator[threading.Event]:
+        event, key = threading.Event(), str(job_id)
+        with self._lock:
+            self._waiters[key].add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                self._waiters[key].discard(event)
+                if not self._waiters[key]:
+                    del self._waiters[key]
+
+    def publish(self, job_ids: Iterable) -> None:
+        with self._lock:
+            events = [event for job_id in job_ids for event in self._waiters.get(str(job_id), ())]
+        for event in events:
+            event.set()
+
+
+events = JobEvents()  # one per process
+
+
+def announce(job_ids: list) -> None:
+    """Inside the transaction that finished `job_ids`: tell other processes (PostgreSQL only)."""
+    if job_ids and isinstance(database.obj, peewee.PostgresqlDatabase):
+        database.execute_sql(
+            "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id", (CHANNEL, [str(i) for i in job_ids])
+        )
+
+
+class PostgresListener(threading.Thread):
+    """LISTENs on its own connection and relays notifications to this process' waiters; reconnects by itself."""
+
+    def __init__(self, connect_kwargs: dict, hub: JobEvents = events):
+        super().__init__(name="job-events-listener", daemon=True)
+        self.connect_kwargs = connect_kwargs
+        self.hub = hub
+        self.stopping = threading.Event()
+        self.listening = threading.Event()
+
+    def run(self) -> None:
+        import psycopg2
+
+        while not self.stopping.is_set():
+            try:
+                connection = psycopg2.connect(**self.connect_kwargs)
+            except psycopg2.Error as e:
+                logger.warning("job events: cannot connect (%s); retrying", e)
+                self.stopping.wait(2)
+                continue
+            try:
+                connection.autocommit = True
+                connection.cursor().execute(f"LISTEN {CHANNEL}")
+                self.listening.set()
+                while not self.stopping.is_set():
+                    if select.select([connection], [], [], 1.0)[0]:
+                        connection.poll()
+                        ids = [n.payload for n in connection.notifies]
+                        connection.notifies.clear()
+                        self.hub.publish(ids)
+            except (psycopg2.Error, OSError) as e:
+                logger.warning("job events: connection lost (%s); reconnecting", e)
+            finally:
+                self.listening.clear()
+                with contextlib.suppress(Exception):
+                    connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def listen() -> PostgresListener | None:
+    """Start relaying other processes' notifications here, when the bound database is PostgreSQL."""
+    db = database.obj
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return None
+    kwargs = {"dbname": db.database, **{k: v for k, v in db.connect_params.items() if k in _PSYCOPG_KEYS}}
+    listener = PostgresListener(kwargs)
+    listener.start()
+    return listener
+
+
+_PSYCOPG_KEYS = {"host", "port", "user", "password", "connect_timeout", "sslmode"}
