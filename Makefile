@@ -24,7 +24,7 @@ format: $(STAMP)
 
 # Production-style worker (needs BROKER_URL and DATABASE_URL): see the Procfile.
 worker: $(STAMP)
-	$(BIN)/dramatiq actors.worker --processes 2 --threads 2
+	$(BIN)/dramatiq actors.worker --processes 2 --threads 32
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -102,14 +102,23 @@ class PostgresListener(threading.Thread):
         self.stopping.set()
 
 
+_listeners: dict[str, PostgresListener] = {}
+_listeners_lock = threading.Lock()
+
+
 def listen() -> PostgresListener | None:
-    """Start relaying other processes' notifications here, when the bound database is PostgreSQL."""
+    """Relay other processes' notifications to this one, when the bound database is PostgreSQL
+    (one listener per process and database, started on first call)."""
     db = database.obj
     if not isinstance(db, peewee.PostgresqlDatabase):
         return None
     kwargs = {"dbname": db.database, **{k: v for k, v in db.connect_params.items() if k in _PSYCOPG_KEYS}}
-    listener = PostgresListener(kwargs)
-    listener.start()
+    key = repr(sorted(kwargs.items()))
+    with _listeners_lock:
+        listener = _listeners.get(key)
+        if listener is None or not listener.is_alive():
+            listener = _listeners[key] = PostgresListener(kwargs)
+            listener.start()
     return listener
 
 

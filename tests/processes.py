@@ -37,9 +37,12 @@ def running(args: list[str], env: dict[str, str], log: Path):
                     process.wait()
 
 
-def http(method: str, url: str, body: dict | None = None, timeout: float = 10.0) -> tuple[int, dict]:
+def http(
+    method: str, url: str, body: dict | None = None, timeout: float = 40.0, headers: dict | None = None
+) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")

@@ -7,6 +7,7 @@ import falcon
 import actors as actors_
 from actors.catalog import Catalog
 from actors.tokens import TokenCounter
+from db import events
 from inference_api.config import Config
 from web import errors
 from web.middleware import DatabaseConnection
@@ -14,6 +15,7 @@ from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
 from web.validation import Limits
+from web.waiting import Waiter
 
 
 def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog: Catalog | None = None) -> falcon.App:
@@ -27,8 +29,10 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     tokens = TokenCounter(config.models_path)
-    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens))
-    app.add_route("/inference/{job_id}", InferenceItem())
+    waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
+    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens, waiter))
+    app.add_route("/inference/{job_id}", InferenceItem(waiter))
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())

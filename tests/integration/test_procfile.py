@@ -41,6 +41,8 @@ def test_release_web_and_worker_processes_serve_a_job_end_to_end(tmp_path, postg
         assert finished["status"] == "succeeded", (finished, worker_log.read_text())
         assert [len(o["embedding"]) for o in finished["output"]] == [384, 384]
         assert http("GET", f"{base}/readyz")[0] == 200
+        status, waited = http("POST", f"{base}/inference", {"text": "Bom dia"}, headers={"Prefer": "wait=30"})
+        assert status == 200 and waited["status"] == "succeeded"  # notified across processes by PostgreSQL
 
         api_libraries = loaded_libraries(web.pid)
         assert "onnxruntime" not in api_libraries and "libtorch" not in api_libraries

@@ -1,0 +1,28 @@
+"""Job-finished notifications across processes: pg_notify at commit, relayed by the listener thread."""
+
+import uuid
+
+import pytest
+
+from db import database
+from db.events import JobEvents, PostgresListener, announce
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_finished_job_announced_in_a_transaction_reaches_a_listener_at_commit(postgres):
+    hub = JobEvents()
+    params = {"dbname": postgres.database, **{k: postgres.connect_params[k] for k in ("host", "port", "user")}}
+    listener = PostgresListener(params, hub)
+    listener.start()
+    try:
+        assert listener.listening.wait(5)
+        job_id = uuid.uuid4()
+        with hub.waiting(job_id) as finished:
+            with database.atomic():
+                announce([job_id, uuid.uuid4()])
+                assert not finished.wait(0.3)  # nothing before commit
+            assert finished.wait(5)
+    finally:
+        listener.stop()
+        listener.join(5)

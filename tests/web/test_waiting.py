@@ -1,0 +1,92 @@
+"""Waiting for the result in the same call: Prefer: wait=N on POST and ?wait=N on GET."""
+
+import threading
+import time
+
+import pytest
+from falcon.testing import TestClient
+
+from actors import setup
+from actors.registry import Runtimes
+from db import Job, Status
+from web import create_app
+from web.waiting import Waiter, preferred_wait
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("wait=5", 5),
+        ("respond-async, wait=10", 10),
+        ("wait=600", 60),  # capped
+        ('wait="3"', 3),
+        ("wait=soon", None),  # unreadable preferences are ignored (RFC 7240)
+        ("wait=-1", None),
+        ("handling=lenient", None),
+    ],
+)
+def test_the_wait_preference_is_read_from_the_prefer_header(header, seconds):
+    assert preferred_wait(header) == seconds
+
+
+@pytest.fixture
+def served(config, database, catalog, models_dir, stub_worker):
+    """The API and an in-process worker with the real model, as in the embedded mode."""
+    actors = setup("stub://", runtimes=Runtimes(catalog, models_dir))
+    stub_worker(actors.broker, threads=4)
+    return TestClient(create_app(config, actors=actors, catalog=catalog))
+
+
+@pytest.mark.slow
+def test_post_with_prefer_wait_answers_200_with_the_finished_job(served):
+    response = served.simulate_post("/inference", json={"inputs": "Vai Corinthians"}, headers={"Prefer": "wait=10"})
+    assert response.status_code == 200
+    assert response.headers["preference-applied"] == "wait=10"
+    assert response.json["status"] == "succeeded"
+    assert len(response.json["output"][0]["embedding"]) == 384
+    assert response.headers["location"] == f"/inference/{response.json['id']}"
+
+
+def test_post_with_prefer_wait_answers_202_when_the_job_is_not_done_in_time(client):
+    started = time.monotonic()
+    response = client.simulate_post("/inference", json={"inputs": "x"}, headers={"Prefer": "wait=1"})
+    assert response.status_code == 202
+    assert response.json["status"] == "queued"
+    assert response.headers["preference-applied"] == "wait=1"
+    assert time.monotonic() - started >= 0.9
+
+
+def test_get_with_wait_returns_as_soon_as_the_job_finishes(client):
+    job_id = client.simulate_post("/inference", json={"inputs": "x"}).json["id"]
+
+    def finish_soon():
+        time.sleep(0.3)
+        Job.claim(job_id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])
+
+    threading.Thread(target=finish_soon).start()
+    started = time.monotonic()
+    response = client.simulate_get(f"/inference/{job_id}", params={"wait": "20"})
+    assert response.json["status"] == "succeeded"
+    assert time.monotonic() - started < 5  # woken by the event, not by the 20 s timeout
+
+
+def test_an_invalid_wait_parameter_is_refused_by_name(client):
+    job_id = client.simulate_post("/inference", json={"inputs": "x"}).json["id"]
+    response = client.simulate_get(f"/inference/{job_id}", params={"wait": "61"})
+    assert response.status_code == 400
+    assert "wait" in response.json["description"]
+
+
+def test_when_every_wait_slot_is_taken_a_request_is_answered_at_once(database):
+    job = Job.create(model="m", task="feature-extraction", inputs=["x"])
+    waiter = Waiter(max_waiters=1)
+    holder = threading.Thread(target=waiter.wait, args=(job, 1.5))
+    holder.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    _, waited = waiter.wait(job, 10)
+    assert waited is False and time.monotonic() - started < 0.5
+    holder.join()
+    _, waited = waiter.wait(job, 0.2)
+    assert waited is True  # the slot is free again

@@ -1,0 +1,60 @@
+"""Waiting for a job in the same call: `Prefer: wait=N` (RFC 7240) on POST, `?wait=N` on GET.
+
+A waiting request sleeps on the job's finished event (PostgreSQL NOTIFY relayed by a listener thread, or
+the in-process event in the embedded mode) and reads the job again when it fires; a slow re-read every
+few seconds covers a notification lost while the listener reconnects. At most `max_waiters` requests
+wait at once: past that, a request that asks to wait is answered at once, so waiting never takes the
+last waitress threads from requests that bring work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from db import Job, database
+from db.events import JobEvents, events
+
+MAX_WAIT = 60  # seconds
+RECHECK = 2.0  # seconds between re-reads when no event comes
+
+
+def preferred_wait(prefer: str | None) -> int | None:
+    """The `wait` preference of a Prefer header, capped at MAX_WAIT; None when absent or unreadable
+    (RFC 7240: a preference the server cannot use is ignored, not an error)."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.split(";")[0].partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                seconds = int(value.strip().strip('"'))
+            except ValueError:
+                return None
+            return min(seconds, MAX_WAIT) if seconds >= 0 else None
+    return None
+
+
+class Waiter:
+    def __init__(self, max_waiters: int, hub: JobEvents = events):
+        self.hub = hub
+        self.max_waiters = max_waiters
+        self._slots = threading.BoundedSemaphore(max_waiters)
+
+    def wait(self, job: Job, seconds: float) -> tuple[Job, bool]:
+        """The job once finished or after `seconds`, and whether we waited at all (False: no slot free)."""
+        if job.finished or seconds <= 0:
+            return job, seconds > 0
+        if not self._slots.acquire(blocking=False):
+            return job, False
+        try:
+            deadline = time.monotonic() + seconds
+            with self.hub.waiting(job.id) as finished:
+                while True:
+                    current = Job.get_or_none(Job.id == job.id) or job
+                    database.close()  # hold no pooled connection while asleep
+                    remaining = deadline - time.monotonic()
+                    if current.finished or remaining <= 0:
+                        return current, True
+                    finished.wait(min(remaining, RECHECK))
+                    finished.clear()
+        finally:
+            self._slots.release()
