@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import dramatiq
 import pika.exceptions
 from dramatiq.errors import BrokerError
+from dramatiq.middleware import Retries
 
 from actors import inference
 from actors.batching import Batcher
 from actors.broker import make_broker, ping
-from actors.middleware import DatabaseConnection, PreloadModels
+from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
 from inference_api.errors import Unavailable
 
 
@@ -52,4 +53,5 @@ def setup(broker_url: str, *, runtimes=None, preload: list[str] = ()) -> Actors:
         if preload:
             middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)
+    broker.add_middleware(RetriesExhausted(), before=Retries)
     return Actors(broker=broker, inference=inference.declare(broker, batcher))

@@ -6,7 +6,7 @@ import logging
 
 from dramatiq.middleware import Middleware
 
-from db import database
+from db import Job, database
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +37,25 @@ class PreloadModels(Middleware):
                 self.runtimes.preload([name])
             except Exception as e:  # a model that cannot load fails its jobs with the reason; keep serving others
                 logger.error("could not preload model %s: %s", name, e)
+
+
+class RetriesExhausted(Middleware):
+    """When Dramatiq gives a message up (retries exhausted), the job fails with the reason: never silence.
+
+    Installed before `Retries`, so its after-hook runs once `Retries` has decided (Dramatiq runs after-hooks
+    in reverse order). If even this write fails (the database is still down), the job stays queued or
+    running and the sweeper sends it again or fails it later.
+    """
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if exception is None or not message.failed or not message.args:
+            return
+        attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
+        reason = f"gave up after {attempts} attempts: {type(exception).__name__}: {exception}"
+        try:
+            Job.fail_unfinished(message.args[0], reason)
+        except Exception as e:
+            logger.error("job %s: could not record the failure (%s); the sweeper will", message.args[0], e)
+        finally:
+            if not database.is_closed():
+                database.close()

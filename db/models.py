@@ -46,9 +46,14 @@ class Job(BaseModel):
     finished_at = peewee.DateTimeField(null=True)
     queue_ms = peewee.FloatField(null=True)
     inference_ms = peewee.FloatField(null=True)
+    idempotency_key = peewee.CharField(max_length=255, null=True, unique=True)
+    request_hash = peewee.CharField(max_length=64, null=True)
+    sweeps = peewee.IntegerField(default=0)  # times the sweeper sent it again
+    swept_at = peewee.DateTimeField(null=True)  # when it last did
 
     class Meta:
         table_name = "job"
+        indexes = ((("model", "status"), False),)
 
     @property
     def finished(self) -> bool:
@@ -62,7 +67,7 @@ class Job(BaseModel):
         """
         now = utcnow()
         claimed = (
-            cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1)
+            cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1, swept_at=None)
             .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
             .execute()
         )
@@ -71,12 +76,71 @@ class Job(BaseModel):
         return cls.get_by_id(job_id)
 
     @classmethod
+    def cancel(cls, job_id) -> bool:
+        """queued or running -> canceled; False when it had already finished. Workers skip it from then on,
+        and a worker still running it cannot write its result (finish is guarded on `running`)."""
+        canceled = (
+            cls.update(status=Status.CANCELED, finished_at=utcnow(), error="canceled by the client")
+            .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
+            .execute()
+        )
+        if canceled:
+            _announce_one(job_id)
+        return bool(canceled)
+
+    def requeue(self, error: str) -> bool:
+        """failed with exactly `error` -> queued again (a job whose message never reached the broker)."""
+        cls = type(self)
+        done = (
+            cls.update(status=Status.QUEUED, error=None, finished_at=None)
+            .where((cls.id == self.id) & (cls.status == Status.FAILED) & (cls.error == error))
+            .execute()
+        )
+        if done:
+            self.status, self.error, self.finished_at = Status.QUEUED, None, None
+        return bool(done)
+
+    @classmethod
+    def fail_unfinished(cls, job_id, reason: str) -> bool:
+        """queued or running -> failed with `reason` (retries exhausted, or lost for good)."""
+        failed = (
+            cls.update(status=Status.FAILED, finished_at=utcnow(), error=reason)
+            .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
+            .execute()
+        )
+        if failed:
+            _announce_one(job_id)
+        return bool(failed)
+
+    @classmethod
+    def backlog(cls, model: str) -> int:
+        return cls.select().where((cls.model == model) & (cls.status == Status.QUEUED)).count()
+
+    @classmethod
+    def stale(cls, *, queued_before: dt.datetime, running_before: dt.datetime, limit: int = 1000) -> list[Job]:
+        """Jobs that should have moved on by now: queued too long, or running past any time limit,
+        counted from the last time the sweeper sent them, if it did."""
+        queued_since = peewee.fn.COALESCE(cls.swept_at, cls.created_at)
+        running_since = peewee.fn.COALESCE(cls.swept_at, cls.started_at)
+        return list(
+            cls.select()
+            .where(
+                ((cls.status == Status.QUEUED) & (queued_since < queued_before))
+                | ((cls.status == Status.RUNNING) & (running_since < running_before))
+            )
+            .limit(limit)
+        )
+
+    def mark_swept(self) -> None:
+        type(self).update(sweeps=type(self).sweeps + 1, swept_at=utcnow()).where(type(self).id == self.id).execute()
+
+    @classmethod
     def claim_many(cls, job_ids: list) -> list[Job]:
         """`claim` for a batch, in one transaction: the jobs now running (finished or unknown ones left out)."""
         now = utcnow()
         with database.atomic():
             (
-                cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1)
+                cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1, swept_at=None)
                 .where(cls.id.in_(job_ids) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
                 .execute()
             )

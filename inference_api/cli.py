@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(run=cmd_migrate)
 
+    sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
+    sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
+    sweep.set_defaults(run=cmd_sweep)
+
     models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
     prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
     prepare.add_argument("names", nargs="*", metavar="NAME", help="models to prepare (default: the default model)")
@@ -52,11 +56,12 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
     db.connect(config.database)
     catalog = _catalog(config)
-    worker = None
+    embedded = None
     if config.embedded:
-        from inference_api import embedded
+        from inference_api import embedded as embedded_mode
 
-        actors, worker = embedded.start(config, catalog)
+        embedded = embedded_mode.start(config, catalog)
+        actors = embedded.actors
     else:
         from actors import setup
 
@@ -83,8 +88,8 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         pass
     finally:
         server.close()
-        if worker is not None:
-            worker.stop()
+        if embedded is not None:
+            embedded.stop()
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
@@ -94,6 +99,25 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
     db.connect(config.database)
     applied = migrate.apply()
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
+    import datetime as dt
+    import time
+
+    import db
+    from actors import setup
+    from actors.sweeper import sweep
+
+    db.connect(config.database)
+    actors = setup(config.broker_url)
+    while True:
+        with db.database.connection_context():
+            report = sweep(actors, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
+        print(report, flush=True)
+        if not args.every:
+            return
+        time.sleep(args.every)
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:

@@ -31,6 +31,10 @@ class Config:
     max_body_bytes: int = 1 << 20
     max_inputs: int = 64
     max_input_chars: int = 20_000
+    max_backlog: int = 10_000  # queued jobs per model before POST answers 429
+    sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
+    sweep_max: int = 3  # re-sends before a job is failed as lost
+    sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
     log_level: str = "INFO"
 
     @property
@@ -88,5 +92,9 @@ class Config:
             max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
             max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
             max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),
+            max_backlog=integer("MAX_BACKLOG", defaults.max_backlog),
+            sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
+            sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
+            sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
         )

@@ -5,9 +5,11 @@ Nothing to install: migrations are applied and the default model is prepared on 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import dramatiq
 
@@ -16,14 +18,26 @@ from actors import Actors, setup
 from actors.catalog import Catalog
 from actors.prepare import prepared
 from actors.registry import Runtimes
+from actors.sweeper import Sweeper
 from db import migrate
 from inference_api.config import Config
 
 logger = logging.getLogger(__name__)
 
 
-def start(config: Config, catalog: Catalog) -> tuple[Actors, dramatiq.Worker]:
-    """Bring the embedded mode up; the caller serves the API and stops the worker at exit."""
+@dataclass
+class Embedded:
+    actors: Actors
+    worker: dramatiq.Worker
+    sweeper: Sweeper
+
+    def stop(self) -> None:
+        self.sweeper.stopping.set()
+        self.worker.stop(timeout=30_000)  # in-flight batches finish; the rest is re-sent at next start
+
+
+def start(config: Config, catalog: Catalog) -> Embedded:
+    """Bring the embedded mode up; the caller serves the API and calls `stop()` at exit."""
     applied = migrate.apply()
     if applied:
         logger.info("applied migrations: %s", ", ".join(applied))
@@ -34,7 +48,14 @@ def start(config: Config, catalog: Catalog) -> tuple[Actors, dramatiq.Worker]:
     worker = dramatiq.Worker(actors.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
     resend_unfinished(actors)
-    return actors, worker
+    sweeper = Sweeper(
+        actors,
+        every=config.sweep_every,
+        queued_after=dt.timedelta(seconds=config.sweep_after),
+        max_sweeps=config.sweep_max,
+    )
+    sweeper.start()
+    return Embedded(actors, worker, sweeper)
 
 
 def prepare_in_subprocess(name: str) -> None:

@@ -49,6 +49,22 @@ class Unavailable(InferenceError):
         self.retry_after = retry_after
 
 
+class Overloaded(Unavailable):
+    """Too much work already waiting: the client should come back later (429)."""
+
+    title = "Too many requests"
+
+
+class Conflict(InferenceError):
+    """The request cannot apply to the resource in its current state (409)."""
+
+    title = "Conflict"
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
 class ModelError(InferenceError):
     """A model could not run on an input; fails that job at once, no retry."""
 

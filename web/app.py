@@ -10,9 +10,10 @@ from actors.tokens import TokenCounter
 from db import events
 from inference_api.config import Config
 from web import errors
+from web.admission import Backlog
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
-from web.resources.inference import InferenceCollection, InferenceItem
+from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
 from web.validation import Limits
 from web.waiting import Waiter
@@ -31,8 +32,10 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
     events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
-    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens, waiter))
+    backlog = Backlog(config.max_backlog)
+    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens, waiter, backlog))
     app.add_route("/inference/{job_id}", InferenceItem(waiter))
+    app.add_route("/inference/{job_id}/cancel", InferenceCancel())
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())

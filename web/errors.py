@@ -8,7 +8,15 @@ import falcon
 import peewee
 from playhouse.pool import MaxConnectionsExceeded
 
-from inference_api.errors import InferenceError, InvalidRequest, NotFound, PayloadTooLarge, Unavailable
+from inference_api.errors import (
+    Conflict,
+    InferenceError,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    PayloadTooLarge,
+    Unavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +32,10 @@ def to_http(ex: InferenceError) -> falcon.HTTPError:
         return error
     if isinstance(ex, NotFound):
         return falcon.HTTPNotFound(title=ex.title, description=description)
+    if isinstance(ex, Overloaded):
+        return falcon.HTTPTooManyRequests(title=ex.title, description=description, retry_after=ex.retry_after)
+    if isinstance(ex, Conflict):
+        return falcon.HTTPConflict(title=ex.title, description=description)
     if isinstance(ex, Unavailable):
         return falcon.HTTPServiceUnavailable(title=ex.title, description=description, retry_after=ex.retry_after)
     logger.error("unmapped domain error: %r", ex)

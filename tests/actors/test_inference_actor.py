@@ -163,3 +163,21 @@ def _future():
     from concurrent.futures import Future
 
     return Future()
+
+
+def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker, monkeypatch):
+    from actors.batching import Batcher
+
+    def database_gone(self, job_id):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(Batcher, "submit", database_gone)
+    job = new_job()
+    actors = setup("stub://", runtimes=FakeRuntimes(FakeModel()))
+    actors.inference.options.update(max_retries=1, min_backoff=10, max_backoff=20)
+    stub_worker(actors.broker)
+    actors.send_inference(job.id)
+    actors.broker.join(actors.inference.queue_name, timeout=10_000, fail_fast=False)
+    stored = Job.get_by_id(job.id)
+    assert stored.status == Status.FAILED
+    assert stored.error == "gave up after 2 attempts: ConnectionError: database went away"

@@ -17,14 +17,26 @@ def test_migrating_again_applies_nothing(database):
     assert migrate.apply() == []
 
 
-def test_a_fresh_database_has_the_initial_migration_pending(tmp_path):
+MIGRATIONS = ["001_initial", "002_reliability"]
+
+
+def test_a_fresh_database_has_every_migration_pending(tmp_path):
     db.connect(f"sqlite:///{tmp_path / 'fresh.db'}")
-    assert migrate.pending() == ["001_initial"]
-    assert migrate.apply() == ["001_initial"]
+    assert migrate.pending() == MIGRATIONS
+    assert migrate.apply() == MIGRATIONS
     assert "job" in db.database.get_tables()
 
 
-def test_rolling_back_the_initial_migration_drops_the_job_table(database):
+def test_the_idempotency_key_is_unique_and_backlogs_are_indexed(database):
+    indexes = {index.name: index for index in database.get_indexes("job")}
+    assert indexes["job_idempotency_key"].unique
+    assert indexes["job_model_status"].columns == ["model", "status"]
+
+
+def test_migrations_roll_back_one_by_one(database):
+    migrate.router().rollback()
+    assert "sweeps" not in columns(database)
+    assert migrate.pending() == ["002_reliability"]
     migrate.router().rollback()
     assert "job" not in database.get_tables()
-    assert migrate.pending() == ["001_initial"]
+    assert migrate.pending() == MIGRATIONS

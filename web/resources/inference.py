@@ -5,35 +5,36 @@ from __future__ import annotations
 import uuid
 
 import falcon
+import peewee
 
 from actors import Actors
 from actors.catalog import Catalog
 from actors.tokens import TokenCounter
 from db import Job, Status
-from inference_api.errors import JobNotFound, Unavailable
+from inference_api.errors import Conflict, JobNotFound, Unavailable
+from web.admission import NOT_ENQUEUED, Backlog, idempotency_key, needs_sending_again, replay, request_hash
 from web.serialize import job_view
-from web.validation import Limits, parse_inference, read_json
+from web.validation import InferenceRequest, Limits, parse_inference, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
 
 
 class InferenceCollection:
-    def __init__(self, catalog: Catalog, actors: Actors, limits: Limits, tokens: TokenCounter, waiter: Waiter):
+    def __init__(
+        self, catalog: Catalog, actors: Actors, limits: Limits, tokens: TokenCounter, waiter: Waiter, backlog: Backlog
+    ):
         self.catalog = catalog
         self.actors = actors
         self.limits = limits
         self.tokens = tokens
         self.waiter = waiter
+        self.backlog = backlog
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        key = idempotency_key(req)
         request = parse_inference(read_json(req, self.limits), self.catalog, self.limits, self.tokens)
-        job = Job.create(
-            model=request.spec.name, task=request.task, inputs=request.inputs, parameters=request.parameters
-        )  # committed (autocommit) before the message exists: a worker always finds the row
-        try:
-            self.actors.send_inference(job.id)
-        except Unavailable:
-            job.finish(Status.FAILED, error="not enqueued: the message broker was unavailable", expected=Status.QUEUED)
-            raise
+        job, replayed = self._accept(request, key)
+        if replayed:
+            resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
         seconds = preferred_wait(req.get_header("Prefer"))
         if seconds is not None:
@@ -42,6 +43,43 @@ class InferenceCollection:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
         resp.media = job_view(job)
+
+    def _accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
+        """The job for this request and whether it already existed (same Idempotency-Key and body)."""
+        digest = request_hash(request) if key else None
+        if key and (existing := replay(key, digest)) is not None:
+            if needs_sending_again(existing) and existing.requeue(NOT_ENQUEUED):
+                self._send(existing)
+            return existing, True
+        self.backlog.admit(request.spec.name)
+        try:
+            job = Job.create(
+                model=request.spec.name,
+                task=request.task,
+                inputs=request.inputs,
+                parameters=request.parameters,
+                idempotency_key=key,
+                request_hash=digest,
+            )  # committed (autocommit) before the message exists: a worker always finds the row
+        except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
+            return replay(key, digest), True
+        self._send(job)
+        return job, False
+
+    def _send(self, job: Job) -> None:
+        try:
+            self.actors.send_inference(job.id)
+        except Unavailable:
+            job.finish(Status.FAILED, error=NOT_ENQUEUED, expected=Status.QUEUED)
+            raise
+
+
+class InferenceCancel:
+    def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+        job = find_job(job_id)
+        if not Job.cancel(job.id):
+            raise Conflict(f"job {job.id} has already {job.status}; only a queued or running job can be canceled")
+        resp.media = job_view(Job.get_by_id(job.id))
 
 
 class InferenceItem:

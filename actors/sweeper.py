@@ -1,0 +1,72 @@
+"""The sweeper: jobs left queued or running too long (a lost message, a worker that died while the broker
+kept no copy) are sent again, a bounded number of times, then failed with the reason.
+
+Sending again is always safe: the actor is idempotent, so a job whose first message was only slow runs
+once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N`) and, in the embedded mode,
+as a thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+from actors.inference import OPTIONS
+from db import Job, database
+from db.models import utcnow
+from inference_api.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+# A running job cannot legitimately run longer than the actor's time limit, retries and backoff included.
+RUNNING_GRACE = dt.timedelta(milliseconds=OPTIONS["time_limit"] + OPTIONS["max_backoff"]) * 2
+
+
+@dataclass
+class SweepReport:
+    resent: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost"
+
+
+def sweep(actors, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
+    now = utcnow()
+    report = SweepReport()
+    for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
+        if job.sweeps >= max_sweeps:
+            reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
+            report.failed += Job.fail_unfinished(job.id, reason)
+            continue
+        job.mark_swept()  # count first, then send: a crash in between loses a re-send, never the bound
+        try:
+            actors.send_inference(job.id)
+        except Unavailable:
+            logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
+            break
+        report.resent += 1
+    if report.resent or report.failed:
+        logger.info("%s", report)
+    return report
+
+
+class Sweeper(threading.Thread):
+    """Sweep every `every` seconds until stopped (embedded mode; production uses the CronJob)."""
+
+    def __init__(self, actors, *, every: float, queued_after: dt.timedelta, max_sweeps: int):
+        super().__init__(name="sweeper", daemon=True)
+        self.actors, self.every, self.queued_after, self.max_sweeps = actors, every, queued_after, max_sweeps
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.every):
+            try:
+                sweep(self.actors, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
+            except Exception as e:  # the database may be down: try again next time
+                logger.warning("sweep failed: %s", e)
+            finally:
+                if not database.is_closed():
+                    database.close()

@@ -1,0 +1,68 @@
+"""What POST /inference checks before it accepts work: the backlog (429) and idempotency keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from typing import Any
+
+import falcon
+
+from db import Job, Status
+from inference_api.errors import InvalidRequest, Overloaded
+from web.validation import InferenceRequest
+
+NOT_ENQUEUED = "not enqueued: the message broker was unavailable"
+
+
+class Backlog:
+    """Refuses new work for a model whose queued jobs reach `limit`. The count is read at most once a
+    second per model (and counted up locally in between), so the check costs no query per request."""
+
+    def __init__(self, limit: int, *, refresh: float = 1.0):
+        self.limit = limit
+        self.refresh = refresh
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, model: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            read_at, count = self._counts.get(model, (0.0, 0))
+        if now - read_at > self.refresh:
+            count, read_at = Job.backlog(model), now
+        if count >= self.limit:
+            raise Overloaded(
+                f"model {model!r} has {count} jobs waiting (limit {self.limit}); retry later", retry_after=5
+            )
+        with self._lock:
+            self._counts[model] = (read_at, count + 1)
+
+
+def idempotency_key(req: falcon.Request) -> str | None:
+    key = req.get_header("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= 255 or not key.isprintable():
+        raise InvalidRequest("`Idempotency-Key` must be 1 to 255 printable characters", field="Idempotency-Key")
+    return key
+
+
+def request_hash(request: InferenceRequest) -> str:
+    canonical: list[Any] = [request.spec.name, request.task, request.inputs, request.parameters]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def replay(key: str, digest: str) -> Job | None:
+    """The job an earlier request with this key created, if any; 422 if that request had another body."""
+    job = Job.get_or_none(Job.idempotency_key == key)
+    if job is not None and job.request_hash != digest:
+        raise InvalidRequest("this `Idempotency-Key` was used with a different request body", field="Idempotency-Key")
+    return job
+
+
+def needs_sending_again(job: Job) -> bool:
+    """A replayed job whose first message never reached the broker is sent now."""
+    return job.status == Status.FAILED and job.error == NOT_ENQUEUED
