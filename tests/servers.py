@@ -38,7 +38,7 @@ def require(name: str, url: str) -> None:
     pytest.skip(message)
 
 
-def postgres_url() -> str:
+def postgres_url(name: str = TEST_DATABASE) -> str:
     """A database of our own on the real server (created once), so the shared `test` stays clean."""
     require("PostgreSQL", POSTGRES_ADMIN_URL)
     import psycopg2
@@ -47,24 +47,24 @@ def postgres_url() -> str:
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEST_DATABASE,))
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+                cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
-    return urlparse(POSTGRES_ADMIN_URL)._replace(path=f"/{TEST_DATABASE}").geturl()
+    return urlparse(POSTGRES_ADMIN_URL)._replace(path=f"/{name}").geturl()
 
 
-def rabbitmq_url() -> str:
+def rabbitmq_url(vhost: str = TEST_VHOST) -> str:
     """A vhost of our own when rabbitmqctl is at hand (it is on CI), else the default vhost."""
     require("RabbitMQ", RABBITMQ_URL)
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         return RABBITMQ_URL
     user = urlparse(RABBITMQ_URL).username or "guest"
-    subprocess.run([ctl, "add_vhost", TEST_VHOST], capture_output=True, check=False)  # exists already: fine
-    subprocess.run([ctl, "set_permissions", "-p", TEST_VHOST, user, ".*", ".*", ".*"], capture_output=True, check=True)
-    return urlparse(RABBITMQ_URL)._replace(path=f"/{TEST_VHOST}").geturl()
+    subprocess.run([ctl, "add_vhost", vhost], capture_output=True, check=False)  # exists already: fine
+    subprocess.run([ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], capture_output=True, check=True)
+    return urlparse(RABBITMQ_URL)._replace(path=f"/{vhost}").geturl()
 
 
 def free_port() -> int:
