@@ -23,6 +23,9 @@ from db import Job, Status, database
 
 logger = logging.getLogger(__name__)
 
+MAX_STARTS = 4  # a job started this many times without finishing is failed, not run again: it may be what
+# crashes the worker (each start after the first runs alone, so only such a job can reach this)
+
 
 @dataclass
 class _Group:
@@ -72,40 +75,48 @@ class Batcher:
                         future.set_exception(e)
 
     def run_batch(self, items: list[tuple[str, Future]]) -> None:
+        """Fresh jobs run together and are saved together; a job started before (its worker may have died
+        on it) is claimed, run and saved alone, least attempted first, so a poison input cannot take the
+        jobs delivered with it down again."""
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
         try:
-            try:
-                jobs = Job.claim_many(list(futures))
-            except Exception as e:  # database down: every message of the batch is retried
-                _fail(futures, e)
-                return
-            claimed = {str(job.id) for job in jobs}
-            for job_id in set(futures) - claimed:  # finished, canceled or unknown: nothing to do
-                _resolve(futures.pop(job_id), None)
-            outcomes = [outcome for group in self._groups(jobs) for outcome in self._run(group)]
-            try:
-                Job.finish_many(outcomes)
-            except Exception as e:
-                _fail(futures, e)
-                return
+            fresh = Job.claim_fresh(list(futures))
+            self._save(futures, [o for group in self._groups(fresh) for o in self._run(group)])
+            fresh_ids = {str(job.id) for job in fresh}
+            for job in Job.unfinished([i for i in futures if i not in fresh_ids]):
+                claimed = Job.claim(job.id)
+                if claimed is None:
+                    continue
+                if claimed.attempts > MAX_STARTS:
+                    self._save(futures, [(claimed, {"status": Status.FAILED, "error": _crashed(claimed)})])
+                else:
+                    self._save(futures, self._run(_Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
+        except Exception as e:  # the database is down: every message not yet answered is retried
+            _fail(futures, e)
         finally:
             if not database.is_closed():
                 database.close()  # back to the pool between batches
+            for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
+                _resolve(waiting, None)
         self.batches += 1
+
+    def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict]]) -> None:
+        if not outcomes:
+            return
+        Job.finish_many(outcomes)
         self.jobs += len(outcomes)
-        for job_ids in futures.values():
-            _resolve(job_ids, True)
+        for job, _ in outcomes:
+            _resolve(futures.pop(str(job.id), []), True)
 
     @staticmethod
     def _groups(jobs: list[Job]) -> list[_Group]:
-        """Jobs that can share a run: same model, task and parameters. A job on its second attempt or more
-        may have crashed its worker: it runs alone, so it cannot take healthy jobs down with it again."""
+        """Jobs that can share a run: same model, task and parameters."""
         groups: dict[str, _Group] = {}
         alone = []
         for job in jobs:
-            if job.attempts > 1 or job.task == "sentence-similarity":
+            if job.task == "sentence-similarity":
                 alone.append(_Group(job.model, job.task, job.parameters, [job]))
                 continue
             key = json.dumps([job.model, job.task, job.parameters], sort_keys=True)
@@ -133,6 +144,13 @@ class Batcher:
             (job, {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed})
             for job, output in zip(group.jobs, outputs, strict=True)
         ]
+
+
+def _crashed(job: Job) -> str:
+    return (
+        f"gave up: started {job.attempts - 1} times without finishing; "
+        "the input may crash the worker (it ran alone on every start after the first)"
+    )
 
 
 def run_sorted(model, texts: list[str], limit: int, **parameters: Any) -> list[dict]:
@@ -163,3 +181,4 @@ def _fail(futures: dict[str, list[Future]], error: Exception) -> None:
     for waiting in futures.values():
         for future in waiting:
             future.set_exception(error)
+    futures.clear()

@@ -135,16 +135,30 @@ class Job(BaseModel):
         type(self).update(sweeps=type(self).sweeps + 1, swept_at=utcnow()).where(type(self).id == self.id).execute()
 
     @classmethod
-    def claim_many(cls, job_ids: list) -> list[Job]:
-        """`claim` for a batch, in one transaction: the jobs now running (finished or unknown ones left out)."""
+    def claim_fresh(cls, job_ids: list) -> list[Job]:
+        """`claim` for a batch, in one transaction, of the jobs never started before; the others (finished,
+        unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time."""
         now = utcnow()
         with database.atomic():
             (
-                cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1, swept_at=None)
-                .where(cls.id.in_(job_ids) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
+                cls.update(status=Status.RUNNING, started_at=now, attempts=1, swept_at=None)
+                .where(cls.id.in_(job_ids) & (cls.status == Status.QUEUED) & (cls.attempts == 0))
                 .execute()
             )
-            return list(cls.select().where(cls.id.in_(job_ids) & (cls.status == Status.RUNNING)))
+            return list(
+                cls.select().where(
+                    cls.id.in_(job_ids) & (cls.status == Status.RUNNING) & (cls.attempts == 1) & (cls.started_at == now)
+                )
+            )
+
+    @classmethod
+    def unfinished(cls, job_ids: list) -> list[Job]:
+        """Those of `job_ids` still queued or running, least attempted first."""
+        return list(
+            cls.select()
+            .where(cls.id.in_(job_ids) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
+            .order_by(cls.attempts, cls.created_at)
+        )
 
     @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:

@@ -50,30 +50,41 @@ class Report:
 
 
 class Supervisor(threading.Thread):
-    """Keeps `dramatiq actors.worker` running: restarts it whenever it exits, as Kubernetes would."""
+    """Keeps `dramatiq actors.worker` running: restarts it whenever it exits, as Kubernetes would, and kills
+    it when it has had no worker process for `liveness` seconds, as a liveness probe would (Dramatiq's main
+    process can hang for good when a worker process crashes while it signals that it is ready)."""
 
     def __init__(self, args: list[str], env: dict, log: Path):
         super().__init__(daemon=True)
-        self.args, self.env, self.log = args, env, log
+        self.args, self.env, self.log = args, {**env, "PYTHONUNBUFFERED": "1"}, log
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
         self.restarts = 0
+
+    liveness = 8.0
 
     def run(self) -> None:
         with self.log.open("ab") as out:
             while not self.stopping.is_set():
                 self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                alive_at = time.monotonic()
                 while self.process.poll() is None and not self.stopping.is_set():
-                    time.sleep(0.2)
+                    time.sleep(0.5)
+                    if self.children():
+                        alive_at = time.monotonic()
+                    elif time.monotonic() - alive_at > self.liveness:
+                        self.process.kill()  # the liveness probe's verdict
+                        self.process.wait()
                 if not self.stopping.is_set():
                     self.restarts += 1
                     time.sleep(1)
 
     def children(self) -> list[int]:
+        """The worker processes that are alive (not zombies)."""
         if self.process is None:
             return []
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        return [int(pid) for pid in found.stdout.split()]
+        return [int(pid) for pid in found.stdout.split() if _state(int(pid)) not in ("Z", "X", "")]
 
     def stop(self) -> None:
         self.stopping.set()
@@ -83,6 +94,13 @@ class Supervisor(threading.Thread):
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 class Load(threading.Thread):
@@ -242,7 +260,9 @@ def run(
     web_log = workdir / "web.log"
     processes: list[subprocess.Popen] = []
     supervisor = Supervisor(
-        [command("dramatiq"), "actors.worker", "--processes", "2", "--threads", "16"], env, workdir / "worker.log"
+        [command("dramatiq"), "actors.worker", "--processes", "2", "--threads", "16", "--worker-fork-timeout", "1000"],
+        env,
+        workdir / "worker.log",
     )
     in_fault = threading.Event()
     load = Load(port, accepted, rate, in_fault, report)

@@ -16,8 +16,8 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-TEST_DATABASE = "inference_api_test"
-TEST_VHOST = "inference_api_test"
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "inference_api_test")
+TEST_VHOST = os.environ.get("TEST_VHOST", "inference_api_test")
 
 
 def reachable(url: str, timeout: float = 1.0) -> bool:

@@ -181,3 +181,17 @@ def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.FAILED
     assert stored.error == "gave up after 2 attempts: ConnectionError: database went away"
+
+
+def test_a_job_that_keeps_crashing_its_worker_is_failed_without_running_again(database):
+    from actors.batching import MAX_STARTS, Batcher
+
+    model = FakeModel()
+    poison = new_job(attempts=MAX_STARTS, status=Status.RUNNING)  # started that often, never finished
+    healthy = new_job()
+    Batcher(FakeRuntimes(model)).run_batch([(str(poison.id), _future()), (str(healthy.id), _future())])
+    stored = Job.get_by_id(poison.id)
+    assert stored.status == Status.FAILED
+    assert stored.error.startswith(f"gave up: started {MAX_STARTS} times without finishing")
+    assert model.calls == [(["hi", "there"], {"task": "feature-extraction"})]  # only the healthy job ran
+    assert Job.get_by_id(healthy.id).status == Status.SUCCEEDED

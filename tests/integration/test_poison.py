@@ -1,0 +1,61 @@
+"""An input that crashes the worker process fails its own job with a reason, while other jobs flow."""
+
+import time
+from dataclasses import replace
+
+import pytest
+from falcon.testing import TestClient
+
+from actors import setup
+from actors.batching import MAX_STARTS
+from db import Job
+from tests.chaos import Supervisor
+from tests.processes import command
+from web import create_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_poison_input_that_crashes_the_worker_fails_alone(
+    config, postgres, postgres_url, rabbitmq_url, catalog, models_dir, tmp_path
+):
+    import os
+
+    api = setup(rabbitmq_url)
+    api.broker.flush_all()
+    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), actors=api, catalog=catalog))
+    poison = client.simulate_post("/inference", json={"inputs": "POISON pill"}).json["id"]
+    healthy = [client.simulate_post("/inference", json={"inputs": f"healthy {i}"}).json["id"] for i in range(20)]
+    env = os.environ | {"DATABASE_URL": postgres_url, "BROKER_URL": rabbitmq_url, "MODELS_DIR": str(models_dir)}
+    supervisor = Supervisor(
+        [
+            command("dramatiq"),
+            "tests.poison_worker",
+            "--processes",
+            "1",
+            "--threads",
+            "8",
+            "--worker-fork-timeout",
+            "1000",
+        ],
+        env,
+        tmp_path / "worker.log",
+    )
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if all(Job.get_by_id(i).finished for i in [poison, *healthy]):
+                break
+            time.sleep(0.5)
+    finally:
+        supervisor.stop()
+    failed = Job.get_by_id(poison)
+    assert failed.status == "failed", (
+        failed.status,
+        supervisor.restarts,
+        (tmp_path / "worker.log").read_text()[-3000:],
+    )
+    assert failed.error.startswith(f"gave up: started {MAX_STARTS} times without finishing")
+    assert [Job.get_by_id(i).status for i in healthy] == ["succeeded"] * 20
+    assert supervisor.restarts >= MAX_STARTS - 1  # it really crashed, again and again
