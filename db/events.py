@@ -74,13 +74,19 @@ class PostgresListener(threading.Thread):
     def run(self) -> None:
         import psycopg2
 
+        failures = 0
         while not self.stopping.is_set():
             try:
                 connection = psycopg2.connect(**self.connect_kwargs)
             except psycopg2.Error as e:
-                logger.warning("job events: cannot connect (%s); retrying", e)
+                failures += 1
+                log = logger.warning if failures == 1 else logger.debug  # once per outage, not every 2 s
+                log("job events: cannot connect (%s); retrying every 2 s", str(e).strip())
                 self.stopping.wait(2)
                 continue
+            if failures:
+                logger.info("job events: listening again after %d failed attempts", failures)
+            failures = 0
             try:
                 connection.autocommit = True
                 connection.cursor().execute(f"LISTEN {CHANNEL}")
