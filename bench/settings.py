@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from inference_api.config import Config
+
 MODES = ("raw", "seed", "worker", "latency", "e2e", "ingest")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +60,7 @@ class Settings:
     models_dir: Path = ROOT / "var" / "models"
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker and raw processes: one per core
     worker_threads: int = field(default_factory=procfile_threads)
-    web_threads: int = 8  # waitress threads, as `inference-api serve` defaults (WEB_THREADS)
+    web_threads: int = field(default_factory=lambda: Config().web_threads)  # as `inference-api serve` defaults
     clients: int = 4  # concurrent HTTP clients (e2e, ingest)
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"  # an admin connection, to create ours
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -76,7 +78,6 @@ class Settings:
     def spec(self):
         """The model's catalog entry (the catalog the workers read: INFERENCE_CATALOG or the shipped one)."""
         from actors.catalog import Catalog
-        from inference_api.config import Config
 
         spec = Catalog.from_config(Config.from_env()).get(self.model)
         if spec is None:

@@ -21,6 +21,7 @@ def environment(settings: Settings, infra: Infra) -> dict[str, str]:
         "WEB_THREADS": str(settings.web_threads),
         "ORT_THREADS": "1",
         "LOG_LEVEL": "INFO",
+        "MAX_BACKLOG": "1000000",  # ingest piles messages up with no worker: measure accepting, not refusing
     }
 
 
