@@ -8,6 +8,7 @@ import json
 
 from bench import client, jobs
 from bench.infra import Infra
+from bench.noise import Meter
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stack import Stack, worker_memory
@@ -17,11 +18,12 @@ from bench.texts import texts
 
 def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:
     infra.truncate_jobs()
-    load = client.load(stack.port, "/inference", bodies, settings.clients)
-    accepted = load.count(202)
-    if not accepted:
-        raise RuntimeError(f"e2e: no POST was accepted (statuses {sorted(set(load.statuses))})")
-    jobs.wait_finished(accepted, timeout=120 + accepted / 10, alive=stack.alive)
+    with Meter() as meter:
+        load = client.load(stack.port, "/inference", bodies, settings.clients)
+        accepted = load.count(202)
+        if not accepted:
+            raise RuntimeError(f"e2e: no POST was accepted (statuses {sorted(set(load.statuses))})")
+        jobs.wait_finished(accepted, timeout=120 + accepted / 10, alive=stack.alive)
     line = jobs.timeline()
     span = (max(line.finished) - jobs.utc(load.first_sent)).total_seconds()
     return {
@@ -32,6 +34,7 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
         "seconds": round(span, 3),
         "post_ms": latency_ms(load.seconds),
         "job_ms": latency_ms([(f - c).total_seconds() for c, f in zip(line.created, line.finished, strict=True)]),
+        "cores": meter.cores,
     }
 
 
@@ -53,6 +56,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
         "throughput": round(best([r["throughput"] for r in rounds]), 1),
         "unit": "jobs/s (one text each)",
         "rounds": [round(r["throughput"], 1) for r in rounds],
+        "others_cores": [r["cores"]["others"] for r in rounds],
         "clients": settings.clients,
         "processes": settings.processes,
         "threads": settings.worker_threads,

@@ -9,6 +9,7 @@ import sys
 
 from bench import client
 from bench.infra import Infra
+from bench.noise import Meter
 from bench.procs import Service, free_port, memory_mb, wait_http
 from bench.settings import Settings
 from bench.stack import Stack
@@ -22,13 +23,15 @@ def hello_service(settings: Settings, port: int) -> Service:
 
 
 def measure(port: int, bodies: list[bytes], clients: int) -> dict:
-    load = client.load(port, "/inference", bodies, clients)
+    with Meter() as meter:
+        load = client.load(port, "/inference", bodies, clients)
     accepted = load.count(202)
     return {
         "throughput": accepted / load.elapsed,
         "accepted": accepted,
         "refused": len(load.statuses) - accepted,
         "post_ms": latency_ms(load.seconds),
+        "cores": meter.cores,
     }
 
 
@@ -62,11 +65,13 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
         "throughput": round(best([r["throughput"] for r in api_rounds]), 1),
         "unit": "accepted POSTs/s",
         "rounds": [round(r["throughput"], 1) for r in api_rounds],
+        "others_cores": [r["cores"]["others"] for r in api_rounds],
         "refused": sum(r["refused"] for r in api_rounds),
         "post_ms": chosen["post_ms"],
         "hello": {
             "throughput": round(best([r["throughput"] for r in hello_rounds]), 1),
             "rounds": [round(r["throughput"], 1) for r in hello_rounds],
+            "others_cores": [r["cores"]["others"] for r in hello_rounds],
             "post_ms": chosen_hello["post_ms"],
         },
         "clients": settings.clients,

@@ -12,6 +12,7 @@ import time
 
 from bench.client import JSON, Connection
 from bench.infra import Infra
+from bench.noise import Meter
 from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms
@@ -53,6 +54,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     progress(f"{settings.sizes.latency_n} sequential requests, one text each, Prefer: wait=10")
     connection = Connection(stack.port)
     seconds, answered, statuses = [], {}, {}
+    meter = Meter().__enter__()
     try:
         for index, text in enumerate(texts(settings.sizes.latency_n + WARMUP, seed=41)):
             took, how, status = request(connection, settings.model, text)
@@ -63,5 +65,6 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
             statuses[status] = statuses.get(status, 0) + 1
     finally:
         connection.close()
+    cores = meter.stop()
     infra.truncate_jobs()
-    return {**latency_ms(seconds), "answered": answered, "statuses": statuses}
+    return {**latency_ms(seconds), "answered": answered, "statuses": statuses, "others_cores": [cores["others"]]}

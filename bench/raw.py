@@ -10,6 +10,7 @@ import queue
 import time
 from pathlib import Path
 
+from bench.noise import Meter
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
@@ -28,6 +29,7 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
     for round_ in range(rounds):
         barrier.wait(TIMEOUT)
         seconds_per_batch, texts_done, i = [], 0, index
+        meter = Meter(root=os.getppid()).__enter__() if index == 0 else None  # the harness's whole tree is ours
         started = time.monotonic()
         while time.monotonic() - started < seconds:
             batch = batches[i % len(batches)]
@@ -36,7 +38,8 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
             seconds_per_batch.append(time.perf_counter() - t0)
             texts_done += len(batch)
             i += 1
-        results.put(("round", index, round_, started, time.monotonic(), texts_done, seconds_per_batch))
+        cores = meter.stop() if meter else None
+        results.put(("round", index, round_, started, time.monotonic(), texts_done, seconds_per_batch, cores))
     barrier.wait(TIMEOUT)
     if index == 0:  # the others are idle now: one text, one call, as a lone request would get
         took = []
@@ -90,18 +93,20 @@ def run(settings: Settings, progress) -> dict:
 
 
 def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> dict:
-    per_round, batch_seconds = [], []
+    per_round, batch_seconds, cores = [], [], []
     for round_ in range(rounds):
         parts = [m for m in messages if m[0] == "round" and m[2] == round_]
         span = max(m[4] for m in parts) - min(m[3] for m in parts)
         per_round.append(sum(m[5] for m in parts) / span)
         batch_seconds += [s for m in parts for s in m[6]]
+        cores += [m[7] for m in parts if m[7] is not None]
     single = next(m[2] for m in messages if m[0] == "single")
     memory = [m[2] for m in sorted((m for m in messages if m[0] == "memory"), key=lambda m: m[1])]
     return {
         "throughput": round(best(per_round), 1),
         "unit": "texts/s",
         "rounds": [round(r, 1) for r in per_round],
+        "others_cores": [c["others"] for c in cores],
         "processes": processes,
         "intra_op_threads": 1,
         "batch_size": size,

@@ -33,9 +33,13 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     """One clear line per mode: throughput and the percentiles it has."""
     if mode == "latency":
         answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
-        return f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  (n={result['n']}; {answered})"
+        return (
+            f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
+            f"(n={result['n']}; answered by {answered}{_noise(result)})"
+        )
     rounds = " ".join(f"{r:g}" for r in result["rounds"])
-    head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds})"
+    head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"
+    head += f"{_noise(result)})"
     if mode == "raw":
         batch, single = result["batch_ms"], result["single_ms"]
         return (
@@ -61,6 +65,11 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"(POST p50 {hello['post_ms']['p50']:.1f} ms p99 {hello['post_ms']['p99']:.1f} ms)"
         )
     return head
+
+
+def _noise(result: dict[str, Any]) -> str:
+    cores = result.get("others_cores")
+    return f"; other work on the machine: {' '.join(f'{c:.1f}' for c in cores)} cores" if cores else ""
 
 
 def ratios(modes: dict[str, dict]) -> dict[str, float | None]:

@@ -16,6 +16,7 @@ import uuid
 import pika
 
 from bench.infra import SEED_QUEUE, SEED_TABLE, Infra
+from bench.noise import Meter
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
@@ -109,7 +110,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
     args = (model_path(), infra.broker_url, infra.database_url, ready, go, stop, done, last_done, results)
     children = [context.Process(target=_consumer, args=(i, *args), daemon=True) for i in range(settings.processes)]
     progress(f"starting {settings.processes} PyTorch consumer processes (torch + transformers import)")
-    per_round, reports = [], []
+    per_round, noise, reports = [], [], []
     try:
         for child in children:
             child.start()
@@ -123,6 +124,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
             _publish(infra, [{"id": str(uuid.uuid4()), "model": "all-MiniLM-L6-v2", "text": t} for t in batch])
             progress(f"round {round_ + 1}/{sizes.seed_rounds}: {sizes.seed_n} messages, one at a time per process")
             target = (round_ + 1) * sizes.seed_n
+            meter = Meter().__enter__()
             started = time.monotonic()
             go.set()
             deadline = started + max(60.0, sizes.seed_n)
@@ -131,6 +133,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
                     raise RuntimeError(f"seed: {done.value} of {target} messages handled; a consumer died or hung")
                 time.sleep(0.01)
             per_round.append(sizes.seed_n / (last_done.value - started))
+            noise.append(meter.stop()["others"])
         stop.set()
         for _ in children:
             reports.append(results.get(timeout=30))
@@ -148,6 +151,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
         "throughput": round(best(per_round), 1),
         "unit": "messages/s",
         "rounds": [round(r, 1) for r in per_round],
+        "others_cores": noise,
         "processes": settings.processes,
         "torch_threads": 1,
         "message_ms": latency_ms(took),

@@ -35,7 +35,7 @@ PRESETS = {
     # a check that every mode runs and reports, for the test suite: seconds, not minutes
     "tiny": Sizes(0.5, 1, 20, 4, 1, 24, 1, 5, 24, 1, 60, 1),
     # every mode in under 5 minutes on 2 cores
-    "quick": Sizes(4.0, 3, 300, 150, 2, 2500, 2, 200, 2000, 2, 1500, 2),
+    "quick": Sizes(2.5, 5, 300, 100, 4, 1500, 3, 200, 1000, 3, 1000, 3),
     # the default: longer rounds, more repeats
     "full": Sizes(10.0, 5, 1000, 400, 3, 8000, 3, 500, 6000, 3, 4000, 3),
 }

@@ -11,6 +11,7 @@ import time
 from actors import setup
 from bench import jobs, stack
 from bench.infra import Infra
+from bench.noise import Meter
 from bench.settings import Settings
 from bench.stats import best, latency_ms
 from bench.texts import texts
@@ -35,7 +36,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
     fill_seconds = fill(infra, settings.model, pool)
     service = stack.workers(settings, infra, name)
     ready_at = None  # wall clock when every worker process had booted (models preloaded)
-    with service:
+    with service, Meter() as meter:
         deadline = time.monotonic() + 120 + len(pool) / 10
         finished = 0
         while finished < len(pool):
@@ -49,6 +50,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
             time.sleep(0.05)
             finished = jobs.finished_count()
         memory = stack.worker_memory(service)
+        cores = meter.stop()
     line = jobs.timeline()
     first, last = min(line.started), max(line.finished)
     span = (last - first).total_seconds()
@@ -60,6 +62,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
         "fill_seconds": round(fill_seconds, 3),
         "inference_ms": latency_ms([ms / 1000 for ms in line.inference_ms]) if line.inference_ms else None,
         "rss_mb": memory,
+        "cores": cores,
     }
     if ready_at is not None:
         ready = jobs.utc(ready_at)
@@ -86,6 +89,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
         "throughput": round(best([r["throughput"] for r in rounds]), 1),
         "unit": "jobs/s (one text each)",
         "rounds": [round(r["throughput"], 1) for r in rounds],
+        "others_cores": [r["cores"]["others"] for r in rounds],
         "processes": settings.processes,
         "threads": settings.worker_threads,
         "jobs": chosen["jobs"],

@@ -65,6 +65,8 @@ def test_a_tiny_run_reports_every_mode_with_a_positive_throughput(tiny_run):
         assert positive_finite(doc["modes"][mode]["throughput"]), mode
         assert re.search(rf"^{mode}\s+\d", stdout, re.MULTILINE), f"no result line for {mode}:\n{stdout}"
     assert positive_finite(doc["modes"]["ingest"]["hello"]["throughput"])
+    for mode in MODES:  # how busy the machine was with other work, so each number can be judged
+        assert all(cores >= 0 for cores in doc["modes"][mode]["others_cores"]), mode
     assert re.search(r"^latency\s+p50 \d", stdout, re.MULTILINE)
 
 

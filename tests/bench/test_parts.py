@@ -72,3 +72,11 @@ def test_the_hello_world_accepts_a_post_like_the_api():
     response = client.simulate_post("/inference", json={"model": "m", "inputs": "Vai Corinthians"})
     assert response.status_code == 202 and response.json["status"] == "queued"
     assert client.simulate_get("/healthz").status_code == 200
+
+
+def test_cpu_use_is_split_between_us_the_servers_and_others():
+    from bench.noise import Snapshot, cores_used
+
+    start = Snapshot(0.0, 100.0, {10: (1, "python", 5.0), 11: (10, "dramatiq", 1.0), 20: (1, "postgres", 3.0)})
+    end = Snapshot(2.0, 104.0, {10: (1, "python", 6.0), 11: (10, "dramatiq", 2.0), 20: (1, "postgres", 3.5)})
+    assert cores_used(start, end, root=10) == {"total": 2.0, "ours": 1.0, "servers": 0.25, "others": 0.75}
