@@ -33,7 +33,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         "--worker-threads", type=int, default=defaults.worker_threads, help="default: the Procfile's --threads"
     )
     parser.add_argument("--web-threads", type=int, default=defaults.web_threads)
-    parser.add_argument("--clients", type=int, default=defaults.clients, help="concurrent HTTP clients")
+    parser.add_argument("--clients", type=int, default=defaults.clients, help="concurrent HTTP clients in e2e")
+    parser.add_argument("--ingest-clients", type=int, help="concurrent HTTP clients in ingest (default: web threads)")
     parser.add_argument("--postgres", default=defaults.postgres_url, help="an admin URL; we create our database")
     parser.add_argument("--rabbitmq", default=defaults.rabbitmq_url, help="a URL on the server; we add our vhost")
     parser.add_argument("--database", default=defaults.database, help="our own database (default: %(default)s)")
@@ -56,6 +57,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         worker_threads=args.worker_threads,
         web_threads=args.web_threads,
         clients=args.clients,
+        ingest_clients=args.ingest_clients,
         postgres_url=args.postgres,
         rabbitmq_url=args.rabbitmq,
         database=args.database,
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     errors: dict[str, str] = {}
     print(
         f"bench ({settings.preset}): {settings.model}, {settings.processes} processes x {settings.worker_threads} "
-        f"threads, {settings.web_threads} web threads, {settings.clients} clients; modes {', '.join(settings.modes)}",
+        f"threads, {settings.web_threads} web threads, {settings.clients} e2e clients, {settings.ingest_concurrency} "
+        f"ingest clients; modes {', '.join(settings.modes)}",
         flush=True,
     )
     try:

@@ -43,18 +43,19 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     pool = texts(sizes.ingest_n, seed=61)
     bodies = [json.dumps({"model": settings.model, "inputs": text}).encode() for text in pool]
     api_rounds, hello_rounds = [], []
+    clients = settings.ingest_concurrency
     with hello_service(settings, port) as hello:
         wait_http(hello, port)
         try:
             for round_ in range(sizes.ingest_rounds):
                 progress(
-                    f"round {round_ + 1}/{sizes.ingest_rounds}: {sizes.ingest_n} POSTs from {settings.clients} "
+                    f"round {round_ + 1}/{sizes.ingest_rounds}: {sizes.ingest_n} POSTs from {clients} "
                     f"clients to the API (no workers), then to the hello-world"
                 )
                 infra.truncate_jobs()
-                api_rounds.append(measure(stack.port, bodies, settings.clients))
+                api_rounds.append(measure(stack.port, bodies, clients))
                 infra.purge()
-                hello_rounds.append(measure(port, bodies, settings.clients))
+                hello_rounds.append(measure(port, bodies, clients))
             memory = {"api": memory_mb(api.pid), "hello": memory_mb(hello.pid)}
         finally:
             infra.purge()
@@ -74,7 +75,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
             "others_cores": [r["cores"]["others"] for r in hello_rounds],
             "post_ms": chosen_hello["post_ms"],
         },
-        "clients": settings.clients,
+        "clients": clients,
         "web_threads": settings.web_threads,
         "rss_mb": memory,
     }

@@ -169,6 +169,7 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             "worker_threads": settings.worker_threads,
             "web_threads": settings.web_threads,
             "clients": settings.clients,
+            "ingest_clients": settings.ingest_concurrency,
             "sizes": settings.sizes.__dict__,
         },
         "modes": modes,

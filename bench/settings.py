@@ -61,7 +61,8 @@ class Settings:
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker and raw processes: one per core
     worker_threads: int = field(default_factory=procfile_threads)
     web_threads: int = field(default_factory=lambda: Config().web_threads)  # as `inference-api serve` defaults
-    clients: int = 4  # concurrent HTTP clients (e2e, ingest)
+    clients: int = 4  # concurrent HTTP clients in e2e: a few
+    ingest_clients: int | None = None  # ingest: None = one per waitress thread, so every thread has work
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"  # an admin connection, to create ours
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database: str = "inference_api_bench"
@@ -74,6 +75,10 @@ class Settings:
     @property
     def model_dir(self) -> Path:
         return self.models_dir / self.model
+
+    @property
+    def ingest_concurrency(self) -> int:
+        return self.ingest_clients or self.web_threads
 
     def spec(self):
         """The model's catalog entry (the catalog the workers read: INFERENCE_CATALOG or the shipped one)."""
