@@ -39,6 +39,12 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     parser.add_argument("--rabbitmq", default=defaults.rabbitmq_url, help="a URL on the server; we add our vhost")
     parser.add_argument("--database", default=defaults.database, help="our own database (default: %(default)s)")
     parser.add_argument("--vhost", default=defaults.vhost, help="our own vhost (default: %(default)s)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        metavar="CORES",
+        help="on a shared machine: before each round, wait (up to 30 s) until other work uses at most CORES cores",
+    )
     parser.add_argument("--log-dir", type=Path, default=defaults.log_dir, help="child process logs")
     args = parser.parse_args(argv)
 
@@ -63,6 +69,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         database=args.database,
         vhost=args.vhost,
         log_dir=args.log_dir.resolve(),
+        settle=args.settle,
         preset=preset,
         sizes=sizes,
         modes=tuple(m for m in MODES if m in chosen),  # always in the order that keeps each mode's conditions

@@ -8,7 +8,7 @@ import json
 
 from bench import client, jobs
 from bench.infra import Infra
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stack import Stack, worker_memory
@@ -18,6 +18,7 @@ from bench.texts import texts
 
 def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:
     infra.truncate_jobs()
+    settle(settings.settle)
     with Meter() as meter:
         load = client.load(stack.port, "/inference", bodies, settings.clients)
         accepted = load.count(202)

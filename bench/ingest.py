@@ -9,7 +9,7 @@ import sys
 
 from bench import client
 from bench.infra import Infra
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.procs import Service, free_port, memory_mb, wait_http
 from bench.settings import Settings
 from bench.stack import Stack
@@ -53,8 +53,10 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
                     f"clients to the API (no workers), then to the hello-world"
                 )
                 infra.truncate_jobs()
+                settle(settings.settle)
                 api_rounds.append(measure(stack.port, bodies, clients))
                 infra.purge()
+                settle(settings.settle)
                 hello_rounds.append(measure(port, bodies, clients))
             memory = {"api": memory_mb(api.pid), "hello": memory_mb(hello.pid)}
         finally:

@@ -12,7 +12,7 @@ import time
 
 from bench.client import JSON, Connection
 from bench.infra import Infra
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms
@@ -53,6 +53,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     infra.truncate_jobs()
     progress(f"{settings.sizes.latency_n} sequential requests, one text each, Prefer: wait=10")
     connection = Connection(stack.port)
+    settle(settings.settle)
     seconds, answered, statuses = [], {}, {}
     meter = Meter().__enter__()
     try:

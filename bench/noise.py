@@ -75,6 +75,19 @@ def cores_used(start: Snapshot, end: Snapshot, root: int | None = None) -> dict[
     }
 
 
+def settle(max_others: float | None, *, timeout: float = 30.0, window: float = 1.0) -> float | None:
+    """With `max_others` set, wait (at most `timeout` s) for a `window` in which other work kept at most that
+    many cores busy, so a round starts on a quiet machine; returns the last window's figure."""
+    if max_others is None:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        with Meter() as meter:
+            time.sleep(window)
+        if meter.cores["others"] <= max_others or time.monotonic() > deadline:
+            return meter.cores["others"]
+
+
 class Meter:
     """`with Meter() as m: ...` then `m.cores`: what the machine did while the block ran."""
 

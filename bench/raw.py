@@ -10,7 +10,7 @@ import queue
 import time
 from pathlib import Path
 
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
@@ -65,23 +65,21 @@ def run(settings: Settings, progress) -> dict:
         f"{sizes.raw_rounds} round(s) of {sizes.raw_seconds:g} s, then {sizes.raw_single} single-text calls"
     )
     context = mp.get_context("spawn")
-    barrier, results = context.Barrier(settings.processes), context.Queue()
+    barrier, results = context.Barrier(settings.processes + 1), context.Queue()  # the children and us
     args = (str(settings.model_dir), task, batches, singles, sizes.raw_seconds, sizes.raw_rounds, barrier, results)
     children = [context.Process(target=_child, args=(i, *args), daemon=True) for i in range(settings.processes)]
     messages = []
     try:
         for child in children:
             child.start()
-        expected = settings.processes * (sizes.raw_rounds + 1) + 1
-        while len(messages) < expected:
-            try:
-                messages.append(results.get(timeout=1.0))
-            except queue.Empty:
-                dead = [c for c in children if c.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"raw: a child process exited with {dead[0].exitcode}") from None
-                if all(c.exitcode == 0 for c in children):
-                    raise RuntimeError("raw: the child processes ended without reporting") from None
+        for _ in range(sizes.raw_rounds):
+            settle(settings.settle)
+            barrier.wait(TIMEOUT)  # the round starts in every child at once
+            messages += _collect(results, children, settings.processes)
+        settle(settings.settle)
+        barrier.wait(TIMEOUT)  # raw_single, then each child's memory
+        messages += _collect(results, children, settings.processes + 1)
+        barrier.wait(TIMEOUT)
         for child in children:
             child.join(TIMEOUT)
     finally:
@@ -90,6 +88,18 @@ def run(settings: Settings, progress) -> dict:
                 child.terminate()
                 child.join(5)
     return summarize(messages, settings.processes, sizes.raw_rounds, size)
+
+
+def _collect(results, children, count: int) -> list[tuple]:
+    got = []
+    while len(got) < count:
+        try:
+            got.append(results.get(timeout=1.0))
+        except queue.Empty:
+            dead = [c for c in children if c.exitcode is not None]
+            if dead:
+                raise RuntimeError(f"raw: a child process exited with {dead[0].exitcode}") from None
+    return got
 
 
 def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> dict:

@@ -170,6 +170,7 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             "web_threads": settings.web_threads,
             "clients": settings.clients,
             "ingest_clients": settings.ingest_concurrency,
+            "settle": settings.settle,
             "sizes": settings.sizes.__dict__,
         },
         "modes": modes,

@@ -16,7 +16,7 @@ import uuid
 import pika
 
 from bench.infra import SEED_QUEUE, SEED_TABLE, Infra
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
@@ -119,6 +119,7 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
                 raise TimeoutError(f"seed: consumers not ready after {BOOT_TIMEOUT:.0f} s")
         pool = texts(sizes.seed_n * sizes.seed_rounds, seed=21)
         for round_ in range(sizes.seed_rounds):
+            settle(settings.settle)
             go.clear()
             batch = pool[round_ * sizes.seed_n : (round_ + 1) * sizes.seed_n]
             _publish(infra, [{"id": str(uuid.uuid4()), "model": "all-MiniLM-L6-v2", "text": t} for t in batch])

@@ -68,6 +68,7 @@ class Settings:
     database: str = "inference_api_bench"
     vhost: str = "inference_api_bench"
     log_dir: Path = ROOT / "var" / "bench" / "logs"
+    settle: float | None = None  # wait (up to 30 s) before each round until other work uses <= this many cores
     preset: str = "full"
     sizes: Sizes = PRESETS["full"]
     modes: tuple[str, ...] = MODES

@@ -11,7 +11,7 @@ import time
 from actors import setup
 from bench import jobs, stack
 from bench.infra import Infra
-from bench.noise import Meter
+from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stats import best, latency_ms
 from bench.texts import texts
@@ -34,6 +34,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
     infra.truncate_jobs()
     infra.purge()
     fill_seconds = fill(infra, settings.model, pool)
+    settle(settings.settle)
     service = stack.workers(settings, infra, name)
     ready_at = None  # wall clock when every worker process had booted (models preloaded)
     with service, Meter() as meter:
