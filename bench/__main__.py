@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import e2e, ingest, latency, raw, report, seed, worker
-from bench.infra import Infra
+from bench.infra import Infra, InfraError
 from bench.settings import MODES, PRESETS, Settings
 from bench.stack import Stack
 
@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress.mode = "setup"
         progress(f"database {settings.database} and vhost {settings.vhost}")
-        infra.setup()
+        try:
+            infra.setup()
+        except InfraError as e:
+            sys.exit(f"bench: {e}")
         for mode in settings.modes:
             progress.mode = mode
             began = time.monotonic()

@@ -46,7 +46,8 @@ class Infra:
     def setup(self) -> None:
         for name, url in (("PostgreSQL", self.settings.postgres_url), ("RabbitMQ", self.settings.rabbitmq_url)):
             if not reachable(url):
-                raise InfraError(f"{name} is not reachable at {urlparse(url).netloc}")
+                where = urlparse(url)
+                raise InfraError(f"{name} is not reachable at {where.hostname}:{where.port}")
         self._create_database()
         self._create_vhost()
         db.connect(self.database_url, max_connections=4)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 
+from bench import jobs
 from bench.client import JSON, Connection
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack
-from bench.stats import latency_ms
+from bench.stats import latency_ms, percentile
 from bench.texts import texts
 
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -67,5 +68,26 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     finally:
         connection.close()
     cores = meter.stop()
+    line = jobs.timeline()
     infra.truncate_jobs()
-    return {**latency_ms(seconds), "answered": answered, "statuses": statuses, "others_cores": [cores["others"]]}
+    return {
+        **latency_ms(seconds),
+        "answered": answered,
+        "statuses": statuses,
+        "others_cores": [cores["others"]],
+        "breakdown_ms": breakdown(line),
+    }
+
+
+def breakdown(line: jobs.Timeline) -> dict[str, float]:
+    """Where a request's time goes, from the database's timestamps (p50 of each part over all requests):
+    created -> started (API commit, broker, worker pick-up) and started -> finished (claim, model, save)."""
+
+    def p50(pairs) -> float:
+        return round(percentile([(b - a).total_seconds() * 1000 for a, b in pairs], 50), 3)
+
+    return {
+        "created_to_started_p50": p50(zip(line.created, line.started, strict=True)),
+        "started_to_finished_p50": p50(zip(line.started, line.finished, strict=True)),
+        "created_to_finished_p50": p50(zip(line.created, line.finished, strict=True)),
+    }

@@ -33,9 +33,11 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     """One clear line per mode: throughput and the percentiles it has."""
     if mode == "latency":
         answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
+        parts = result["breakdown_ms"]
         return (
             f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
-            f"(n={result['n']}; answered by {answered}{_noise(result)})"
+            f"(n={result['n']}; answered by {answered}{_noise(result)})  database p50: created->started "
+            f"{parts['created_to_started_p50']:.1f} ms, started->finished {parts['started_to_finished_p50']:.1f} ms"
         )
     rounds = " ".join(f"{r:g}" for r in result["rounds"])
     head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"
