@@ -53,7 +53,12 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     if mode == "worker":
         inference = result["inference_ms"] or {"p50": math.nan, "p99": math.nan}
         rss = "/".join(f"{m['rss']:.0f}" for m in result["rss_mb"])
-        return f"{head}  job inference_ms p50 {inference['p50']:.1f} p99 {inference['p99']:.1f}; worker RSS {rss} MB"
+        ready = result.get("throughput_after_ready")
+        ready_text = f"; {ready:.1f}/s counted once every worker process was ready" if ready else ""
+        return (
+            f"{head}  job inference_ms p50 {inference['p50']:.1f} p99 {inference['p99']:.1f}; "
+            f"worker RSS {rss} MB{ready_text}"
+        )
     if mode == "e2e":
         post, job = result["post_ms"], result["job_ms"]
         return (
