@@ -26,6 +26,11 @@ format: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/dramatiq actors.worker --processes 2 --threads 32
 
+# The benchmark harness (needs PostgreSQL and RabbitMQ; uses its own database and vhost): see bench/.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench --quick --json var/bench.json
+
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,0 +1,130 @@
+"""Child processes the harness starts: output kept in a log file, always stopped (SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class ServiceDied(RuntimeError):
+    pass
+
+
+class Service:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path):
+        self.name, self.args, self.env, self.log = name, args, env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Service:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                self.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> None:
+        """Raise, with the end of its log, if the process has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceDied(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 120.0) -> float:
+        """Wait until `text` appears `count` times in the log; returns the wall-clock time it was seen."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.read_text(errors="replace").count(text) >= count:
+                return time.time()
+            self.alive()
+            time.sleep(0.02)
+        raise TimeoutError(f"{self.name}: {text!r} x{count} not in its log after {timeout:.0f} s:\n{self.tail()}")
+
+    def children(self) -> list[int]:
+        return children(self.pid)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in self.children():
+                _kill(pid)
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, ...
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory now (VmRSS) and at its peak (VmHWM), in MB (MiB)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values["rss" if key == "VmRSS" else "peak"] = round(int(rest.split()[0]) / 1024, 1)
+    return values
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(service: Service, port: int, path: str = "/healthz", timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        service.alive()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{service.name} did not answer {path} within {timeout:.0f} s:\n{service.tail()}")

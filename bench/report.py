@@ -1,0 +1,212 @@
+"""The results: one line per mode as it finishes, the ratios and targets of the performance contract, and
+the JSON document (with the machine, the date, the git commit and the exact command)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.settings import ROOT, Settings
+from bench.stats import ratio
+
+# The issue's targets on a 2-core machine (all-MiniLM-L6-v2, short texts). Reported, never asserted.
+TARGETS = {
+    "worker_vs_raw": (">=", 0.85),
+    "worker_vs_seed": (">=", 7.0),
+    "e2e_vs_raw": (">=", 0.60),
+    "ingest_vs_hello": (">=", 0.25),
+    "latency_p50_over_raw_single_ms": ("<=", 10.0),
+    "api_rss_mb": ("<=", 80.0),
+}
+WORKER_RSS_TARGET_MB = {"int8": 160.0, None: 250.0}  # by the model's quantization
+
+
+def mode_line(mode: str, result: dict[str, Any]) -> str:
+    """One clear line per mode: throughput and the percentiles it has."""
+    if mode == "latency":
+        answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
+        parts = result["breakdown_ms"]
+        return (
+            f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
+            f"(n={result['n']}; answered by {answered}{_noise(result)})  database p50: created->started "
+            f"{parts['created_to_started_p50']:.1f} ms, started->finished {parts['started_to_finished_p50']:.1f} ms"
+        )
+    rounds = " ".join(f"{r:g}" for r in result["rounds"])
+    head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"
+    head += f"{_noise(result)})"
+    if mode == "raw":
+        batch, single = result["batch_ms"], result["single_ms"]
+        return (
+            f"{head}  batch of {result['batch_size']}: p50 {batch['p50']:.1f} ms p99 {batch['p99']:.1f} ms; "
+            f"raw_single p50 {single['p50']:.2f} ms p99 {single['p99']:.2f} ms"
+        )
+    if mode == "seed":
+        return f"{head}  message p50 {result['message_ms']['p50']:.1f} ms p99 {result['message_ms']['p99']:.1f} ms"
+    if mode == "worker":
+        inference = result["inference_ms"] or {"p50": math.nan, "p99": math.nan}
+        rss = "/".join(f"{m['rss']:.0f}" for m in result["rss_mb"])
+        ready = result.get("throughput_after_ready")
+        ready_text = f"; {ready:.1f}/s counted once every worker process was ready" if ready else ""
+        return (
+            f"{head}  job inference_ms p50 {inference['p50']:.1f} p99 {inference['p99']:.1f}; "
+            f"worker RSS {rss} MB{ready_text}"
+        )
+    if mode == "e2e":
+        post, job = result["post_ms"], result["job_ms"]
+        return (
+            f"{head}  POST p50 {post['p50']:.1f} ms p99 {post['p99']:.1f} ms; job (created->finished) "
+            f"p50 {job['p50']:.0f} ms p99 {job['p99']:.0f} ms; API RSS {result['rss_mb']['api']['rss']:.0f} MB"
+        )
+    if mode == "ingest":
+        post, hello = result["post_ms"], result["hello"]
+        return (
+            f"{head}  POST p50 {post['p50']:.1f} ms p99 {post['p99']:.1f} ms; hello-world {hello['throughput']:.1f}/s "
+            f"(POST p50 {hello['post_ms']['p50']:.1f} ms p99 {hello['post_ms']['p99']:.1f} ms)"
+        )
+    return head
+
+
+def _noise(result: dict[str, Any]) -> str:
+    cores = result.get("others_cores")
+    return f"; other work on the machine: {' '.join(f'{c:.1f}' for c in cores)} cores" if cores else ""
+
+
+def ratios(modes: dict[str, dict]) -> dict[str, float | None]:
+    def throughput(mode: str) -> float | None:
+        return modes[mode]["throughput"] if mode in modes else None
+
+    hello = modes["ingest"]["hello"]["throughput"] if "ingest" in modes else None
+    return {
+        "worker_vs_raw": ratio(throughput("worker"), throughput("raw")),
+        "worker_vs_seed": ratio(throughput("worker"), throughput("seed")),
+        "e2e_vs_raw": ratio(throughput("e2e"), throughput("raw")),
+        "ingest_vs_hello": ratio(throughput("ingest"), hello),
+    }
+
+
+def latencies(modes: dict[str, dict]) -> dict[str, float | None]:
+    return {
+        "p50": modes["latency"]["p50"] if "latency" in modes else None,
+        "p99": modes["latency"]["p99"] if "latency" in modes else None,
+        "raw_single": modes["raw"]["single_ms"]["p50"] if "raw" in modes else None,
+    }
+
+
+def memory(modes: dict[str, dict]) -> dict[str, float | None]:
+    """The largest RSS seen per kind of process (MB)."""
+    api = [modes[m]["rss_mb"]["api"]["rss"] for m in ("e2e", "ingest") if m in modes]
+    workers = [w["rss"] for m in ("worker", "e2e") if m in modes for w in _workers(modes[m]["rss_mb"])]
+    return {"api": max(api, default=None), "worker": max(workers, default=None)}
+
+
+def _workers(rss: list | dict) -> list[dict]:
+    return rss if isinstance(rss, list) else rss["workers"]
+
+
+def targets(
+    ratio_values: dict, latency_values: dict, memory_values: dict, quantization: str | None
+) -> dict[str, dict[str, Any]]:
+    values = dict(ratio_values)
+    if latency_values["p50"] is not None and latency_values["raw_single"] is not None:
+        values["latency_p50_over_raw_single_ms"] = round(latency_values["p50"] - latency_values["raw_single"], 3)
+    values["api_rss_mb"] = memory_values["api"]
+    wanted = dict(TARGETS)
+    wanted["worker_rss_mb"] = ("<=", WORKER_RSS_TARGET_MB.get(quantization, WORKER_RSS_TARGET_MB[None]))
+    values["worker_rss_mb"] = memory_values["worker"]
+    checked = {}
+    for name, (op, bound) in wanted.items():
+        value = values.get(name)
+        met = None if value is None else (value >= bound if op == ">=" else value <= bound)
+        checked[name] = {"value": value, "target": f"{op} {bound:g}", "met": met}
+    return checked
+
+
+def machine() -> dict[str, Any]:
+    names = [line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if "model name" in line]
+    cpu = names[0] if names else platform.processor()
+    mem_kib = next((int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if "MemTotal" in line), 0)
+    versions = {}
+    for package in ("onnxruntime", "tokenizers", "torch", "transformers", "dramatiq", "falcon", "waitress", "peewee"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {
+        "commit": run("rev-parse", "HEAD") or None,
+        "branch": run("rev-parse", "--abbrev-ref", "HEAD") or None,
+        "dirty": bool(run("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, quantization: str | None) -> dict:
+    ratio_values, latency_values, memory_values = ratios(modes), latencies(modes), memory(modes)
+    return {
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "date": started.isoformat(timespec="seconds"),
+        "seconds": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1),
+        "git": git(),
+        "machine": machine(),
+        "settings": {
+            "preset": settings.preset,
+            "model": settings.model,
+            "processes": settings.processes,
+            "worker_threads": settings.worker_threads,
+            "web_threads": settings.web_threads,
+            "clients": settings.clients,
+            "ingest_clients": settings.ingest_concurrency,
+            "settle": settings.settle,
+            "sizes": settings.sizes.__dict__,
+        },
+        "modes": modes,
+        "ratios": ratio_values,
+        "latency_ms": latency_values,
+        "rss_mb": memory_values,
+        "targets": targets(ratio_values, latency_values, memory_values, quantization),
+    }
+
+
+def summary(doc: dict) -> str:
+    lines = ["", "ratios and targets (reported, not asserted):"]
+    for name, check in doc["targets"].items():
+        value = check["value"]
+        shown = "n/a" if value is None else f"{value:g}"
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[check["met"]]
+        lines.append(f"  {name:<32} {shown:>10}  target {check['target']:<8} {verdict}")
+    latency = doc["latency_ms"]
+    lines.append(f"  latency_ms: p50 {latency['p50']}  p99 {latency['p99']}  raw_single {latency['raw_single']}")
+    return "\n".join(lines)
+
+
+def write(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""

@@ -1,0 +1,102 @@
+"""What one run measures: the model, the process and thread counts, and how much work each mode does."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from inference_api.config import Config
+
+MODES = ("raw", "seed", "worker", "latency", "e2e", "ingest")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each mode does. `rounds`: repeats of a measurement; the best one is reported."""
+
+    raw_seconds: float  # per round, per process
+    raw_rounds: int
+    raw_single: int  # one-text calls for raw_single
+    seed_n: int  # messages per round
+    seed_rounds: int
+    worker_n: int  # jobs per round (each round boots the workers anew)
+    worker_rounds: int
+    latency_n: int  # sequential requests
+    e2e_n: int  # POSTs per round
+    e2e_rounds: int
+    ingest_n: int  # POSTs per round, to the API and to the hello-world each
+    ingest_rounds: int
+
+
+PRESETS = {
+    # a check that every mode runs and reports, for the test suite: seconds, not minutes
+    "tiny": Sizes(0.5, 1, 20, 4, 1, 24, 1, 5, 24, 1, 60, 1),
+    # every mode in under 5 minutes on 2 cores
+    "quick": Sizes(2.5, 5, 300, 100, 4, 1500, 3, 200, 1000, 3, 1000, 3),
+    # the default: longer rounds, more repeats
+    "full": Sizes(10.0, 5, 1000, 400, 3, 8000, 3, 500, 6000, 3, 4000, 3),
+}
+OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
+OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
+
+
+def procfile_threads(path: Path = ROOT / "Procfile", default: int = 2) -> int:
+    """Worker threads as the deployment runs them (the Procfile's `worker:` line), so we measure that."""
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("worker:") and (found := re.search(r"--threads\s+(\d+)", line)):
+                return int(found.group(1))
+    except OSError:
+        pass
+    return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = "all-MiniLM-L6-v2-int8"
+    models_dir: Path = ROOT / "var" / "models"
+    processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker and raw processes: one per core
+    worker_threads: int = field(default_factory=procfile_threads)
+    web_threads: int = field(default_factory=lambda: Config().web_threads)  # as `inference-api serve` defaults
+    clients: int = 4  # concurrent HTTP clients in e2e: a few
+    ingest_clients: int | None = None  # ingest: None = one per waitress thread, so every thread has work
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"  # an admin connection, to create ours
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database: str = "inference_api_bench"
+    vhost: str = "inference_api_bench"
+    log_dir: Path = ROOT / "var" / "bench" / "logs"
+    settle: float | None = None  # wait (up to 30 s) before each round until other work uses <= this many cores
+    preset: str = "full"
+    sizes: Sizes = PRESETS["full"]
+    modes: tuple[str, ...] = MODES
+
+    @property
+    def model_dir(self) -> Path:
+        return self.models_dir / self.model
+
+    @property
+    def ingest_concurrency(self) -> int:
+        return self.ingest_clients or self.web_threads
+
+    def spec(self):
+        """The model's catalog entry (the catalog the workers read: INFERENCE_CATALOG or the shipped one)."""
+        from actors.catalog import Catalog
+
+        spec = Catalog.from_config(Config.from_env()).get(self.model)
+        if spec is None:
+            raise ValueError(f"model {self.model!r} is not in the catalog")
+        return spec
+
+    def with_overrides(self, overrides: list[str]) -> Settings:
+        """`--n worker=5000 --n raw=6`: replace one mode's size (raw: seconds per round)."""
+        sizes = self.sizes
+        for item in overrides:
+            name, _, value = item.partition("=")
+            if name not in OVERRIDABLE or not value:
+                raise ValueError(f"--n {item!r}: use MODE=NUMBER with MODE one of {', '.join(OVERRIDABLE)}")
+            kind = float if name == "raw" else int
+            sizes = replace(sizes, **{OVERRIDABLE[name]: kind(value)})
+        return replace(self, sizes=sizes)

@@ -1,0 +1,39 @@
+"""Percentiles and the small numeric summaries every mode reports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between the nearest ranks (numpy's default)."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def latency_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p99 (and mean, max) in milliseconds, from durations in seconds."""
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50": round(percentile(ms, 50), 3),
+        "p99": round(percentile(ms, 99), 3),
+        "mean": round(sum(ms) / len(ms), 3),
+        "max": round(max(ms), 3),
+        "n": len(ms),
+    }
+
+
+def best(rounds: Sequence[float]) -> float:
+    """The best round: noise from other work on the machine only ever slows a round down."""
+    return max(rounds)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 4)

@@ -1,0 +1,105 @@
+"""worker: the queue pre-filled with N jobs (rows inserted, messages sent with the project's own
+`actors.setup(...).send_inference`), then `dramatiq actors.worker` started, until all N are saved.
+
+Measured from the database: from the first job's `started_at` to the last job's `finished_at`, so the
+workers' boot (imports, forking) is left out. Each round boots the workers anew."""
+
+from __future__ import annotations
+
+import time
+
+from actors import setup
+from bench import jobs, stack
+from bench.infra import Infra
+from bench.noise import Meter, settle
+from bench.settings import Settings
+from bench.stats import best, latency_ms
+from bench.texts import texts
+
+
+def fill(infra: Infra, model: str, pool: list[str]) -> float:
+    """Insert one job per text and send its message (broker-confirmed); returns the seconds it took."""
+    started = time.perf_counter()
+    ids = jobs.insert(pool, model)
+    actors = setup(infra.broker_url)
+    try:
+        for job_id in ids:
+            actors.send_inference(job_id)
+    finally:
+        actors.broker.close()
+    return time.perf_counter() - started
+
+
+def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> dict:
+    infra.truncate_jobs()
+    infra.purge()
+    fill_seconds = fill(infra, settings.model, pool)
+    settle(settings.settle)
+    service = stack.workers(settings, infra, name)
+    ready_at = None  # wall clock when every worker process had booted (models preloaded)
+    with service, Meter() as meter:
+        deadline = time.monotonic() + 120 + len(pool) / 10
+        finished = 0
+        while finished < len(pool):
+            if ready_at is None and service.log.read_text(errors="replace").count(stack.WORKER_READY) >= (
+                settings.processes
+            ):
+                ready_at = time.time()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker: {finished} of {len(pool)} jobs finished in time:\n{service.tail()}")
+            service.alive()
+            time.sleep(0.05)
+            finished = jobs.finished_count()
+        memory = stack.worker_memory(service)
+        cores = meter.stop()
+    line = jobs.timeline()
+    first, last = min(line.started), max(line.finished)
+    span = (last - first).total_seconds()
+    result = {
+        "throughput": line.count / span,
+        "jobs": line.count,
+        "failed": line.failed,
+        "seconds": round(span, 3),
+        "fill_seconds": round(fill_seconds, 3),
+        "inference_ms": latency_ms([ms / 1000 for ms in line.inference_ms]) if line.inference_ms else None,
+        "rss_mb": memory,
+        "cores": cores,
+    }
+    if ready_at is not None:
+        ready = jobs.utc(ready_at)
+        after = sum(1 for f in line.finished if f > ready)
+        result["started_before_ready_s"] = round((ready - first).total_seconds(), 3)
+        if after >= line.count / 2 and last > ready:
+            result["throughput_after_ready"] = round(after / (last - ready).total_seconds(), 1)
+    return result
+
+
+def run(settings: Settings, infra: Infra, progress) -> dict:
+    sizes = settings.sizes
+    rounds = []
+    for round_ in range(sizes.worker_rounds):
+        pool = texts(sizes.worker_n, seed=31 + round_)
+        progress(
+            f"round {round_ + 1}/{sizes.worker_rounds}: {sizes.worker_n} jobs queued, then dramatiq "
+            f"--processes {settings.processes} --threads {settings.worker_threads}"
+        )
+        rounds.append(one_round(settings, infra, pool, f"worker-{round_ + 1}"))
+    infra.truncate_jobs()
+    chosen = max(rounds, key=lambda r: r["throughput"])
+    after_ready = [r["throughput_after_ready"] for r in rounds if "throughput_after_ready" in r]
+    return {
+        "throughput": round(best([r["throughput"] for r in rounds]), 1),
+        "unit": "jobs/s (one text each)",
+        "rounds": [round(r["throughput"], 1) for r in rounds],
+        "others_cores": [r["cores"]["others"] for r in rounds],
+        # the first jobs start while the last worker process is still loading its model: counted from the
+        # moment every process is ready instead, for comparison (the ratio uses `throughput`)
+        "throughput_after_ready": best(after_ready) if after_ready else None,
+        "processes": settings.processes,
+        "threads": settings.worker_threads,
+        "jobs": chosen["jobs"],
+        "failed": sum(r["failed"] for r in rounds),
+        "inference_ms": chosen["inference_ms"],
+        "rss_mb": chosen["rss_mb"],
+        "detail": rounds,
+    }

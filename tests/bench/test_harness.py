@@ -1,0 +1,101 @@
+"""The benchmark harness itself: a tiny run of every mode against the real servers writes well-formed
+results. Timing is never asserted: only that every number is there, positive, finite and ordered."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bench.settings import MODES
+from tests import servers
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+THROUGHPUT_MODES = ("raw", "seed", "worker", "e2e", "ingest")
+
+
+def percentiles(node, where: str = ""):
+    """Every {p50, p99} pair in the document, with where it is."""
+    if isinstance(node, dict):
+        if "p50" in node and "p99" in node:
+            yield where, node["p50"], node["p99"]
+        for key, value in node.items():
+            yield from percentiles(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from percentiles(value, f"{where}[{index}]")
+
+
+def positive_finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, models_dir):
+    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
+    servers.require("RabbitMQ", servers.RABBITMQ_URL)
+    if shutil.which("rabbitmqctl") is None:  # the harness needs a vhost of its own
+        if servers.IN_CI:
+            pytest.fail("rabbitmqctl is not on PATH (CI=true: the bench test must run, not skip)")
+        pytest.skip("rabbitmqctl is not on PATH")
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "bench.json"
+    args = [sys.executable, "-m", "bench", "--tiny", "--json", str(out), "--models-dir", str(models_dir)]
+    args += ["--postgres", servers.POSTGRES_ADMIN_URL, "--rabbitmq", servers.RABBITMQ_URL]
+    args += ["--database", "inference_api_bench_test", "--vhost", "inference_api_bench_test"]
+    args += ["--log-dir", str(root / "logs")]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_a_tiny_run_reports_every_mode_with_a_positive_throughput(tiny_run):
+    doc, stdout = tiny_run
+    assert set(doc["modes"]) == set(MODES)
+    assert "errors" not in doc
+    for mode in THROUGHPUT_MODES:
+        assert positive_finite(doc["modes"][mode]["throughput"]), mode
+        assert re.search(rf"^{mode}\s+\d", stdout, re.MULTILINE), f"no result line for {mode}:\n{stdout}"
+    assert positive_finite(doc["modes"]["ingest"]["hello"]["throughput"])
+    for mode in MODES:  # how busy the machine was with other work, so each number can be judged
+        assert all(cores >= 0 for cores in doc["modes"][mode]["others_cores"]), mode
+    assert re.search(r"^latency\s+p50 \d", stdout, re.MULTILINE)
+
+
+def test_ratios_and_latencies_are_positive_finite_numbers(tiny_run):
+    doc, _ = tiny_run
+    assert set(doc["ratios"]) == {"worker_vs_raw", "worker_vs_seed", "e2e_vs_raw", "ingest_vs_hello"}
+    for name, value in doc["ratios"].items():
+        assert positive_finite(value), (name, value)
+    assert set(doc["latency_ms"]) == {"p50", "p99", "raw_single"}
+    for name, value in doc["latency_ms"].items():
+        assert positive_finite(value), (name, value)
+
+
+def test_every_percentile_pair_is_ordered(tiny_run):
+    doc, _ = tiny_run
+    pairs = list(percentiles(doc))
+    assert len(pairs) >= 8
+    for where, p50, p99 in pairs:
+        assert positive_finite(p50) and positive_finite(p99), where
+        assert p50 <= p99, where
+    assert doc["latency_ms"]["p50"] <= doc["latency_ms"]["p99"]
+
+
+def test_the_document_says_where_and_how_it_was_measured(tiny_run):
+    doc, _ = tiny_run
+    assert doc["command"].startswith("python -m bench --tiny")
+    assert doc["machine"]["cores"] == os.cpu_count()
+    assert doc["machine"]["cpu_model"] and doc["machine"]["memory_gib"] > 0
+    assert re.fullmatch(r"[0-9a-f]{40}", doc["git"]["commit"] or "")
+    assert doc["settings"]["model"] == "all-MiniLM-L6-v2-int8"
+    assert positive_finite(doc["rss_mb"]["api"]) and positive_finite(doc["rss_mb"]["worker"])
+    assert all(check["met"] in (True, False) for check in doc["targets"].values())

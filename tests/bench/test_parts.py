@@ -1,0 +1,82 @@
+"""The harness's small parts, without servers: statistics, sizes, ratios and the hello-world app."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from falcon.testing import TestClient
+
+from bench import hello, report
+from bench.settings import PRESETS, Settings, procfile_threads
+from bench.stats import latency_ms, percentile
+from bench.texts import texts
+
+
+def test_percentiles_agree_with_numpy():
+    values = list(np.random.default_rng(3).exponential(10.0, size=101))
+    for q in (0, 50, 90, 99, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+    summary = latency_ms([0.001, 0.002, 0.003])
+    assert summary["p50"] == pytest.approx(2.0) and summary["p50"] <= summary["p99"] <= summary["max"]
+
+
+def test_texts_are_short_varied_and_the_same_on_every_run():
+    made = texts(500)
+    assert made == texts(500)
+    assert all(8 <= len(text.split()) <= 15 for text in made)
+    assert len(set(made)) > 450
+
+
+def test_n_overrides_replace_one_mode_size_and_refuse_unknown_modes():
+    settings = Settings(sizes=PRESETS["tiny"]).with_overrides(["worker=50", "raw=1.5"])
+    assert settings.sizes.worker_n == 50 and settings.sizes.raw_seconds == 1.5
+    assert settings.sizes.e2e_n == PRESETS["tiny"].e2e_n
+    with pytest.raises(ValueError, match="MODE=NUMBER"):
+        settings.with_overrides(["dance=3"])
+
+
+def test_worker_threads_default_to_the_procfile(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: inference-api serve\nworker: dramatiq actors.worker --processes 2 --threads 16\n")
+    assert procfile_threads(procfile) == 16
+    assert procfile_threads(tmp_path / "missing") == 2
+
+
+def test_ratios_are_none_for_modes_not_run():
+    modes = {"raw": {"throughput": 300.0, "single_ms": {"p50": 7.0}}, "worker": {"throughput": 270.0}}
+    assert report.ratios(modes) == {
+        "worker_vs_raw": 0.9,
+        "worker_vs_seed": None,
+        "e2e_vs_raw": None,
+        "ingest_vs_hello": None,
+    }
+    assert report.latencies(modes) == {"p50": None, "p99": None, "raw_single": 7.0}
+
+
+def test_targets_say_met_not_met_or_not_measured():
+    checked = report.targets(
+        {"worker_vs_raw": 0.9, "worker_vs_seed": 5.0, "e2e_vs_raw": None, "ingest_vs_hello": 0.3},
+        {"p50": 15.0, "p99": 30.0, "raw_single": 7.0},
+        {"api": 60.0, "worker": 170.0},
+        "int8",
+    )
+    assert checked["worker_vs_raw"]["met"] is True
+    assert checked["worker_vs_seed"]["met"] is False
+    assert checked["e2e_vs_raw"]["met"] is None
+    assert checked["latency_p50_over_raw_single_ms"] == {"value": 8.0, "target": "<= 10", "met": True}
+    assert checked["worker_rss_mb"]["met"] is False  # 160 MB with int8
+
+
+def test_the_hello_world_accepts_a_post_like_the_api():
+    client = TestClient(hello.create_app())
+    response = client.simulate_post("/inference", json={"model": "m", "inputs": "Vai Corinthians"})
+    assert response.status_code == 202 and response.json["status"] == "queued"
+    assert client.simulate_get("/healthz").status_code == 200
+
+
+def test_cpu_use_is_split_between_us_the_servers_and_others():
+    from bench.noise import Snapshot, cores_used
+
+    start = Snapshot(0.0, 100.0, {10: (1, "python", 5.0), 11: (10, "dramatiq", 1.0), 20: (1, "postgres", 3.0)})
+    end = Snapshot(2.0, 104.0, {10: (1, "python", 6.0), 11: (10, "dramatiq", 2.0), 20: (1, "postgres", 3.5)})
+    assert cores_used(start, end, root=10) == {"total": 2.0, "ours": 1.0, "servers": 0.25, "others": 0.75}
