@@ -36,36 +36,50 @@ class _Group:
 
 
 class Batcher:
+    """Two threads per worker process: the batcher claims and runs batches; the writer saves a batch's
+    outcomes (one transaction) and releases its messages while the batcher already runs the next one."""
+
     def __init__(self, runtimes, *, max_jobs: int = 64, max_wait_ms: float = 5.0):
         self.runtimes = runtimes
         self.max_jobs = max_jobs
         self.max_wait = max_wait_ms / 1000
         self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
+        self._started = self._batching = False
         self._lock = threading.Lock()
+        self._last_size = 0
         self.batches = 0  # counters for tests and metrics
         self.jobs = 0
 
     def submit(self, job_id) -> Future:
         """Queue a job; the future resolves once its outcome is saved (or raises a transient error)."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:  # started lazily: in the worker process, after fork
-                    self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
-                    self._thread.start()
+        self._start(batching=True)
         future: Future = Future()
         self._queue.put((str(job_id), future))
         return future
 
+    def _start(self, *, batching: bool) -> None:
+        """Threads start lazily: in the worker process, after fork."""
+        with self._lock:
+            if not self._started:
+                threading.Thread(target=self._write_loop, name="batch-writer", daemon=True).start()
+                self._started = True
+            if batching and not self._batching:
+                threading.Thread(target=self._loop, name="batcher", daemon=True).start()
+                self._batching = True
+
     def _loop(self) -> None:
         while True:
             items = [self._queue.get()]
-            deadline = time.monotonic() + self.max_wait
+            # Under load, wait up to max_wait for the batch to fill; at idle (the last batch was a single
+            # job), run at once rather than add the wait to every lone request's latency.
+            deadline = time.monotonic() + (self.max_wait if self._last_size > 1 else 0.0)
             while len(items) < self.max_jobs:
                 try:
                     items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
+            self._last_size = len(items)
             try:
                 self.run_batch(items)
             except BaseException as e:  # never let the thread die: hand the error to the waiting threads
@@ -74,17 +88,31 @@ class Batcher:
                     if not future.done():
                         future.set_exception(e)
 
+    def _write_loop(self) -> None:
+        while True:
+            futures, outcomes = self._writes.get()
+            try:
+                self._save(futures, outcomes)
+            except Exception as e:  # the database is down: these messages are retried
+                _fail(futures, e)
+            finally:
+                if not database.is_closed():
+                    database.close()
+
     def run_batch(self, items: list[tuple[str, Future]]) -> None:
         """Fresh jobs run together and are saved together; a job started before (its worker may have died
         on it) is claimed, run and saved alone, least attempted first, so a poison input cannot take the
         jobs delivered with it down again."""
+        self._start(batching=False)
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
         try:
             fresh = Job.claim_fresh(list(futures))
-            self._save(futures, [o for group in self._groups(fresh) for o in self._run(group)])
             fresh_ids = {str(job.id) for job in fresh}
+            if fresh:
+                outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
+                self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))  # saved by the writer
             for job in Job.unfinished([i for i in futures if i not in fresh_ids]):
                 claimed = Job.claim(job.id)
                 if claimed is None:

@@ -136,20 +136,14 @@ class Job(BaseModel):
 
     @classmethod
     def claim_fresh(cls, job_ids: list) -> list[Job]:
-        """`claim` for a batch, in one transaction, of the jobs never started before; the others (finished,
+        """`claim` for a batch, in one statement, of the jobs never started before; the others (finished,
         unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time."""
-        now = utcnow()
-        with database.atomic():
-            (
-                cls.update(status=Status.RUNNING, started_at=now, attempts=1, swept_at=None)
-                .where(cls.id.in_(job_ids) & (cls.status == Status.QUEUED) & (cls.attempts == 0))
-                .execute()
-            )
-            return list(
-                cls.select().where(
-                    cls.id.in_(job_ids) & (cls.status == Status.RUNNING) & (cls.attempts == 1) & (cls.started_at == now)
-                )
-            )
+        query = (
+            cls.update(status=Status.RUNNING, started_at=utcnow(), attempts=1, swept_at=None)
+            .where(cls.id.in_(job_ids) & (cls.status == Status.QUEUED) & (cls.attempts == 0))
+            .returning(cls)
+        )
+        return list(query.execute())
 
     @classmethod
     def unfinished(cls, job_ids: list) -> list[Job]:

@@ -154,15 +154,19 @@ def test_a_job_on_a_later_attempt_runs_alone(database):
     model = FakeModel()
     fresh = [new_job(), new_job()]
     retried = new_job(attempts=1, status=Status.RUNNING)  # it was running when its worker died
-    Batcher(FakeRuntimes(model)).run_batch([(str(job.id), _future()) for job in [*fresh, retried]])
+    run_batch(Batcher(FakeRuntimes(model)), [*fresh, retried])
     assert sorted(len(inputs) for inputs, _ in model.calls) == [2, 4]  # the two fresh jobs together, the retry alone
     assert Job.get_by_id(retried.id).attempts == 2
 
 
-def _future():
+def run_batch(batcher, jobs):
+    """One batch, straight to the batcher; returns once every job's outcome is saved."""
     from concurrent.futures import Future
 
-    return Future()
+    items = [(str(job.id), Future()) for job in jobs]
+    batcher.run_batch(items)
+    for _, future in items:
+        future.result(timeout=10)
 
 
 def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker, monkeypatch):
@@ -189,7 +193,7 @@ def test_a_job_that_keeps_crashing_its_worker_is_failed_without_running_again(da
     model = FakeModel()
     poison = new_job(attempts=MAX_STARTS, status=Status.RUNNING)  # started that often, never finished
     healthy = new_job()
-    Batcher(FakeRuntimes(model)).run_batch([(str(poison.id), _future()), (str(healthy.id), _future())])
+    run_batch(Batcher(FakeRuntimes(model)), [poison, healthy])
     stored = Job.get_by_id(poison.id)
     assert stored.status == Status.FAILED
     assert stored.error.startswith(f"gave up: started {MAX_STARTS} times without finishing")
