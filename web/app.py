@@ -11,6 +11,7 @@ from db import events
 from inference_api.config import Config
 from web import errors
 from web.admission import Backlog
+from web.auth import BearerAuth
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
@@ -25,8 +26,9 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     catalog = catalog or Catalog.from_config(config)
     actors = actors or actors_.setup(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars)
+    middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
-    app = falcon.App(middleware=[DatabaseConnection()])
+    app = falcon.App(middleware=[*middleware, DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     tokens = TokenCounter(config.models_path)
