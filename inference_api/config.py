@@ -31,6 +31,7 @@ class Config:
     max_body_bytes: int = 1 << 20
     max_inputs: int = 64
     max_input_chars: int = 20_000
+    max_json_depth: int = 32  # arrays and objects nested deeper get 422
     max_backlog: int = 10_000  # queued jobs per model before POST answers 429
     sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
@@ -93,6 +94,9 @@ class Config:
             max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
             max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
             max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),
+            max_json_depth=integer(
+                "MAX_JSON_DEPTH", defaults.max_json_depth, minimum=3
+            ),  # {"inputs": {"sentences": []}}
             max_backlog=integer("MAX_BACKLOG", defaults.max_backlog),
             sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),

@@ -25,7 +25,7 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     passes the ones its in-process worker shares. The database must already be bound (`db.connect`)."""
     catalog = catalog or Catalog.from_config(config)
     actors = actors or actors_.setup(config.broker_url)
-    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars)
+    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[*middleware, DatabaseConnection()])
