@@ -9,13 +9,14 @@ from actors.catalog import Catalog
 from actors.tokens import TokenCounter
 from db import events
 from inference_api.config import Config
-from web import errors
+from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
+from web.resources.openapi import OpenAPI
 from web.validation import Limits
 from web.waiting import Waiter
 
@@ -42,4 +43,5 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(actors))
+    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
     return app

@@ -74,7 +74,7 @@ def _serialize(req, resp, exception: falcon.HTTPError) -> None:
 
 def _describe(req, exception: falcon.HTTPError) -> str:
     if isinstance(exception, falcon.HTTPNotFound):
-        return "no such route"
+        return "no such route (the routes are in GET /openapi.json)"
     if isinstance(exception, falcon.HTTPMethodNotAllowed):
         return f"{req.method} is not allowed here; allowed: {(exception.headers or {}).get('Allow', 'none')}"
     return exception.title or "error"

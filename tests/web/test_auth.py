@@ -89,8 +89,8 @@ def test_the_scheme_is_case_insensitive_and_spaces_around_the_key_do_not_matter(
     assert keyed.simulate_get("/models", headers={"Authorization": f"bearer   {KEYS[1]} "}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/healthz/"])
-def test_health_routes_stay_open_with_keys_configured(keyed, path):
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/healthz/"])
+def test_health_routes_and_the_api_description_stay_open_with_keys_configured(keyed, path):
     assert keyed.simulate_get(path).status_code == 200
 
 
