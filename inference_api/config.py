@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 EMBEDDED_BROKER = "stub://"
@@ -31,10 +31,12 @@ class Config:
     max_body_bytes: int = 1 << 20
     max_inputs: int = 64
     max_input_chars: int = 20_000
+    max_json_depth: int = 32  # arrays and objects nested deeper get 422
     max_backlog: int = 10_000  # queued jobs per model before POST answers 429
     sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
     sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
+    api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
     log_level: str = "INFO"
 
     @property
@@ -92,9 +94,52 @@ class Config:
             max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
             max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
             max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),
+            max_json_depth=integer(
+                "MAX_JSON_DEPTH", defaults.max_json_depth, minimum=3
+            ),  # {"inputs": {"sentences": []}}
             max_backlog=integer("MAX_BACKLOG", defaults.max_backlog),
             sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
             sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
+            api_keys=api_keys(env),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
         )
+
+
+def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The keys from `API_KEYS` (comma-separated) and `API_KEYS_FILE` (one a line, blank lines and `#`
+    comments ignored: a mounted Kubernetes Secret). Errors name the variable and the place, never a key."""
+    keys: list[str] = []
+    if raw := env.get("API_KEYS", "").strip():
+        found = _keys(((f"entry {n}", entry) for n, entry in enumerate(raw.split(","), 1)), "API_KEYS")
+        if not found:
+            raise ConfigError("API_KEYS is set but holds no key")
+        keys += found
+    if path := env.get("API_KEYS_FILE", "").strip():
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"API_KEYS_FILE {path!r} cannot be read: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"API_KEYS_FILE {path!r} is not UTF-8 text") from None
+        lines = (
+            (f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if not line.lstrip().startswith("#")
+        )
+        found = _keys(lines, f"API_KEYS_FILE {path!r}")
+        if not found:
+            raise ConfigError(f"API_KEYS_FILE {path!r} holds no key (only blank lines and # comments)")
+        keys += found
+    return tuple(dict.fromkeys(keys))  # in order, once each
+
+
+def _keys(entries: Iterable[tuple[str, str]], source: str) -> list[str]:
+    """The non-blank entries, stripped; a key must be printable ASCII without spaces to travel in a header."""
+    keys = []
+    for where, entry in entries:
+        key = entry.strip()
+        if not key:
+            continue
+        if not (key.isascii() and key.isprintable()) or " " in key:
+            raise ConfigError(f"{source}: {where} is not a usable key (printable ASCII without spaces)")
+        keys.append(key)
+    return keys

@@ -9,12 +9,14 @@ from actors.catalog import Catalog
 from actors.tokens import TokenCounter
 from db import events
 from inference_api.config import Config
-from web import errors
+from web import errors, openapi
 from web.admission import Backlog
+from web.auth import BearerAuth
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
+from web.resources.openapi import OpenAPI
 from web.validation import Limits
 from web.waiting import Waiter
 
@@ -24,9 +26,10 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     passes the ones its in-process worker shares. The database must already be bound (`db.connect`)."""
     catalog = catalog or Catalog.from_config(config)
     actors = actors or actors_.setup(config.broker_url)
-    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars)
+    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
+    middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
-    app = falcon.App(middleware=[DatabaseConnection()])
+    app = falcon.App(middleware=[*middleware, DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     tokens = TokenCounter(config.models_path)
@@ -40,4 +43,5 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(actors))
+    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
     return app

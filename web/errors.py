@@ -63,8 +63,18 @@ def install(app: falcon.App) -> None:
 
 def _serialize(req, resp, exception: falcon.HTTPError) -> None:
     body = exception.to_dict()
+    if "description" not in body:  # Falcon's own routing errors come with a title only
+        body["description"] = _describe(req, exception)
     field = getattr(exception, "field", None)
     if field:
         body["field"] = field
     resp.media = body
     resp.content_type = falcon.MEDIA_JSON
+
+
+def _describe(req, exception: falcon.HTTPError) -> str:
+    if isinstance(exception, falcon.HTTPNotFound):
+        return "no such route (the routes are in GET /openapi.json)"
+    if isinstance(exception, falcon.HTTPMethodNotAllowed):
+        return f"{req.method} is not allowed here; allowed: {(exception.headers or {}).get('Allow', 'none')}"
+    return exception.title or "error"

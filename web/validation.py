@@ -22,6 +22,7 @@ class Limits:
     max_body_bytes: int
     max_inputs: int
     max_input_chars: int
+    max_json_depth: int = 32
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,53 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
     if not raw:
         raise falcon.HTTPBadRequest(title="Empty body", description="send a JSON object")
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise falcon.HTTPBadRequest(title="Invalid UTF-8", description=f"the body is not UTF-8: {e.reason}") from None
     except RecursionError:
         raise falcon.HTTPBadRequest(title="Malformed JSON", description="the JSON is nested too deeply") from None
     except ValueError as e:
         raise falcon.HTTPBadRequest(title="Malformed JSON", description=str(e)) from None
+    check_json(body, limits)
+    return body
+
+
+def check_json(body: Any, limits: Limits) -> None:
+    """422 for JSON that parses but that we do not take: arrays and objects nested deeper than
+    `limits.max_json_depth` (`{"inputs": ["a"]}` is 2 deep), or text that is not storable Unicode, U+0000 or
+    an unpaired surrogate such as "\ud800" (I-JSON, RFC 7493; PostgreSQL refuses both). Iterative: any depth."""
+
+    def check_text(text: str, path: tuple) -> None:
+        try:
+            text.encode("utf-8")
+            if "\x00" not in text:
+                return
+        except UnicodeEncodeError:
+            pass
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "body"
+        raise InvalidRequest(f"`{where}` holds U+0000 or an unpaired surrogate (\\ud800 to \\udfff)", field=where)
+
+    level: list[tuple[tuple, Any]] = [((), body)]
+    depth = 0
+    while level:
+        children: list[tuple[tuple, Any]] = []
+        for path, node in level:
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    check_text(key, path)
+                    children.append(((*path, key), child))
+            elif isinstance(node, list):
+                children += (((*path, index), child) for index, child in enumerate(node))
+            elif isinstance(node, str):
+                check_text(node, path)
+        if any(isinstance(node, (dict, list)) for _, node in level):
+            depth += 1
+            if depth > limits.max_json_depth:
+                raise InvalidRequest(
+                    f"the JSON nests arrays and objects deeper than the limit of {limits.max_json_depth} levels",
+                    field="body",
+                )
+        level = children
 
 
 def parse_inference(
