@@ -46,8 +46,10 @@ _KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a number", list: "a
 def _is(value: Any, kind: type) -> bool:
     if kind is bool:
         return isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is int:  # 5.0 is an integer too (JSON Schema says so)
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
     if kind is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, kind)
@@ -93,4 +95,7 @@ def validate_parameters(task: str, parameters: Any) -> dict[str, Any]:
         )
     for name, value in parameters.items():
         allowed[name].check(name, value)
-    return dict(parameters)
+    return {
+        name: int(value) if allowed[name].kind is int and isinstance(value, float) else value
+        for name, value in parameters.items()
+    }

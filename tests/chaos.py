@@ -104,13 +104,15 @@ def _state(pid: int) -> str:
 
 
 class Load(threading.Thread):
-    """POSTs at a steady rate; each request retries with its Idempotency-Key until it is accepted."""
+    """POSTs at a steady rate until `total` jobs are accepted and the faults are over (`settled`); each
+    request retries with its Idempotency-Key until it is accepted."""
 
     def __init__(self, port: int, total: int, rate: float, in_fault: threading.Event, report: Report):
         super().__init__(daemon=True)
         self.port, self.total, self.rate, self.in_fault, self.report = port, total, rate, in_fault, report
         self.accepted: list[str] = []
         self.lock = threading.Lock()
+        self.settled = threading.Event()  # set once every fault has been injected
 
     def run(self) -> None:
         threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(4)]
@@ -124,7 +126,7 @@ class Load(threading.Thread):
         n = index
         while True:
             with self.lock:
-                if len(self.accepted) >= self.total:
+                if len(self.accepted) >= self.total and self.settled.is_set():
                     return
             body = json.dumps({"inputs": f"chaos message {n} from client {index}"})
             key = str(uuid.uuid4())
@@ -146,8 +148,7 @@ class Load(threading.Thread):
                     status, payload = 599, {}
                 if status in (200, 202):
                     with self.lock:
-                        if len(self.accepted) < self.total:
-                            self.accepted.append(payload["id"])
+                        self.accepted.append(payload["id"])
                     break
                 if status >= 500:
                     field_name = "http_5xx_during_faults" if self.in_fault.is_set() else "http_5xx_outside_faults"
@@ -282,8 +283,6 @@ def run(
         interval = max(2.0, accepted / rate / (len(plan) + 1))
         for name, inject in plan:
             time.sleep(interval)
-            if not load.is_alive():
-                break
             print(f"chaos: {name}", flush=True)
             in_fault.set()
             try:
@@ -293,6 +292,7 @@ def run(
                 time.sleep(2)
                 in_fault.clear()
             seen.update(snapshot(database_url, list(load.accepted)))
+        load.settled.set()
         load.join()
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline:
