@@ -110,9 +110,10 @@ class ORTModelForFeatureExtraction(ORTEncoder):
 
     def forward(self, inputs: list[str], *, normalize: bool | None = None, truncate: bool = True):
         embeddings, tokens, truncated = self.embed(inputs, normalize=normalize, truncate=truncate)
+        # 8 decimals: below float32's own precision for these magnitudes, and half the JSON to write and store
         return [
             {"embedding": vector.tolist(), "tokens": int(count), "truncated": cut}
-            for vector, count, cut in zip(embeddings, tokens, truncated, strict=True)
+            for vector, count, cut in zip(np.round(embeddings.astype(np.float64), 8), tokens, truncated, strict=True)
         ]
 
     def similarity(self, source_sentence: str, sentences: list[str], *, truncate: bool = True):

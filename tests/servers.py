@@ -13,20 +13,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+from bench.infra import reachable  # one TCP probe for the harness and the tests
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "inference_api_test")
 TEST_VHOST = os.environ.get("TEST_VHOST", "inference_api_test")
-
-
-def reachable(url: str, timeout: float = 1.0) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def require(name: str, url: str) -> None:
