@@ -2,9 +2,13 @@
 
 
 class InferenceError(Exception):
-    """Base of every error this project raises on purpose."""
+    """Base of every error this project raises on purpose: a `title` per kind, a `description` per case."""
 
     title = "Inference error"
+
+    def __init__(self, description: str = ""):
+        super().__init__(description)
+        self.description = description
 
 
 class InvalidRequest(InferenceError):
@@ -14,7 +18,6 @@ class InvalidRequest(InferenceError):
 
     def __init__(self, description: str, *, field: str | None = None):
         super().__init__(description)
-        self.description = description
         self.field = field
 
 
@@ -24,10 +27,6 @@ class PayloadTooLarge(InvalidRequest):
 
 class NotFound(InferenceError):
     title = "Not found"
-
-    def __init__(self, description: str):
-        super().__init__(description)
-        self.description = description
 
 
 class UnknownModel(NotFound):
@@ -45,7 +44,6 @@ class Unavailable(InferenceError):
 
     def __init__(self, description: str, *, retry_after: int = 5):
         super().__init__(description)
-        self.description = description
         self.retry_after = retry_after
 
 
@@ -59,10 +57,6 @@ class Conflict(InferenceError):
     """The request cannot apply to the resource in its current state (409)."""
 
     title = "Conflict"
-
-    def __init__(self, description: str):
-        super().__init__(description)
-        self.description = description
 
 
 class ModelError(InferenceError):

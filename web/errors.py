@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def to_http(ex: InferenceError) -> falcon.HTTPError:
-    description = getattr(ex, "description", str(ex))
+    description = ex.description or str(ex)
     if isinstance(ex, PayloadTooLarge):
         return falcon.HTTPContentTooLarge(title=ex.title, description=description)
     if isinstance(ex, InvalidRequest):
