@@ -25,7 +25,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     web_threads: int = 16  # waitress threads; all but two may wait for results (Prefer: wait)
-    worker_threads: int = 32  # in-process worker threads (embedded mode): jobs in flight, batched together
+    worker_threads: int = 64  # in-process worker threads (embedded mode): jobs in flight, batched together
     ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
     preload_models: str = ""  # "": the default model; "all": every prepared one; "none"; or "a,b"
     max_body_bytes: int = 1 << 20
