@@ -106,6 +106,11 @@ class Catalog:
         return cls(models=models, default=chosen)
 
 
+def prepared(models_dir: Path, name: str) -> bool:
+    """Whether `name` is prepared in `models_dir` (its manifest is written last, so it means complete)."""
+    return (Path(models_dir) / name / MANIFEST).is_file()
+
+
 def read_manifest(model_dir: Path) -> dict[str, Any]:
     """The manifest of a prepared model directory; ModelNotPrepared when there is none."""
     try:

@@ -22,16 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from actors.catalog import EMBEDDING_TASKS, MANIFEST, ModelSpec
+from actors.catalog import EMBEDDING_TASKS, MANIFEST, ModelSpec, prepared
 from inference_api.errors import InferenceError
 
 
 class PrepareError(InferenceError):
     title = "Model preparation failed"
-
-
-def prepared(models_dir: Path, name: str) -> bool:
-    return (Path(models_dir) / name / MANIFEST).is_file()
 
 
 def prepare(spec: ModelSpec, models_dir: Path, *, force: bool = False, out=None) -> Path:

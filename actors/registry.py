@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from actors.catalog import MANIFEST, Catalog
+from actors.catalog import Catalog, prepared
 from inference_api.errors import ModelNotPrepared, UnknownModel
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Runtimes:
         if setting == "none":
             return []
         if setting == "all":
-            return [spec.name for spec in self.catalog if (self.models_dir / spec.name / MANIFEST).is_file()]
+            return [spec.name for spec in self.catalog if prepared(self.models_dir, spec.name)]
         names = [name.strip() for name in setting.split(",") if name.strip()]
         unknown = [name for name in names if self.catalog.get(name) is None]
         if unknown:
@@ -62,7 +62,7 @@ class Runtimes:
         if self.catalog.get(name) is None:
             raise UnknownModel(f"model {name!r} is not in the catalog")
         path = self.models_dir / name
-        if not (path / MANIFEST).is_file():
+        if not prepared(self.models_dir, name):
             raise ModelNotPrepared(f"model {name!r} is not prepared: run `inference-api models prepare {name}`")
         started = time.perf_counter()
         model = runtime.load(path, intra_op_threads=self.intra_op_threads)

@@ -12,7 +12,7 @@ from bench.noise import Meter, settle
 from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stack import Stack, worker_memory
-from bench.stats import best, latency_ms
+from bench.stats import latency_ms, summary
 from bench.texts import texts
 
 
@@ -54,10 +54,8 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     infra.truncate_jobs()
     chosen = max(rounds, key=lambda r: r["throughput"])
     return {
-        "throughput": round(best([r["throughput"] for r in rounds]), 1),
+        **summary(rounds),
         "unit": "jobs/s (one text each)",
-        "rounds": [round(r["throughput"], 1) for r in rounds],
-        "others_cores": [r["cores"]["others"] for r in rounds],
         "clients": settings.clients,
         "processes": settings.processes,
         "threads": settings.worker_threads,

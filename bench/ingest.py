@@ -13,7 +13,7 @@ from bench.noise import Meter, settle
 from bench.procs import Service, free_port, memory_mb, wait_http
 from bench.settings import Settings
 from bench.stack import Stack
-from bench.stats import best, latency_ms
+from bench.stats import latency_ms, summary
 from bench.texts import texts
 
 
@@ -65,16 +65,12 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     chosen = max(api_rounds, key=lambda r: r["throughput"])
     chosen_hello = max(hello_rounds, key=lambda r: r["throughput"])
     return {
-        "throughput": round(best([r["throughput"] for r in api_rounds]), 1),
+        **summary(api_rounds),
         "unit": "accepted POSTs/s",
-        "rounds": [round(r["throughput"], 1) for r in api_rounds],
-        "others_cores": [r["cores"]["others"] for r in api_rounds],
         "refused": sum(r["refused"] for r in api_rounds),
         "post_ms": chosen["post_ms"],
         "hello": {
-            "throughput": round(best([r["throughput"] for r in hello_rounds]), 1),
-            "rounds": [round(r["throughput"], 1) for r in hello_rounds],
-            "others_cores": [r["cores"]["others"] for r in hello_rounds],
+            **summary(hello_rounds),
             "post_ms": chosen_hello["post_ms"],
         },
         "clients": clients,

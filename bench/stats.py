@@ -33,6 +33,15 @@ def best(rounds: Sequence[float]) -> float:
     return max(rounds)
 
 
+def summary(rounds: Sequence[dict]) -> dict:
+    """A mode's throughput over its rounds: the best, each round's, and how busy the machine was meanwhile."""
+    return {
+        "throughput": round(best([r["throughput"] for r in rounds]), 1),
+        "rounds": [round(r["throughput"], 1) for r in rounds],
+        "others_cores": [r["cores"]["others"] for r in rounds],
+    }
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None

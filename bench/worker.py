@@ -13,7 +13,7 @@ from bench import jobs, stack
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
-from bench.stats import best, latency_ms
+from bench.stats import best, latency_ms, summary
 from bench.texts import texts
 
 
@@ -88,10 +88,8 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
     chosen = max(rounds, key=lambda r: r["throughput"])
     after_ready = [r["throughput_after_ready"] for r in rounds if "throughput_after_ready" in r]
     return {
-        "throughput": round(best([r["throughput"] for r in rounds]), 1),
+        **summary(rounds),
         "unit": "jobs/s (one text each)",
-        "rounds": [round(r["throughput"], 1) for r in rounds],
-        "others_cores": [r["cores"]["others"] for r in rounds],
         # the first jobs start while the last worker process is still loading its model: counted from the
         # moment every process is ready instead, for comparison (the ratio uses `throughput`)
         "throughput_after_ready": best(after_ready) if after_ready else None,

@@ -15,8 +15,7 @@ import dramatiq
 
 import db
 from actors import Actors, setup
-from actors.catalog import Catalog
-from actors.prepare import prepared
+from actors.catalog import Catalog, prepared
 from actors.registry import Runtimes
 from actors.sweeper import Sweeper
 from db import migrate

@@ -1,5 +1,6 @@
 """The README's first command: `inference-api serve` alone, embedded (SQLite, StubBroker, in-process worker)."""
 
+import contextlib
 import os
 import subprocess
 
@@ -12,13 +13,20 @@ from tests.tiny_models import TASK_REQUESTS
 pytestmark = pytest.mark.slow
 
 
-def test_serve_alone_accepts_a_job_and_answers_it(tmp_path, models_dir):
+@contextlib.contextmanager
+def serving(tmp_path, models_dir, **env):
+    """`inference-api serve` on a free port with its data in tmp_path; yields the base URL and the log."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port)}
     log = tmp_path / "serve.log"
+    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port), **env}
     with running([command("inference-api"), "serve"], env, log) as process:
         wait_until_serving(base, process, log)
+        yield base, log
+
+
+def test_serve_alone_accepts_a_job_and_answers_it(tmp_path, models_dir):
+    with serving(tmp_path, models_dir) as (base, log):
         status, job = http("POST", f"{base}/inference", {"model": "all-MiniLM-L6-v2", "inputs": "Vai Corinthians"})
         assert status == 202 and job["status"] == "queued"
         finished = wait_for_job(base, job["id"])
@@ -42,28 +50,13 @@ def test_jobs_accepted_before_a_restart_are_answered_after_it(tmp_path, models_d
     job = Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["left behind"])
     db.database.close()
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port)}
-    log = tmp_path / "serve.log"
-    with running([command("inference-api"), "serve"], env, log) as process:
-        wait_until_serving(base, process, log)
+    with serving(tmp_path, models_dir) as (base, _):
         assert wait_for_job(base, str(job.id))["status"] == "succeeded"
 
 
 def test_every_task_runs_in_the_embedded_mode(tmp_path, tiny):
     _, catalog_path, models, _ = tiny
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "DATA_DIR": str(tmp_path),
-        "MODELS_DIR": str(models),
-        "PORT": str(port),
-        "INFERENCE_CATALOG": str(catalog_path),
-    }
-    log = tmp_path / "serve.log"
-    with running([command("inference-api"), "serve"], env, log) as process:
-        wait_until_serving(base, process, log)
+    with serving(tmp_path, models, INFERENCE_CATALOG=str(catalog_path)) as (base, _):
         accepted = [(http("POST", f"{base}/inference", body), check) for body, check in TASK_REQUESTS]
         for (status, job), check in accepted:
             assert status == 202, job
