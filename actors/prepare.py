@@ -22,8 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from actors.catalog import EMBEDDING_TASKS, MANIFEST, ModelSpec, prepared
-from inference_api.errors import InferenceError
+from catalog import EMBEDDING_TASKS, MANIFEST, ModelSpec, prepared
+from core.errors import InferenceError
 
 
 class PrepareError(InferenceError):

@@ -1,4 +1,4 @@
-"""The `inference-api` command: serve, migrate, models prepare."""
+"""The `inference-api` command: serve, migrate, sweep, models prepare. A composition root."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import signal
 import sys
 from dataclasses import replace
 
-from inference_api.config import Config, ConfigError
-from inference_api.errors import InferenceError
+from core.config import Config, ConfigError
+from core.errors import InferenceError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +51,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     import waitress
 
     import db
+    from db import events
     from web import create_app
 
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
@@ -61,12 +62,13 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         from inference_api import embedded as embedded_mode
 
         embedded = embedded_mode.start(config, catalog)
-        actors = embedded.actors
+        sender = embedded.sender
     else:
-        from actors import setup
+        from actors.sending import open_sender
 
-        actors = setup(config.broker_url)
-    app = create_app(config, actors=actors, catalog=catalog)
+        sender = open_sender(config.broker_url)
+    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    app = create_app(config, sender=sender, catalog=catalog)
     server = waitress.create_server(
         app,
         host=config.host,
@@ -106,14 +108,14 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     import time
 
     import db
-    from actors import setup
+    from actors.sending import open_sender
     from actors.sweeper import sweep
 
     db.connect(config.database)
-    actors = setup(config.broker_url)
+    sender = open_sender(config.broker_url)
     while True:
         with db.database.connection_context():
-            report = sweep(actors, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
+            report = sweep(sender, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
         print(report, flush=True)
         if not args.every:
             return
@@ -140,7 +142,7 @@ def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
 
 
 def _catalog(config: Config):
-    from actors.catalog import Catalog, CatalogError
+    from catalog import Catalog, CatalogError
 
     try:
         return Catalog.from_config(config)

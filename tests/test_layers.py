@@ -24,7 +24,7 @@ def imported_modules(code: str, env: dict[str, str]) -> set[str]:
 
 def test_the_api_process_imports_no_ml_library(tmp_path):
     modules = imported_modules(
-        "from inference_api.config import Config\nimport db\nfrom web import create_app\n"
+        "from core.config import Config\nimport db\nfrom web import create_app\n"
         "db.connect(Config.from_env().database)\ncreate_app(Config.from_env())",
         {"DATA_DIR": str(tmp_path)},
     )
