@@ -8,7 +8,7 @@ from db.lifecycle import TRANSITIONS, check, sources
 
 def test_every_status_has_a_row_and_finished_ones_only_leave_for_a_resend():
     assert set(TRANSITIONS) == set(STATUSES)
-    assert UNFINISHED | TERMINAL == set(STATUSES) and not UNFINISHED & TERMINAL
+    assert set(STATUSES) == UNFINISHED | TERMINAL and not UNFINISHED & TERMINAL
     assert TRANSITIONS[Status.SUCCEEDED] == TRANSITIONS[Status.CANCELED] == frozenset()
     assert TRANSITIONS[Status.FAILED] == {Status.QUEUED}
 
