@@ -34,7 +34,7 @@ bench: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable '.[export,dev]'
+	$(BIN)/python -m pip install --quiet --editable '.[worker,export,dev]'
 	touch $@
 
 clean:

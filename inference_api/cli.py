@@ -50,25 +50,8 @@ def main(argv: list[str] | None = None) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     import waitress
 
-    import db
-    from db import events
-    from web import create_app
-
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
-    db.connect(config.database)
-    catalog = _catalog(config)
-    embedded = None
-    if config.embedded:
-        from inference_api import embedded as embedded_mode
-
-        embedded = embedded_mode.start(config, catalog)
-        sender = embedded.sender
-    else:
-        from actors.sending import open_sender
-
-        sender = open_sender(config.broker_url)
-    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
-    app = create_app(config, sender=sender, catalog=catalog)
+    app, embedded = build_app(config)
     server = waitress.create_server(
         app,
         host=config.host,
@@ -92,6 +75,29 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         server.close()
         if embedded is not None:
             embedded.stop()
+
+
+def build_app(config: Config):
+    """The API process: the database bound, the job-events relay started, and the WSGI app; in the embedded
+    mode also the in-process worker and sweeper (returned, to be stopped at exit; None otherwise)."""
+    import db
+    from db import events
+    from web import create_app
+
+    db.connect(config.database)
+    catalog = _catalog(config)
+    embedded = None
+    if config.embedded:
+        from inference_api import embedded as embedded_mode
+
+        embedded = embedded_mode.start(config, catalog)
+        sender = embedded.sender
+    else:
+        from actors.sending import open_sender
+
+        sender = open_sender(config.broker_url)
+    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    return create_app(config, sender=sender, catalog=catalog), embedded
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
