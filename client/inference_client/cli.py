@@ -42,7 +42,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=_positive, default=8, help="jobs in flight (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (default: %(default)s)")
     parser.add_argument(
-        "--job-timeout", type=float, default=600.0, help="seconds a job may take before its lines fail (default: 600)"
+        "--job-timeout", type=float, default=600.0, help="seconds a job may take before the run stops (default: 600)"
     )
     parser.add_argument("--retries", type=int, default=8, help="retries of 429, 503 and lost connections (default: 8)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -40,7 +40,7 @@ class Options:
     parameters: dict[str, Any] | None = None
     batch_size: int = 16
     concurrency: int = 8
-    job_timeout: float = 600.0  # seconds a job may take before its lines are failed (a rerun asks again)
+    job_timeout: float = 600.0  # seconds a job may take before the run stops (a rerun asks for it again)
     prefer_wait: int = 30  # `Prefer: wait` of each POST
 
 
@@ -244,8 +244,8 @@ class Submitter:
                 self._replayed += job.replayed
             if not job.finished:
                 job = self.client.wait(job, timeout=self.options.job_timeout)
-        except JobTimeout as e:
-            return [{"line": r.line, "job": e.job.id, "error": str(e)} for r in records]
+        except JobTimeout as e:  # not a failure of its lines: a rerun asks for the same job again
+            raise Fatal(f"{e} (--job-timeout)") from None
         except (InvalidRequest, PayloadTooLarge) as e:
             bad = INPUT_FIELD.match(e.field or "") if isinstance(e, InvalidRequest) and not whole else None
             if bad and int(bad.group(1)) < len(records):
@@ -259,7 +259,7 @@ class Submitter:
                 return self._send(records[:half], inputs[:half], model, parameters) + self._send(
                     records[half:], inputs[half:], model, parameters
                 )
-            if whole or e.field in ("inputs", "text") or INPUT_FIELD.match(e.field or ""):
+            if whole or too_big or e.field in ("inputs", "text") or INPUT_FIELD.match(e.field or ""):
                 return [{"line": r.line, "error": str(e)} for r in records]
             raise Fatal(str(e)) from None  # model, parameters, body: every other job would fail the same way
         except APIError as e:

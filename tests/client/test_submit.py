@@ -91,10 +91,11 @@ def test_submit_runs_a_thousand_lines_and_keeps_their_order(server, tmp_path):
     assert jobs_in(database) - before == 63 + 3  # the rerun sent nothing (the 3 are the run() checks above)
 
 
-def test_an_interrupted_submit_resumes_without_a_second_job_for_any_line(server, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_submit_resumes_without_a_second_job_for_any_line(server, tmp_path, stop):
     base, database = server
     source = tmp_path / "texts.txt"
-    source.write_text("\n".join(lines_of(600, "interrupted")) + "\n")
+    source.write_text("\n".join(lines_of(400, f"interrupted by {stop.name}")) + "\n")
     out = tmp_path / "out.jsonl"
     before = jobs_in(database)
     args = submit_args(base, source, "--out", str(out), "--batch-size", "8", "--concurrency", "4")
@@ -104,22 +105,39 @@ def test_an_interrupted_submit_resumes_without_a_second_job_for_any_line(server,
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 80):
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stderr = process.communicate(timeout=30)[1]
-    assert process.returncode == 128 + signal.SIGINT, stderr
-    assert "interrupted (SIGINT)" in stderr and "run the same command again to resume" in stderr
+    assert process.returncode == 128 + stop, stderr
+    assert f"interrupted ({stop.name})" in stderr and "run the same command again to resume" in stderr
     assert "Traceback" not in stderr
     first = results(out)
-    assert 80 <= len(first) < 600
+    assert 80 <= len(first) < 400
     assert [r["line"] for r in first] == list(range(1, len(first) + 1))  # a prefix, in order
 
     resumed = run_submit(args)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"wrote {600 - len(first)} lines" in resumed.stderr
+    assert f"wrote {400 - len(first)} lines" in resumed.stderr
     out_lines = results(out)
-    assert [r["line"] for r in out_lines] == list(range(1, 601))
+    assert [r["line"] for r in out_lines] == list(range(1, 401))
     assert all(len(r["output"]["embedding"]) == 384 for r in out_lines)
-    assert jobs_in(database) - before == math.ceil(600 / 8)  # jobs in flight at the interrupt were replayed
+    assert jobs_in(database) - before == math.ceil(400 / 8)  # jobs in flight at the interrupt were replayed
+
+
+def test_a_run_killed_while_writing_a_chunk_resumes_from_its_last_whole_line_with_the_same_jobs(server, tmp_path):
+    base, database = server
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(lines_of(40, "killed")) + "\n")
+    out = tmp_path / "out.jsonl"
+    before = jobs_in(database)
+    assert run_submit(submit_args(base, source, "-q", "--out", str(out))).returncode == 0
+    whole = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(whole[:20]) + whole[20][:50])  # as if killed while writing line 21, mid-chunk 2
+
+    resumed = run_submit(submit_args(base, source, "-q", "--out", str(out)))
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_text().splitlines(keepends=True) == whole
+    assert "wrote 20 lines (2 jobs, 2 already accepted before)" in resumed.stderr
+    assert jobs_in(database) - before == 3
 
 
 def test_a_bad_line_fails_alone_and_the_run_exits_non_zero_naming_it(server, tmp_path):
