@@ -1,4 +1,5 @@
-"""The `inference-api` command: serve, migrate, sweep, models prepare. A composition root."""
+"""The `inference-api` command: serve, migrate, sweep, models prepare, and the client's submit. A composition
+root."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from core.errors import InferenceError
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["submit"]:  # the client's command, from the inference-api-client package (./client)
+        from inference_client.cli import main as client_main
+
+        return client_main(argv, prog="inference-api")
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -27,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)
+
+    commands.add_parser("submit", help="run a file of inputs through the API (inference-api submit --help)")
 
     models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
     prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
