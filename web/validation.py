@@ -1,10 +1,11 @@
-"""Reading request bodies as JSON we take: the media type, the size, well-formed UTF-8 JSON, the nesting
-depth, storable text. What the body must hold is `web.request`'s. Every refusal names what is wrong;
-nothing here touches the database or the broker, so a refused request leaves no trace."""
+"""Reading request bodies as JSON we take: the media type, the size, well-formed UTF-8 JSON with finite
+numbers, the nesting depth, storable text. What the body must hold is `web.request`'s. Every refusal names
+what is wrong; nothing here touches the database or the broker, so a refused request leaves no trace."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -14,6 +15,8 @@ import falcon
 from core.errors import InvalidRequest, PayloadTooLarge
 from core.schema import at
 
+MAX_DIGITS = 100  # an integer literal longer than this is no value anything here takes (nor Python's int limit)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -21,6 +24,42 @@ class Limits:
     max_inputs: int
     max_input_chars: int
     max_json_depth: int = 32
+
+
+class Unreadable:
+    """What the parser leaves for a number no JSON value or float stands for; `check_json` refuses it by path.
+
+    NaN, Infinity and -Infinity are no JSON (RFC 8259) though Python's parser takes them: a 400. A literal
+    beyond the float range (1e400, which would be infinity) or longer than `MAX_DIGITS` digits is JSON, but
+    no value we take: a 422. Either way the body never reaches validation, nor the database (whose JSONB
+    refuses NaN: that was a 500)."""
+
+    def __init__(self, literal: str, *, malformed: bool):
+        self.literal = literal if len(literal) <= 20 else f"a number of {len(literal)} characters"
+        self.malformed = malformed
+
+    def refuse(self, where: str) -> Exception:
+        if self.malformed:
+            error = falcon.HTTPBadRequest(
+                title="Malformed JSON",
+                description=f"`{where}` is {self.literal}, which is not JSON: send a finite number",
+            )
+            error.field = where  # the error serializer shows it
+            return error
+        return InvalidRequest(f"`{where}` is {self.literal}, beyond any number this API takes", field=where)
+
+
+def _constant(literal: str) -> Unreadable:
+    return Unreadable(literal, malformed=True)
+
+
+def _float(literal: str) -> float | Unreadable:
+    value = float(literal)
+    return value if math.isfinite(value) else Unreadable(literal, malformed=False)
+
+
+def _int(literal: str) -> int | Unreadable:
+    return int(literal) if len(literal.lstrip("-")) <= MAX_DIGITS else Unreadable(literal, malformed=False)
 
 
 def read_json(req: falcon.Request, limits: Limits) -> Any:
@@ -39,7 +78,7 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
     if not raw:
         raise falcon.HTTPBadRequest(title="Empty body", description="send a JSON object")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), parse_constant=_constant, parse_float=_float, parse_int=_int)
     except UnicodeDecodeError as e:
         raise falcon.HTTPBadRequest(title="Invalid UTF-8", description=f"the body is not UTF-8: {e.reason}") from None
     except RecursionError:
@@ -53,7 +92,8 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
 def check_json(body: Any, limits: Limits) -> None:
     """422 for JSON that parses but that we do not take: arrays and objects nested deeper than
     `limits.max_json_depth` (`{"inputs": ["a"]}` is 2 deep), or text that is not storable Unicode, U+0000 or
-    an unpaired surrogate such as "\ud800" (I-JSON, RFC 7493; PostgreSQL refuses both). Iterative: any depth."""
+    an unpaired surrogate such as "\ud800" (I-JSON, RFC 7493; PostgreSQL refuses both); and the numbers the
+    parser left `Unreadable` (400 or 422). Iterative: any depth."""
 
     def check_text(text: str, path: tuple) -> None:
         try:
@@ -78,6 +118,8 @@ def check_json(body: Any, limits: Limits) -> None:
                 children += (((*path, index), child) for index, child in enumerate(node))
             elif isinstance(node, str):
                 check_text(node, path)
+            elif isinstance(node, Unreadable):
+                raise node.refuse(_where(path))
         if any(isinstance(node, (dict, list)) for _, node in level):
             depth += 1
             if depth > limits.max_json_depth:
