@@ -12,7 +12,7 @@ import falcon
 
 from core.errors import InvalidRequest, Overloaded
 from db import Job
-from web.validation import InferenceRequest
+from web.request import InferenceRequest
 
 
 class Backlog:

@@ -16,6 +16,7 @@ from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
 from web.middleware import DatabaseConnection
+from web.request import RequestSchema
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
@@ -30,6 +31,7 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     catalog = catalog or Catalog.from_config(config)
     sender = sender or open_sender(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
+    schema = RequestSchema(catalog, limits)  # validates POST /inference and is described in /openapi.json
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[*middleware, DatabaseConnection()])
@@ -38,12 +40,12 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
     backlog = Backlog(config.max_backlog)
-    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog))
+    app.add_route("/inference", InferenceCollection(schema, sender, limits, tokens, waiter, backlog))
     app.add_route("/inference/{job_id}", InferenceItem(waiter))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel())
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
-    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
+    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
     return app

@@ -64,7 +64,7 @@ BAD = [
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"max_new_tokens": 513}}, "parameters.max_new_tokens"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"temperature": 0}}, "parameters.temperature"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"top_p": 1.5}}, "parameters.top_p"),
-    ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"stop": ["a", ""]}}, "parameters.stop"),
+    ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"stop": ["a", ""]}}, "parameters.stop[1]"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"seed": -1}}, "parameters.seed"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"normalize": True}}, "parameters.normalize"),
     ({"inputs": "word " * 300, "parameters": {"truncate": False}}, "inputs"),

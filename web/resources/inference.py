@@ -8,21 +8,27 @@ import falcon
 import peewee
 
 from actors.sending import Sender
-from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from web.admission import Backlog, idempotency_key, replay, request_hash
+from web.request import InferenceRequest, RequestSchema
 from web.serialize import job_view
-from web.validation import InferenceRequest, Limits, parse_inference, read_json
+from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
 
 
 class InferenceCollection:
     def __init__(
-        self, catalog: Catalog, sender: Sender, limits: Limits, tokens: TokenCounter, waiter: Waiter, backlog: Backlog
+        self,
+        schema: RequestSchema,
+        sender: Sender,
+        limits: Limits,
+        tokens: TokenCounter,
+        waiter: Waiter,
+        backlog: Backlog,
     ):
-        self.catalog = catalog
+        self.schema = schema
         self.sender = sender
         self.limits = limits
         self.tokens = tokens
@@ -31,7 +37,7 @@ class InferenceCollection:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
-        request = parse_inference(read_json(req, self.limits), self.catalog, self.limits, self.tokens)
+        request = self.schema.parse(read_json(req, self.limits), self.tokens)
         job, replayed = self._accept(request, key)
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
