@@ -91,3 +91,37 @@ def test_the_overlays_keep_their_differences(objects, overlay):
         assert api["spec"]["replicas"] >= 3
         claim = find(found, "PersistentVolumeClaim", "models")
         assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "workers on several nodes share the models"
+
+
+def quantity(value: str | int, unit: str) -> float:
+    """A CPU quantity in millicores or a memory quantity in MiB."""
+    text = str(value)
+    if unit == "cpu":
+        return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+    factors = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    suffix = text[-2:]
+    return float(text[:-2]) * factors[suffix] if suffix in factors else float(text) / 2**20
+
+
+def test_the_minikube_overlay_fits_a_small_laptop(objects):
+    """Minikube's default node: 2 CPUs, of which Kubernetes' own pods (API server, etcd, scheduler,
+    controller manager, CoreDNS, metrics-server, Calico) request about 1. What runs at once: the
+    long-running pods, a sweeper run, and the bigger of the two Jobs (they run before the workers)."""
+    found = objects["minikube"]
+
+    def requests(kind: str, name: str, unit: str) -> float:
+        o = find(found, kind, name)
+        spec = o["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else o["spec"]
+        replicas = o["spec"].get("replicas", 1)
+        return replicas * sum(
+            quantity(c["resources"]["requests"][unit], unit) for c in spec["template"]["spec"]["containers"]
+        )
+
+    for unit, budget in (("cpu", 900), ("memory", 4096)):
+        running = sum(
+            requests(kind, name, unit)
+            for kind, name in [("Deployment", "api"), ("Deployment", "worker"), ("StatefulSet", "postgres"),
+                               ("StatefulSet", "rabbitmq"), ("CronJob", "sweeper")]
+        )  # fmt: skip
+        jobs = max(requests("Job", "migrate", unit), requests("Job", "prepare-models", unit))
+        assert running + jobs <= budget, f"{unit}: {running} + {jobs} requested, {budget} available"
