@@ -35,8 +35,9 @@ def tool(name: str) -> str:
     pytest.skip(message)
 
 
-def run(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+def run(*args: str, cwd: Path = ROOT, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **env} if env else None
+    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def kustomize(directory: Path) -> str:

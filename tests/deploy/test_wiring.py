@@ -209,3 +209,43 @@ def test_the_secret_urls_agree_with_the_credentials_they_carry(overlays):
         assert (database.hostname, database.port, database.path) == ("postgres", 5432, f"/{values['POSTGRES_DB']}")
         assert (broker.username, broker.password) == (values["RABBITMQ_USER"], values["RABBITMQ_PASSWORD"])
         assert (broker.hostname, broker.port, broker.path) == ("rabbitmq", 5672, "/inference")
+
+
+def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tmp_path):
+    """Run the init container's own command on the ConfigMap's template with the Secret's values."""
+    import base64
+    import json
+    from urllib.parse import unquote, urlparse
+
+    found = objects["minikube"]
+    secret = {
+        k: base64.b64decode(v).decode() for k, v in next(o for o in found if o["kind"] == "Secret")["data"].items()
+    }
+    init = find(found, "StatefulSet", "rabbitmq")["spec"]["template"]["spec"]["initContainers"][0]
+    config_map = find(found, "ConfigMap", _volume_config_map(found))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "config" / "definitions.json").write_text(config_map["data"]["definitions.json"])
+    script = init["command"][2].replace("/config/", f"{tmp_path}/config/")
+    script = script.replace("/etc/rabbitmq/definitions/", f"{tmp_path}/out/")
+    env = {e["name"]: secret[e["valueFrom"]["secretKeyRef"]["key"]] for e in init["env"]}
+    result = run(*init["command"][:2], script, env=env)
+    assert result.returncode == 0, result.stderr
+    definitions = json.loads((tmp_path / "out" / "definitions.json").read_text())
+    broker = urlparse(secret["BROKER_URL"])
+    user = {"name": broker.username, "password": broker.password, "tags": []}
+    assert definitions["users"] == [user]
+    vhost = unquote(broker.path[1:])
+    assert {"name": vhost} in definitions["vhosts"]
+    assert any(p["user"] == broker.username and p["vhost"] == vhost for p in definitions["permissions"])
+    conf = config_map["data"]["rabbitmq.conf"]
+    assert "definitions.local.path = /etc/rabbitmq/definitions/definitions.json" in conf
+    assert (
+        re.search(r"^consumer_timeout = \d+$", conf, re.M)
+        and "rabbitmq_prometheus" in config_map["data"]["enabled_plugins"]
+    )
+
+
+def _volume_config_map(found: list[dict]) -> str:
+    volumes = find(found, "StatefulSet", "rabbitmq")["spec"]["template"]["spec"]["volumes"]
+    return next(v["configMap"]["name"] for v in volumes if "configMap" in v)
