@@ -1,8 +1,7 @@
 """Every overlay rendered once per session (helpers.py has the paths and the tools).
 
 The production overlay generates its Secret from an ignored `.env`, which a fresh clone lacks: it is
-rendered from a copy of deploy/k8s with `.env.example` as its `.env`. The keda component is rendered
-on top of that copy (a component's Secret reference follows the hash only beside the generator).
+rendered (with production-keda, built on it) from a copy of deploy/k8s with `.env.example` as its `.env`.
 """
 
 from __future__ import annotations
@@ -18,15 +17,17 @@ from tests.deploy.helpers import K8S, kustomize
 
 @pytest.fixture(scope="session")
 def overlays(tmp_path_factory) -> dict[str, Path]:
-    """Each overlay's directory: minikube in place, production and production+keda in a copy."""
+    """Each overlay's directory: minikube in place, the two production ones in a copy."""
     copy = tmp_path_factory.mktemp("k8s") / "k8s"
     shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns(".env"))
     shutil.copy(K8S / ".env.example", copy / "overlays" / "production" / ".env")
-    keda = copy / "overlays" / "production-keda"
-    shutil.copytree(copy / "overlays" / "production", keda)
-    kustomization = keda / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text() + "components:\n  - ../../components/keda\n")
-    return {"minikube": K8S / "overlays" / "minikube", "production": copy / "overlays" / "production", "keda": keda}
+    found = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
+    assert found == ["minikube", "production", "production-keda"], f"a new overlay? render it here: {found}"
+    return {
+        "minikube": K8S / "overlays" / "minikube",
+        "production": copy / "overlays" / "production",
+        "keda": copy / "overlays" / "production-keda",
+    }
 
 
 @pytest.fixture(scope="session")
