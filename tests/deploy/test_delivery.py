@@ -70,8 +70,23 @@ def test_the_release_workflow_runs_semantic_release_and_then_the_images():
     assert "version" in jobs["images"]["with"]
 
 
+def unknown_keys(ours: dict, known: dict, where: str = "") -> list[str]:
+    """Keys of ours that the validated, defaulted model does not have (pydantic ignores them silently)."""
+    found = []
+    for key, value in ours.items():
+        if key not in known:
+            found.append(f"{where}{key}")
+        elif isinstance(value, dict) and isinstance(known[key], dict) and key != "branches":
+            found += unknown_keys(value, known[key], f"{where}{key}.")
+    return found
+
+
 def test_semantic_release_reads_its_configuration_from_pyproject():
+    from semantic_release.cli.config import RawConfig
+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["semantic_release"]
+    validated = RawConfig.model_validate(config)  # the model semantic-release itself loads it into
+    assert not unknown_keys(config, validated.model_dump(mode="json")), "keys semantic-release ignores"
     assert config["commit_parser"] == "conventional" and config["tag_format"] == "v{version}"
     assert config["branches"]["main"]["match"] == "main"
     for variable in config["version_variables"]:
