@@ -222,10 +222,12 @@ def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tm
         k: base64.b64decode(v).decode() for k, v in next(o for o in found if o["kind"] == "Secret")["data"].items()
     }
     init = find(found, "StatefulSet", "rabbitmq")["spec"]["template"]["spec"]["initContainers"][0]
-    config_map = find(found, "ConfigMap", _volume_config_map(found))
+    template = find(found, "ConfigMap", _volume_config_map(found, init["volumeMounts"][0]["name"]))
+    config_map = find(found, "ConfigMap", _volume_config_map(found, "config"))
+    assert init["volumeMounts"][0]["mountPath"] == "/config"
     (tmp_path / "config").mkdir()
     (tmp_path / "out").mkdir()
-    (tmp_path / "config" / "definitions.json").write_text(config_map["data"]["definitions.json"])
+    (tmp_path / "config" / "definitions.json").write_text(template["data"]["definitions.json"])
     script = init["command"][2].replace("/config/", f"{tmp_path}/config/")
     script = script.replace("/etc/rabbitmq/definitions/", f"{tmp_path}/out/")
     env = {e["name"]: secret[e["valueFrom"]["secretKeyRef"]["key"]] for e in init["env"]}
@@ -246,6 +248,6 @@ def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tm
     )
 
 
-def _volume_config_map(found: list[dict]) -> str:
+def _volume_config_map(found: list[dict], volume: str) -> str:
     volumes = find(found, "StatefulSet", "rabbitmq")["spec"]["template"]["spec"]["volumes"]
-    return next(v["configMap"]["name"] for v in volumes if "configMap" in v)
+    return next(v["configMap"]["name"] for v in volumes if v["name"] == volume)
