@@ -251,3 +251,22 @@ def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tm
 def _volume_config_map(found: list[dict], volume: str) -> str:
     volumes = find(found, "StatefulSet", "rabbitmq")["spec"]["template"]["spec"]["volumes"]
     return next(v["configMap"]["name"] for v in volumes if v["name"] == volume)
+
+
+def test_the_preparation_job_prepares_the_models_the_workers_preload(objects):
+    """Names from the shipped catalog (wherever the package keeps catalog.toml), no hub needed."""
+    import tomllib
+
+    catalogs = list(ROOT.glob("*/catalog.toml"))
+    assert len(catalogs) == 1, catalogs
+    catalog = tomllib.loads(catalogs[0].read_text())
+    sources = {m["name"]: m["source"] for m in catalog["models"]}
+    for found in objects.values():
+        command = container(found, "Job", "prepare-models")["command"]
+        assert command[:3] == ["inference-api", "models", "prepare"]
+        prepared = [w for w in command[3:] if not w.startswith("-")]
+        assert prepared and set(prepared) <= set(sources), f"not in the catalog: {set(prepared) - set(sources)}"
+        # The NetworkPolicies give the Job no way out: only models shipped in a package can be prepared.
+        assert all(sources[name].startswith("package:") for name in prepared)
+        env = environment(container(found, "Deployment", "worker"), found)
+        assert env["DEFAULT_MODEL"] in prepared and set(env["PRELOAD_MODELS"].split(",")) <= set(prepared)
