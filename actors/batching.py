@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from db import Job, Status, database
+from db import Failure, Job, Status, database
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ class Batcher:
                 if claimed is None:
                     continue
                 if claimed.attempts > MAX_STARTS:
-                    self._save(futures, [(claimed, {"status": Status.FAILED, "error": _crashed(claimed)})])
+                    crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
+                    self._save(futures, [(claimed, crashed)])
                 else:
                     self._save(futures, self._run(_Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
         except Exception as e:  # the database is down: every message not yet answered is retried
@@ -166,7 +167,8 @@ class Batcher:
                 alone = [_Group(group.model, group.task, group.parameters, [job]) for job in group.jobs]
                 return [outcome for single in alone for outcome in self._run(single)]
             logger.warning("job %s failed: %s", group.jobs[0].id, e)
-            return [(group.jobs[0], {"status": Status.FAILED, "error": f"{type(e).__name__}: {e}"})]
+            failed = {"status": Status.FAILED, "failure": Failure.MODEL_ERROR, "error": f"{type(e).__name__}: {e}"}
+            return [(group.jobs[0], failed)]
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         return [
             (job, {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed})

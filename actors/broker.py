@@ -1,6 +1,7 @@
-"""Broker setup, always explicit: `make_broker(url)` builds it and installs it with `set_broker`.
+"""Broker setup, always explicit: `make_broker(url)` builds a broker and returns it.
 
-Never dramatiq's lazy default (which would silently connect to a RabbitMQ on localhost).
+It never touches Dramatiq's global broker (only the worker entry, `actors.worker`, installs one) and
+never falls back to Dramatiq's lazy default (which would silently connect to a RabbitMQ on localhost).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
-from inference_api.config import EMBEDDED_BROKER
+from core.config import EMBEDDED_BROKER
 
 
 def make_broker(url: str, *, middleware: list[Middleware] = ()) -> dramatiq.Broker:
@@ -19,7 +20,6 @@ def make_broker(url: str, *, middleware: list[Middleware] = ()) -> dramatiq.Brok
     broker = StubBroker() if url == EMBEDDED_BROKER else RabbitmqBroker(url=url, confirm_delivery=True)
     for m in middleware:
         broker.add_middleware(m)
-    dramatiq.set_broker(broker)
     return broker
 
 

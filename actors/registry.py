@@ -8,8 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from actors.catalog import Catalog, prepared
-from inference_api.errors import ModelNotPrepared, UnknownModel
+from catalog import Catalog, prepared
+from core.errors import ModelNotPrepared, UnknownModel
 
 logger = logging.getLogger(__name__)
 

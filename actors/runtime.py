@@ -15,8 +15,8 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from actors.catalog import read_manifest
-from inference_api.errors import ModelError
+from catalog import read_manifest
+from core.errors import ModelError
 
 
 def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:

@@ -14,9 +14,9 @@ import threading
 from dataclasses import dataclass
 
 from actors.inference import OPTIONS
-from db import Job, database
+from core.errors import Unavailable
+from db import Failure, Job, database
 from db.models import utcnow
-from inference_api.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +33,17 @@ class SweepReport:
         return f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost"
 
 
-def sweep(actors, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
+def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
     now = utcnow()
     report = SweepReport()
     for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
         if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
-            report.failed += Job.fail_unfinished(job.id, reason)
+            report.failed += Job.fail(job.id, Failure.LOST, reason)
             continue
         job.mark_swept()  # count first, then send: a crash in between loses a re-send, never the bound
         try:
-            actors.send_inference(job.id)
+            sender.resend(job)
         except Unavailable:
             logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
             break
@@ -56,15 +56,15 @@ def sweep(actors, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
 class Sweeper(threading.Thread):
     """Sweep every `every` seconds until stopped (embedded mode; production uses the CronJob)."""
 
-    def __init__(self, actors, *, every: float, queued_after: dt.timedelta, max_sweeps: int):
+    def __init__(self, sender, *, every: float, queued_after: dt.timedelta, max_sweeps: int):
         super().__init__(name="sweeper", daemon=True)
-        self.actors, self.every, self.queued_after, self.max_sweeps = actors, every, queued_after, max_sweeps
+        self.sender, self.every, self.queued_after, self.max_sweeps = sender, every, queued_after, max_sweeps
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.wait(self.every):
             try:
-                sweep(self.actors, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
+                sweep(self.sender, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
             except Exception as e:  # the database may be down: try again next time
                 logger.warning("sweep failed: %s", e)
             finally:

@@ -1,17 +1,20 @@
-"""Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 2`.
+"""Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 64` (the Procfile).
 
-Each worker process imports it: configuration is read once from the environment here, the database
-and broker are bound, and the default model is loaded after fork by `PreloadModels`.
+Each worker process imports it: configuration is read once from the environment here, the database and
+broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the only place that
+sets it), and `PreloadModels` loads the default model after fork.
 """
 
 import logging
 
+import dramatiq
+
 import db
-from actors import setup
-from actors.catalog import Catalog, CatalogError
 from actors.registry import Runtimes
-from inference_api.config import Config, ConfigError
-from inference_api.errors import UnknownModel
+from actors.setup import worker_sender
+from catalog import Catalog, CatalogError
+from core.config import Config, ConfigError
+from core.errors import UnknownModel
 
 try:
     config = Config.from_env()
@@ -22,4 +25,5 @@ except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 db.connect(config.database)
-broker = setup(config.broker_url, runtimes=runtimes, preload=preload).broker
+broker = worker_sender(config.broker_url, runtimes, preload=preload).broker
+dramatiq.set_broker(broker)

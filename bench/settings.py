@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from inference_api.config import Config
+from core.config import Config
 
 MODES = ("raw", "seed", "worker", "latency", "e2e", "ingest")
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ class Settings:
 
     def spec(self):
         """The model's catalog entry (the catalog the workers read: INFERENCE_CATALOG or the shipped one)."""
-        from actors.catalog import Catalog
+        from catalog import Catalog
 
         spec = Catalog.from_config(Config.from_env()).get(self.model)
         if spec is None:

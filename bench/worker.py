@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from actors import setup
+from actors.sending import open_sender
 from bench import jobs, stack
 from bench.infra import Infra
 from bench.noise import Meter, settle
@@ -21,10 +21,10 @@ def fill(infra: Infra, model: str, pool: list[str]) -> float:
     """Insert one job per text and send its message (broker-confirmed); returns the seconds it took."""
     started = time.perf_counter()
     ids = jobs.insert(pool, model)
-    actors = setup(infra.broker_url)
+    actors = open_sender(infra.broker_url)
     try:
         for job_id in ids:
-            actors.send_inference(job_id)
+            actors.send(job_id)
     finally:
         actors.broker.close()
     return time.perf_counter() - started

@@ -1,9 +1,8 @@
-"""Persistence: one database handle (a proxy bound at start), the models and their migrations.
-
-Imports neither `actors` nor `web`.
-"""
+"""Persistence: one database handle (a proxy bound at start), the job and its lifecycle, job events and
+the migrations. Imports only `core`."""
 
 from db.connection import connect, database
-from db.models import TERMINAL, BaseModel, Job, Status
+from db.lifecycle import STATUSES, TERMINAL, UNFINISHED, Failure, Status
+from db.models import BaseModel, Job
 
-__all__ = ["TERMINAL", "BaseModel", "Job", "Status", "connect", "database"]
+__all__ = ["STATUSES", "TERMINAL", "UNFINISHED", "BaseModel", "Failure", "Job", "Status", "connect", "database"]

@@ -1,14 +1,19 @@
-"""Models. A `Job` is one POST /inference: its inputs, its status and, once finished, its output."""
+"""Models. A `Job` is one POST /inference: its inputs, its status and, once finished, its output.
+
+Status changes go through `Job._move`, guarded by the transitions of `db.lifecycle`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 
 import peewee
 
 from db.connection import database
 from db.events import announce, events
+from db.lifecycle import UNFINISHED, Failure, Status, check
 
 
 def utcnow() -> dt.datetime:
@@ -20,17 +25,6 @@ class BaseModel(peewee.Model):
         database = database
 
 
-class Status:
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
-
-
 class Job(BaseModel):
     id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
     model = peewee.CharField(max_length=200)
@@ -40,6 +34,7 @@ class Job(BaseModel):
     status = peewee.CharField(max_length=16, default=Status.QUEUED, index=True)
     output = peewee.JSONField(null=True)
     error = peewee.TextField(null=True)
+    failure = peewee.CharField(max_length=32, null=True)  # a `db.lifecycle.Failure` code when failed
     attempts = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=utcnow, index=True)
     started_at = peewee.DateTimeField(null=True)
@@ -57,7 +52,18 @@ class Job(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.status in TERMINAL
+        return self.status not in UNFINISHED
+
+    @property
+    def never_enqueued(self) -> bool:
+        return self.status == Status.FAILED and self.failure == Failure.NOT_ENQUEUED
+
+    @classmethod
+    def _move(cls, where, target: str, *, allowed_from: Iterable[str] | None = None, **fields) -> peewee.ModelUpdate:
+        """The guarded update of the jobs matching `where` to `target`, from the statuses the lifecycle allows
+        (or the narrower `allowed_from`)."""
+        allowed = check(target, set(allowed_from) if allowed_from is not None else set(UNFINISHED))
+        return cls.update(status=target, **fields).where(where & cls.status.in_(sorted(allowed)))
 
     @classmethod
     def claim(cls, job_id) -> Job | None:
@@ -65,52 +71,63 @@ class Job(BaseModel):
 
         A guarded update, so a redelivered message never runs a finished job again.
         """
-        now = utcnow()
-        claimed = (
-            cls.update(status=Status.RUNNING, started_at=now, attempts=cls.attempts + 1, swept_at=None)
-            .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
-            .execute()
-        )
-        if not claimed:
-            return None
-        return cls.get_by_id(job_id)
+        claimed = cls._move(
+            cls.id == job_id, Status.RUNNING, started_at=utcnow(), attempts=cls.attempts + 1, swept_at=None
+        ).execute()
+        return cls.get_by_id(job_id) if claimed else None
+
+    @classmethod
+    def claim_fresh(cls, job_ids: list) -> list[Job]:
+        """`claim` for a batch, in one statement, of the jobs never started before; the others (finished,
+        unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time."""
+        query = cls._move(
+            cls.id.in_(job_ids) & (cls.attempts == 0),
+            Status.RUNNING,
+            allowed_from={Status.QUEUED},
+            started_at=utcnow(),
+            attempts=1,
+            swept_at=None,
+        ).returning(cls)
+        return list(query.execute())
 
     @classmethod
     def cancel(cls, job_id) -> bool:
         """queued or running -> canceled; False when it had already finished. Workers skip it from then on,
         and a worker still running it cannot write its result (finish is guarded on `running`)."""
-        canceled = (
-            cls.update(status=Status.CANCELED, finished_at=utcnow(), error="canceled by the client")
-            .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
-            .execute()
-        )
-        if canceled:
-            _announce_one(job_id)
-        return bool(canceled)
-
-    def requeue(self, error: str) -> bool:
-        """failed with exactly `error` -> queued again (a job whose message never reached the broker)."""
-        cls = type(self)
-        done = (
-            cls.update(status=Status.QUEUED, error=None, finished_at=None)
-            .where((cls.id == self.id) & (cls.status == Status.FAILED) & (cls.error == error))
-            .execute()
-        )
-        if done:
-            self.status, self.error, self.finished_at = Status.QUEUED, None, None
-        return bool(done)
+        canceled = cls._move(cls.id == job_id, Status.CANCELED, finished_at=utcnow(), error="canceled by the client")
+        return _announced(job_id, canceled.execute())
 
     @classmethod
-    def fail_unfinished(cls, job_id, reason: str) -> bool:
+    def fail(cls, job_id, failure: str, reason: str) -> bool:
         """queued or running -> failed with `reason` (retries exhausted, or lost for good)."""
-        failed = (
-            cls.update(status=Status.FAILED, finished_at=utcnow(), error=reason)
-            .where((cls.id == job_id) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
-            .execute()
+        failed = cls._move(cls.id == job_id, Status.FAILED, finished_at=utcnow(), error=reason, failure=failure)
+        return _announced(job_id, failed.execute())
+
+    @classmethod
+    def not_enqueued(cls, job_id) -> bool:
+        """queued -> failed, `Failure.NOT_ENQUEUED`: its message never reached the broker (a replay sends it)."""
+        failed = cls._move(
+            cls.id == job_id,
+            Status.FAILED,
+            allowed_from={Status.QUEUED},
+            finished_at=utcnow(),
+            error="not enqueued: the message broker was unavailable",
+            failure=Failure.NOT_ENQUEUED,
         )
-        if failed:
-            _announce_one(job_id)
-        return bool(failed)
+        return _announced(job_id, failed.execute())
+
+    @classmethod
+    def requeue(cls, job_id) -> bool:
+        """failed as never enqueued -> queued again, to be sent now."""
+        moved = cls._move(
+            (cls.id == job_id) & (cls.failure == Failure.NOT_ENQUEUED),
+            Status.QUEUED,
+            allowed_from={Status.FAILED},
+            error=None,
+            failure=None,
+            finished_at=None,
+        )
+        return bool(moved.execute())
 
     @classmethod
     def backlog(cls, model: str) -> int:
@@ -135,24 +152,12 @@ class Job(BaseModel):
         type(self).update(sweeps=type(self).sweeps + 1, swept_at=utcnow()).where(type(self).id == self.id).execute()
 
     @classmethod
-    def claim_fresh(cls, job_ids: list) -> list[Job]:
-        """`claim` for a batch, in one statement, of the jobs never started before; the others (finished,
-        unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time."""
-        query = (
-            cls.update(status=Status.RUNNING, started_at=utcnow(), attempts=1, swept_at=None)
-            .where(cls.id.in_(job_ids) & (cls.status == Status.QUEUED) & (cls.attempts == 0))
-            .returning(cls)
-        )
-        return list(query.execute())
-
-    @classmethod
-    def unfinished(cls, job_ids: list) -> list[Job]:
-        """Those of `job_ids` still queued or running, least attempted first."""
-        return list(
-            cls.select()
-            .where(cls.id.in_(job_ids) & cls.status.in_([Status.QUEUED, Status.RUNNING]))
-            .order_by(cls.attempts, cls.created_at)
-        )
+    def unfinished(cls, job_ids: list | None = None) -> list[Job]:
+        """Those of `job_ids` (or of all jobs) still queued or running, least attempted first."""
+        where = cls.status.in_(sorted(UNFINISHED))
+        if job_ids is not None:
+            where &= cls.id.in_(job_ids)
+        return list(cls.select().where(where).order_by(cls.attempts, cls.created_at))
 
     @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
@@ -169,29 +174,33 @@ class Job(BaseModel):
         *,
         output=None,
         error: str | None = None,
+        failure: str | None = None,
         inference_ms: float | None = None,
-        expected: str = Status.RUNNING,
         notify: bool = True,
     ) -> bool:
-        """Record the outcome once: only a job still in the `expected` status is written; False otherwise."""
-        fields = {"status": status, "output": output, "error": error, "finished_at": utcnow()}
+        """Record the outcome of a running job once: False when it is no longer running (canceled, or
+        finished by another delivery)."""
+        fields = {"output": output, "error": error, "failure": failure, "finished_at": utcnow()}
         if self.started_at is not None:
             fields["queue_ms"] = _ms(self.created_at, self.started_at)
         if inference_ms is not None:
             fields["inference_ms"] = inference_ms
         cls = type(self)
-        written = cls.update(**fields).where((cls.id == self.id) & (cls.status == expected)).execute()
+        written = cls._move(cls.id == self.id, status, allowed_from={Status.RUNNING}, **fields).execute()
         if written:
-            for name, value in fields.items():
+            for name, value in {"status": status, **fields}.items():
                 setattr(self, name, value)
             if notify:
-                _announce_one(self.id)
+                _announced(self.id, written)
         return bool(written)
 
 
-def _announce_one(job_id) -> None:
-    announce([job_id])  # autocommit: delivered at once
-    events.publish([job_id])
+def _announced(job_id, moved: int) -> bool:
+    """Tell waiters a job finished (autocommit: delivered at once); returns whether it moved."""
+    if moved:
+        announce([job_id])
+        events.publish([job_id])
+    return bool(moved)
 
 
 def _ms(start: dt.datetime, end: dt.datetime) -> float:

@@ -1,7 +1,2 @@
-"""Inference API: asynchronous ONNX inference over HTTP, a broker and a database.
-
-This package is the composition root: configuration, the error tree and the command line.
-`db`, `actors` and `web` are the layers (web -> actors -> db).
-"""
-
-__version__ = "0.1.0"
+"""The composition roots: the `inference-api` command and the embedded mode. They build and start the
+processes from `core`, `db`, `catalog`, `actors` and `web`; nothing imports them."""

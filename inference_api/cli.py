@@ -1,4 +1,5 @@
-"""The `inference-api` command: serve, migrate, models prepare."""
+"""The `inference-api` command: serve, migrate, sweep, models prepare, and the client's submit. A composition
+root."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import signal
 import sys
 from dataclasses import replace
 
-from inference_api.config import Config, ConfigError
-from inference_api.errors import InferenceError
+from core.config import Config, ConfigError
+from core.errors import InferenceError
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["submit"]:  # the client's command, from the inference-api-client package (./client)
+        from inference_client.cli import main as client_main
+
+        return client_main(argv, prog="inference-api")
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -27,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)
+
+    commands.add_parser("submit", help="run a file of inputs through the API (inference-api submit --help)")
 
     models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
     prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
@@ -50,23 +58,8 @@ def main(argv: list[str] | None = None) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     import waitress
 
-    import db
-    from web import create_app
-
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
-    db.connect(config.database)
-    catalog = _catalog(config)
-    embedded = None
-    if config.embedded:
-        from inference_api import embedded as embedded_mode
-
-        embedded = embedded_mode.start(config, catalog)
-        actors = embedded.actors
-    else:
-        from actors import setup
-
-        actors = setup(config.broker_url)
-    app = create_app(config, actors=actors, catalog=catalog)
+    app, embedded = build_app(config)
     server = waitress.create_server(
         app,
         host=config.host,
@@ -92,6 +85,29 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
             embedded.stop()
 
 
+def build_app(config: Config):
+    """The API process: the database bound, the job-events relay started, and the WSGI app; in the embedded
+    mode also the in-process worker and sweeper (returned, to be stopped at exit; None otherwise)."""
+    import db
+    from db import events
+    from web import create_app
+
+    db.connect(config.database)
+    catalog = _catalog(config)
+    embedded = None
+    if config.embedded:
+        from inference_api import embedded as embedded_mode
+
+        embedded = embedded_mode.start(config, catalog)
+        sender = embedded.sender
+    else:
+        from actors.sending import open_sender
+
+        sender = open_sender(config.broker_url)
+    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    return create_app(config, sender=sender, catalog=catalog), embedded
+
+
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
     import db
     from db import migrate
@@ -106,14 +122,14 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     import time
 
     import db
-    from actors import setup
+    from actors.sending import open_sender
     from actors.sweeper import sweep
 
     db.connect(config.database)
-    actors = setup(config.broker_url)
+    sender = open_sender(config.broker_url)
     while True:
         with db.database.connection_context():
-            report = sweep(actors, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
+            report = sweep(sender, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
         print(report, flush=True)
         if not args.every:
             return
@@ -140,7 +156,7 @@ def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
 
 
 def _catalog(config: Config):
-    from actors.catalog import Catalog, CatalogError
+    from catalog import Catalog, CatalogError
 
     try:
         return Catalog.from_config(config)

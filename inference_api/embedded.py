@@ -13,20 +13,20 @@ from dataclasses import dataclass
 
 import dramatiq
 
-import db
-from actors import Actors, setup
-from actors.catalog import Catalog, prepared
 from actors.registry import Runtimes
+from actors.sending import Sender
+from actors.setup import worker_sender
 from actors.sweeper import Sweeper
-from db import migrate
-from inference_api.config import Config
+from catalog import Catalog, prepared
+from core.config import Config
+from db import Job, database, migrate
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Embedded:
-    actors: Actors
+    sender: Sender
     worker: dramatiq.Worker
     sweeper: Sweeper
 
@@ -43,34 +43,34 @@ def start(config: Config, catalog: Catalog) -> Embedded:
     if not prepared(config.models_path, catalog.default):
         prepare_in_subprocess(catalog.default)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    actors = setup(config.broker_url, runtimes=runtimes, preload=runtimes.preload_names(config.preload_models))
-    worker = dramatiq.Worker(actors.broker, worker_threads=config.worker_threads, worker_timeout=100)
+    sender = worker_sender(config.broker_url, runtimes, preload=runtimes.preload_names(config.preload_models))
+    worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
-    resend_unfinished(actors)
+    resend_unfinished(sender)
     sweeper = Sweeper(
-        actors,
+        sender,
         every=config.sweep_every,
         queued_after=dt.timedelta(seconds=config.sweep_after),
         max_sweeps=config.sweep_max,
     )
     sweeper.start()
-    return Embedded(actors, worker, sweeper)
+    return Embedded(sender, worker, sweeper)
 
 
 def prepare_in_subprocess(name: str) -> None:
-    """Export in a child process: torch stays out of the serving process (414 MB, 8 s to import)."""
+    """Export in a child process: torch (large and slow to import) stays out of the serving process."""
     print(f"First start: preparing model {name} (a one-time ONNX export)...", file=sys.stderr, flush=True)
     done = subprocess.run([sys.executable, "-m", "inference_api", "models", "prepare", name], check=False)
     if done.returncode != 0:
         raise SystemExit(f"could not prepare model {name} (exit {done.returncode}); see the messages above")
 
 
-def resend_unfinished(actors: Actors) -> int:
+def resend_unfinished(sender: Sender) -> int:
     """The StubBroker's queue lives in memory: jobs accepted before a restart are sent again."""
-    with db.database.connection_context():
-        ids = [job.id for job in db.Job.select(db.Job.id).where(db.Job.status.in_(["queued", "running"]))]
-    for job_id in ids:
-        actors.send_inference(job_id)
-    if ids:
-        logger.info("re-sent %d unfinished job(s) from before the restart", len(ids))
-    return len(ids)
+    with database.connection_context():
+        jobs = Job.unfinished()
+        for job in jobs:
+            sender.resend(job)
+    if jobs:
+        logger.info("re-sent %d unfinished job(s) from before the restart", len(jobs))
+    return len(jobs)

@@ -10,10 +10,10 @@ import dramatiq
 import pytest
 
 import db
-from actors import setup
-from actors.catalog import Catalog
+from actors.sending import open_sender
+from catalog import Catalog
+from core.config import Config
 from db import migrate
-from inference_api.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("TEST_MODELS_DIR", ROOT / "var" / "models"))
@@ -75,16 +75,16 @@ def database(config):
 
 @pytest.fixture
 def stub_broker():
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     yield actors.broker
     actors.broker.flush_all()
     actors.broker.close()
 
 
 @pytest.fixture
-def actors_stub(database):
+def sender_stub(database):
     """Actors on a StubBroker, senders only (no models): what the API process holds."""
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     yield actors
     actors.broker.flush_all()
 

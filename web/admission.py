@@ -10,11 +10,9 @@ from typing import Any
 
 import falcon
 
-from db import Job, Status
-from inference_api.errors import InvalidRequest, Overloaded
+from core.errors import InvalidRequest, Overloaded
+from db import Job
 from web.validation import InferenceRequest
-
-NOT_ENQUEUED = "not enqueued: the message broker was unavailable"
 
 
 class Backlog:
@@ -61,8 +59,3 @@ def replay(key: str, digest: str) -> Job | None:
     if job is not None and job.request_hash != digest:
         raise InvalidRequest("this `Idempotency-Key` was used with a different request body", field="Idempotency-Key")
     return job
-
-
-def needs_sending_again(job: Job) -> bool:
-    """A replayed job whose first message never reached the broker is sent now."""
-    return job.status == Status.FAILED and job.error == NOT_ENQUEUED

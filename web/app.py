@@ -1,14 +1,17 @@
-"""`create_app(config)`: the Falcon WSGI application."""
+"""`create_app(config)`: the Falcon WSGI application, with no side effects.
+
+It starts no thread and replaces no global: the serving command starts the job-events relay
+(`db.events.listen`) and owns the process; a test can build as many apps as it likes.
+"""
 
 from __future__ import annotations
 
 import falcon
 
-import actors as actors_
-from actors.catalog import Catalog
-from actors.tokens import TokenCounter
-from db import events
-from inference_api.config import Config
+from actors.sending import Sender, open_sender
+from catalog import Catalog
+from catalog.tokens import TokenCounter
+from core.config import Config
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
@@ -21,11 +24,11 @@ from web.validation import Limits
 from web.waiting import Waiter
 
 
-def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog: Catalog | None = None) -> falcon.App:
-    """Build the API. `actors` and `catalog` default to what `config` describes; the embedded mode
+def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog | None = None) -> falcon.App:
+    """Build the API. `sender` and `catalog` default to what `config` describes; the embedded mode
     passes the ones its in-process worker shares. The database must already be bound (`db.connect`)."""
     catalog = catalog or Catalog.from_config(config)
-    actors = actors or actors_.setup(config.broker_url)
+    sender = sender or open_sender(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
@@ -34,14 +37,13 @@ def create_app(config: Config, *, actors: actors_.Actors | None = None, catalog:
     errors.install(app)
     tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
-    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
     backlog = Backlog(config.max_backlog)
-    app.add_route("/inference", InferenceCollection(catalog, actors, limits, tokens, waiter, backlog))
+    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog))
     app.add_route("/inference/{job_id}", InferenceItem(waiter))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel())
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())
-    app.add_route("/readyz", Ready(actors))
+    app.add_route("/readyz", Ready(sender))
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import falcon
 import peewee
 from playhouse.pool import MaxConnectionsExceeded
 
-from inference_api.errors import (
+from core.errors import (
     Conflict,
     InferenceError,
     InvalidRequest,
@@ -21,29 +23,39 @@ from inference_api.errors import (
 logger = logging.getLogger(__name__)
 
 
-def to_http(ex: InferenceError) -> falcon.HTTPError:
-    description = ex.description or str(ex)
-    if isinstance(ex, PayloadTooLarge):
-        return falcon.HTTPContentTooLarge(title=ex.title, description=description)
-    if isinstance(ex, InvalidRequest):
-        error = falcon.HTTPUnprocessableEntity(title=ex.title, description=description)
-        if ex.field:
-            error.field = ex.field
-        return error
-    if isinstance(ex, NotFound):
-        return falcon.HTTPNotFound(title=ex.title, description=description)
-    if isinstance(ex, Overloaded):
-        return falcon.HTTPTooManyRequests(title=ex.title, description=description, retry_after=ex.retry_after)
-    if isinstance(ex, Conflict):
-        return falcon.HTTPConflict(title=ex.title, description=description)
-    if isinstance(ex, Unavailable):
-        return falcon.HTTPServiceUnavailable(title=ex.title, description=description, retry_after=ex.retry_after)
+def _unprocessable(ex: InvalidRequest) -> falcon.HTTPError:
+    error = falcon.HTTPUnprocessableEntity(title=ex.title, description=ex.description)
+    error.field = ex.field
+    return error
+
+
+def _unexpected(ex: InferenceError) -> falcon.HTTPError:
     logger.error("unmapped domain error: %r", ex)
-    return falcon.HTTPInternalServerError(title=ex.title, description=description)
+    return falcon.HTTPInternalServerError(title=ex.title, description=ex.description)
 
 
-def handle_domain_error(req, resp, ex, params):
-    raise to_http(ex)
+# Each domain error to its HTTP error; Falcon picks the handler of the closest class in the exception's MRO,
+# so a subclass (PayloadTooLarge, Overloaded) is mapped before its base whatever the order here.
+HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
+    InferenceError: _unexpected,
+    InvalidRequest: _unprocessable,
+    PayloadTooLarge: lambda ex: falcon.HTTPContentTooLarge(title=ex.title, description=ex.description),
+    NotFound: lambda ex: falcon.HTTPNotFound(title=ex.title, description=ex.description),
+    Conflict: lambda ex: falcon.HTTPConflict(title=ex.title, description=ex.description),
+    Unavailable: lambda ex: falcon.HTTPServiceUnavailable(
+        title=ex.title, description=ex.description, retry_after=ex.retry_after
+    ),
+    Overloaded: lambda ex: falcon.HTTPTooManyRequests(
+        title=ex.title, description=ex.description, retry_after=ex.retry_after
+    ),
+}
+
+
+def _raising(to_http: Callable[[Any], falcon.HTTPError]):
+    def handle(req, resp, ex, params):
+        raise to_http(ex)
+
+    return handle
 
 
 def handle_database_error(req, resp, ex, params):
@@ -54,7 +66,8 @@ def handle_database_error(req, resp, ex, params):
 
 
 def install(app: falcon.App) -> None:
-    app.add_error_handler(InferenceError, handle_domain_error)
+    for kind, to_http in HTTP_ERRORS.items():
+        app.add_error_handler(kind, _raising(to_http))
     app.add_error_handler(
         (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded), handle_database_error
     )

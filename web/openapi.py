@@ -11,16 +11,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import inference_api
-from actors.catalog import Catalog, ModelSpec
-from actors.tasks import PARAMETERS, Param
-from db import Status
-from inference_api.config import Config
+import core
+from catalog import Catalog, ModelSpec
+from catalog.tasks import PARAMETERS, Param
+from core.config import Config
+from db import STATUSES
 from web.waiting import MAX_WAIT
 
 JSON = "application/json"
 SIMILARITY = "sentence-similarity"
-STATUSES = [Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.CANCELED]
+
 NO_NUL = "^[^\\u0000]*$"
 OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
 
@@ -245,7 +245,7 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Inference API",
-            "version": inference_api.__version__,
+            "version": core.__version__,
             "description": "Asynchronous language-model inference: POST a job, read it back (or wait for it).",
         },
         "paths": paths,
@@ -328,7 +328,7 @@ def _job() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "status": {"enum": STATUSES},
+            "status": {"enum": list(STATUSES)},
             "model": {"type": "string"},
             "task": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},

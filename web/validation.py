@@ -9,10 +9,10 @@ from typing import Any
 
 import falcon
 
-from actors.catalog import Catalog, ModelSpec
-from actors.tasks import validate_parameters
-from actors.tokens import TokenCounter
-from inference_api.errors import InvalidRequest, PayloadTooLarge
+from catalog import Catalog, ModelSpec
+from catalog.tasks import validate_parameters
+from catalog.tokens import TokenCounter
+from core.errors import InvalidRequest, PayloadTooLarge
 
 FIELDS = {"model", "inputs", "text", "parameters"}
 

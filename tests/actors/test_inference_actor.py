@@ -4,10 +4,10 @@ import uuid
 
 import pytest
 
-from actors import setup
-from actors.catalog import Catalog
+from actors.setup import worker_sender
+from catalog import Catalog
+from core.errors import ModelError
 from db import Job, Status
-from inference_api.errors import ModelError
 
 
 class FakeModel:
@@ -41,11 +41,11 @@ def run(database, stub_worker):
     """Send job ids to a real Dramatiq worker on a StubBroker and wait until they are processed."""
 
     def run(model, *job_ids, threads=2):
-        actors = setup("stub://", runtimes=FakeRuntimes(model))
+        actors = worker_sender("stub://", FakeRuntimes(model))
         stub_worker(actors.broker, threads=threads)
         for job_id in job_ids:
-            actors.send_inference(job_id)
-        actors.broker.join(actors.inference.queue_name, timeout=10_000)
+            actors.send(job_id)
+        actors.broker.join(actors.actor.queue_name, timeout=10_000)
         return actors
 
     return run
@@ -72,8 +72,8 @@ def test_a_redelivered_message_for_a_finished_job_neither_runs_nor_writes(run):
     actors = run(model, job.id)
     finished = Job.get_by_id(job.id)
     for _ in range(3):
-        actors.send_inference(job.id)
-    actors.broker.join(actors.inference.queue_name, timeout=10_000)
+        actors.send(job.id)
+    actors.broker.join(actors.actor.queue_name, timeout=10_000)
     stored = Job.get_by_id(job.id)
     assert len(model.calls) == 1
     assert stored.attempts == 1
@@ -177,11 +177,11 @@ def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker
 
     monkeypatch.setattr(Batcher, "submit", database_gone)
     job = new_job()
-    actors = setup("stub://", runtimes=FakeRuntimes(FakeModel()))
-    actors.inference.options.update(max_retries=1, min_backoff=10, max_backoff=20)
+    actors = worker_sender("stub://", FakeRuntimes(FakeModel()))
+    actors.actor.options.update(max_retries=1, min_backoff=10, max_backoff=20)
     stub_worker(actors.broker)
-    actors.send_inference(job.id)
-    actors.broker.join(actors.inference.queue_name, timeout=10_000, fail_fast=False)
+    actors.send(job.id)
+    actors.broker.join(actors.actor.queue_name, timeout=10_000, fail_fast=False)
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.FAILED
     assert stored.error == "gave up after 2 attempts: ConnectionError: database went away"

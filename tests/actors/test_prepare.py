@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from actors.catalog import ModelSpec, read_manifest
 from actors.prepare import PrepareError, prepare, sentence_transformers_config
+from catalog import ModelSpec, read_manifest
 
 
 @pytest.mark.slow

@@ -1,8 +1,8 @@
 import pytest
 
-from actors.catalog import Catalog
 from actors.registry import Runtimes
-from inference_api.errors import ModelNotPrepared, UnknownModel
+from catalog import Catalog
+from core.errors import ModelNotPrepared, UnknownModel
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from actors import setup
+from actors.sending import open_sender
 from actors.sweeper import RUNNING_GRACE, sweep
 from db import Job, Status
 from db.models import utcnow
@@ -15,7 +15,7 @@ def job(status=Status.QUEUED, age=dt.timedelta(minutes=11), **fields) -> Job:
 
 
 def test_a_job_queued_too_long_is_sent_again_and_a_recent_one_is_left_alone(database):
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     old, recent = job(), job(age=dt.timedelta(minutes=1))
     report = sweep(actors, queued_after=AFTER)
     assert (report.resent, report.failed) == (1, 0)
@@ -24,7 +24,7 @@ def test_a_job_queued_too_long_is_sent_again_and_a_recent_one_is_left_alone(data
 
 
 def test_a_job_just_sent_again_is_not_sent_again_before_its_time(database):
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     job()
     sweep(actors, queued_after=AFTER)
     assert sweep(actors, queued_after=AFTER).resent == 0
@@ -32,7 +32,7 @@ def test_a_job_just_sent_again_is_not_sent_again_before_its_time(database):
 
 
 def test_a_job_running_past_any_time_limit_is_sent_again(database):
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     stuck = job(Status.RUNNING, started_at=utcnow() - RUNNING_GRACE - dt.timedelta(seconds=1))
     alive = job(Status.RUNNING, started_at=utcnow())
     assert sweep(actors, queued_after=AFTER).resent == 1
@@ -40,7 +40,7 @@ def test_a_job_running_past_any_time_limit_is_sent_again(database):
 
 
 def test_after_the_last_re_send_a_lost_job_fails_with_the_reason(database):
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     lost = job(sweeps=3)
     report = sweep(actors, queued_after=AFTER, max_sweeps=3)
     assert (report.resent, report.failed) == (0, 1)
@@ -51,7 +51,7 @@ def test_after_the_last_re_send_a_lost_job_fails_with_the_reason(database):
 
 
 def test_finished_jobs_are_never_swept(database):
-    actors = setup("stub://")
+    actors = open_sender("stub://")
     for status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELED):
         job(status)
     assert sweep(actors, queued_after=AFTER).resent == 0

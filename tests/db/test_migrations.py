@@ -17,7 +17,7 @@ def test_migrating_again_applies_nothing(database):
     assert migrate.apply() == []
 
 
-MIGRATIONS = ["001_initial", "002_reliability"]
+MIGRATIONS = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"))
 
 
 def test_a_fresh_database_has_every_migration_pending(tmp_path):
@@ -34,9 +34,21 @@ def test_the_idempotency_key_is_unique_and_backlogs_are_indexed(database):
 
 
 def test_migrations_roll_back_one_by_one(database):
-    migrate.router().rollback()
-    assert "sweeps" not in columns(database)
-    assert migrate.pending() == ["002_reliability"]
-    migrate.router().rollback()
+    for undone in range(1, len(MIGRATIONS) + 1):
+        migrate.router().rollback()
+        assert migrate.pending() == MIGRATIONS[-undone:]
+        if MIGRATIONS[-undone] == "002_reliability":
+            assert "sweeps" not in columns(database)
     assert "job" not in database.get_tables()
-    assert migrate.pending() == MIGRATIONS
+
+
+def test_a_job_that_failed_as_not_enqueued_before_003_gets_its_failure_code(database):
+    migrate.router().rollback()  # back to 002, where "not enqueued" was only error text
+    database.execute_sql(
+        "INSERT INTO job (id, model, task, inputs, parameters, status, error, attempts, created_at, sweeps) "
+        "VALUES ('6d1c2b9e-7f43-4a55-9d0e-0a5b3c2d1e0f', 'm', 'feature-extraction', '[\"a\"]', '{}', 'failed', "
+        "'not enqueued: the message broker was unavailable', 0, '2026-11-26 00:00:00', 0)"
+    )
+    migrate.apply()
+    (job,) = Job.select()
+    assert (job.failure, job.never_enqueued) == ("not_enqueued", True)

@@ -1,6 +1,6 @@
 import uuid
 
-from db import Job, Status
+from db import Failure, Job, Status
 
 
 def new_job() -> Job:
@@ -42,8 +42,24 @@ def test_an_unknown_job_cannot_be_claimed(database):
     assert Job.claim(uuid.uuid4()) is None
 
 
-def test_a_queued_job_can_be_failed_without_running(database):
+def test_a_queued_job_whose_message_was_refused_fails_as_never_enqueued_and_can_be_requeued(database):
     job = new_job()
-    assert job.finish(Status.FAILED, error="not enqueued", expected=Status.QUEUED)
-    assert Job.get_by_id(job.id).status == Status.FAILED
+    assert Job.not_enqueued(job.id)
+    stored = Job.get_by_id(job.id)
+    assert (stored.status, stored.failure, stored.never_enqueued) == (Status.FAILED, Failure.NOT_ENQUEUED, True)
     assert Job.claim(job.id) is None
+    assert Job.requeue(job.id)
+    assert (Job.get_by_id(job.id).status, Job.get_by_id(job.id).failure) == (Status.QUEUED, None)
+
+
+def test_only_a_job_never_enqueued_goes_back_to_queued(database):
+    job = new_job()
+    assert Job.fail(job.id, Failure.LOST, "lost")
+    assert not Job.requeue(job.id)
+    assert Job.get_by_id(job.id).status == Status.FAILED
+
+
+def test_a_running_job_is_not_marked_never_enqueued(database):
+    job = Job.claim(new_job().id)
+    assert not Job.not_enqueued(job.id)
+    assert Job.get_by_id(job.id).status == Status.RUNNING

@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 from falcon.testing import TestClient
 
-from actors import setup
 from actors.batching import MAX_STARTS
+from actors.sending import open_sender
 from db import Job
 from tests.chaos import Supervisor
 from tests.processes import command
@@ -21,9 +21,9 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
 ):
     import os
 
-    api = setup(rabbitmq_url)
+    api = open_sender(rabbitmq_url)
     api.broker.flush_all()
-    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), actors=api, catalog=catalog))
+    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), sender=api, catalog=catalog))
     poison = client.simulate_post("/inference", json={"inputs": "POISON pill"}).json["id"]
     healthy = [client.simulate_post("/inference", json={"inputs": f"healthy {i}"}).json["id"] for i in range(20)]
     env = os.environ | {"DATABASE_URL": postgres_url, "BROKER_URL": rabbitmq_url, "MODELS_DIR": str(models_dir)}

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from falcon.testing import TestClient
 
-from actors import setup
 from actors.registry import Runtimes
+from actors.sending import open_sender
+from actors.setup import worker_sender
 from db import Job
 from tests.actors.test_runtime import TEXTS, cosine
 from tests.tiny_models import TASK_REQUESTS
@@ -36,10 +37,10 @@ def wait_for(client, job_id: str, timeout: float = 60.0) -> dict:
 def api_and_worker(config, postgres, rabbitmq_url, catalog, models_dir, stub_worker):
     """The API's sender and a real Dramatiq worker, each with its own RabbitmqBroker, as in two processes."""
     config = replace(config, broker_url=rabbitmq_url, models_dir=models_dir)
-    worker_side = setup(rabbitmq_url, runtimes=Runtimes(catalog, models_dir), preload=[catalog.default])
+    worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir), preload=[catalog.default])
     worker_side.broker.flush_all()
-    api_side = setup(rabbitmq_url)
-    client = TestClient(create_app(config, actors=api_side, catalog=catalog))
+    api_side = open_sender(rabbitmq_url)
+    client = TestClient(create_app(config, sender=api_side, catalog=catalog))
     stub_worker(worker_side.broker)
     yield client
     api_side.broker.close()
@@ -74,18 +75,18 @@ def test_embeddings_through_the_whole_path_equal_sentence_transformers(api_and_w
 
 
 def test_readyz_is_ready_on_the_real_servers(config, postgres, rabbitmq_url, catalog):
-    actors = setup(rabbitmq_url)
-    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), actors=actors, catalog=catalog))
+    actors = open_sender(rabbitmq_url)
+    client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), sender=actors, catalog=catalog))
     response = client.simulate_get("/readyz")
     assert response.status_code == 200, response.json
 
 
 def test_every_task_runs_through_the_whole_path(config, postgres, rabbitmq_url, tiny, stub_worker):
     catalog, _, models, _ = tiny
-    worker_side = setup(rabbitmq_url, runtimes=Runtimes(catalog, models))
+    worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models))
     worker_side.broker.flush_all()
-    api_side = setup(rabbitmq_url)
-    client = TestClient(create_app(replace(config, models_dir=models), actors=api_side, catalog=catalog))
+    api_side = open_sender(rabbitmq_url)
+    client = TestClient(create_app(replace(config, models_dir=models), sender=api_side, catalog=catalog))
     stub_worker(worker_side.broker)
     accepted = [(client.simulate_post("/inference", json=body), check) for body, check in TASK_REQUESTS]
     for response, check in accepted:

@@ -5,5 +5,5 @@ from web import create_app
 
 
 @pytest.fixture
-def client(config, database, actors_stub, catalog):
-    return falcon.testing.TestClient(create_app(config, actors=actors_stub, catalog=catalog))
+def client(config, database, sender_stub, catalog):
+    return falcon.testing.TestClient(create_app(config, sender=sender_stub, catalog=catalog))

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from falcon.testing import TestClient
 
-from actors import setup
+from actors.sending import open_sender
 from db import Job, Status
 from tests.conftest import queued_messages
 from tests.servers import free_port
@@ -37,13 +37,13 @@ def test_canceling_an_unknown_job_is_a_404(client):
     assert client.simulate_post("/inference/not-a-job/cancel").status_code == 404
 
 
-def test_the_same_idempotency_key_and_body_return_the_same_job(client, actors_stub):
+def test_the_same_idempotency_key_and_body_return_the_same_job(client, sender_stub):
     first = post(client, {"inputs": "x"}, **{"Idempotency-Key": "k-1"})
     again = post(client, {"text": "x", "model": "all-MiniLM-L6-v2"}, **{"Idempotency-Key": "k-1"})  # same request
     assert first.status_code == again.status_code == 202
     assert first.json["id"] == again.json["id"]
     assert again.headers["idempotent-replayed"] == "true"
-    assert Job.select().count() == 1 and queued_messages(actors_stub) == 1
+    assert Job.select().count() == 1 and queued_messages(sender_stub) == 1
 
 
 def test_the_same_idempotency_key_with_another_body_is_a_422(client):
@@ -59,30 +59,32 @@ def test_an_unreadable_idempotency_key_is_a_422(client):
 
 
 def test_a_retry_with_the_key_sends_a_job_whose_first_send_failed(config, database, catalog):
-    down = TestClient(create_app(config, actors=setup(f"amqp://guest:guest@127.0.0.1:{free_port()}/"), catalog=catalog))
+    down = TestClient(
+        create_app(config, sender=open_sender(f"amqp://guest:guest@127.0.0.1:{free_port()}/"), catalog=catalog)
+    )
     assert post(down, {"inputs": "x"}, **{"Idempotency-Key": "k-3"}).status_code == 503
-    up = setup("stub://")
+    up = open_sender("stub://")
     response = post(
-        TestClient(create_app(config, actors=up, catalog=catalog)), {"inputs": "x"}, **{"Idempotency-Key": "k-3"}
+        TestClient(create_app(config, sender=up, catalog=catalog)), {"inputs": "x"}, **{"Idempotency-Key": "k-3"}
     )
     assert response.status_code == 202
     assert response.json["status"] == "queued"
     assert queued_messages(up) == 1 and Job.select().count() == 1
 
 
-def test_a_full_backlog_answers_429_with_retry_after_and_records_nothing(config, database, catalog, actors_stub):
-    client = TestClient(create_app(replace(config, max_backlog=3), actors=actors_stub, catalog=catalog))
+def test_a_full_backlog_answers_429_with_retry_after_and_records_nothing(config, database, catalog, sender_stub):
+    client = TestClient(create_app(replace(config, max_backlog=3), sender=sender_stub, catalog=catalog))
     assert [post(client, {"inputs": "x"}).status_code for _ in range(3)] == [202] * 3
     response = post(client, {"inputs": "x"})
     assert response.status_code == 429
     assert response.headers["retry-after"] == "5"
     assert "3 jobs waiting" in response.json["description"]
-    assert Job.select().count() == 3 and queued_messages(actors_stub) == 3
+    assert Job.select().count() == 3 and queued_messages(sender_stub) == 3
 
 
 @pytest.mark.parametrize("status", [Status.SUCCEEDED, Status.RUNNING])
-def test_the_backlog_counts_only_queued_jobs(config, database, catalog, actors_stub, status):
+def test_the_backlog_counts_only_queued_jobs(config, database, catalog, sender_stub, status):
     for _ in range(3):
         Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["x"], status=status)
-    client = TestClient(create_app(replace(config, max_backlog=1), actors=actors_stub, catalog=catalog))
+    client = TestClient(create_app(replace(config, max_backlog=1), sender=sender_stub, catalog=catalog))
     assert post(client, {"inputs": "x"}).status_code == 202

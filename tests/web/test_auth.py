@@ -1,5 +1,5 @@
 """API keys: `Authorization: Bearer <key>` on every data route once keys are configured (web/auth.py),
-and the keys read once from API_KEYS / API_KEYS_FILE (inference_api/config.py)."""
+and the keys read once from API_KEYS / API_KEYS_FILE (core/config.py)."""
 
 import hmac
 import json
@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from falcon.testing import TestClient
 
+from core.config import Config, ConfigError
 from db import Job
 from inference_api import cli
-from inference_api.config import Config, ConfigError
 from tests.conftest import queued_messages
 from web import create_app
 from web.auth import BearerAuth
@@ -21,8 +21,8 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
-def keyed(config, database, actors_stub, catalog):
-    return TestClient(create_app(replace(config, api_keys=KEYS), actors=actors_stub, catalog=catalog))
+def keyed(config, database, sender_stub, catalog):
+    return TestClient(create_app(replace(config, api_keys=KEYS), sender=sender_stub, catalog=catalog))
 
 
 def data_routes():
@@ -57,14 +57,14 @@ BAD_AUTHORIZATION = {
     "route", data_routes(), ids=lambda r: f"{r[0]} {r[1].split('/')[1]}{'/cancel' * r[1].endswith('cancel')}"
 )
 @pytest.mark.parametrize("authorization", BAD_AUTHORIZATION.values(), ids=BAD_AUTHORIZATION.keys())
-def test_a_data_route_is_401_without_the_right_key(keyed, actors_stub, route, authorization):
+def test_a_data_route_is_401_without_the_right_key(keyed, sender_stub, route, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     response = call(keyed, *route, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer ")
     assert response.json["title"] == "Unauthorized" and response.json["description"]
     assert not any(key in response.text for key in KEYS)
-    assert Job.select().count() == 0 and queued_messages(actors_stub) == 0
+    assert Job.select().count() == 0 and queued_messages(sender_stub) == 0
 
 
 def test_a_wrong_key_is_told_apart_from_a_missing_one_as_rfc_6750_says(keyed):

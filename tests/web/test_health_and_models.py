@@ -2,14 +2,14 @@ import pytest
 from falcon.testing import TestClient
 
 import db
-from actors import setup
+from actors.sending import open_sender
 from tests.servers import free_port
 from web import create_app
 
 
-def test_healthz_answers_without_touching_anything(config, catalog, actors_stub):
+def test_healthz_answers_without_touching_anything(config, catalog, sender_stub):
     db.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")  # a database that is down
-    client = TestClient(create_app(config, actors=actors_stub, catalog=catalog))
+    client = TestClient(create_app(config, sender=sender_stub, catalog=catalog))
     assert client.simulate_get("/healthz").json == {"status": "ok"}
 
 
@@ -20,17 +20,17 @@ def test_readyz_is_ready_when_database_and_broker_answer(client):
 
 
 def test_readyz_is_503_when_the_broker_url_points_at_a_closed_port(config, database, catalog):
-    actors = setup(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
-    response = TestClient(create_app(config, actors=actors, catalog=catalog)).simulate_get("/readyz")
+    actors = open_sender(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
+    response = TestClient(create_app(config, sender=actors, catalog=catalog)).simulate_get("/readyz")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.json["checks"]["database"] == "ok"
     assert "broker" in response.json["checks"]["broker"]
 
 
-def test_readyz_is_503_when_the_database_is_down(config, catalog, actors_stub):
+def test_readyz_is_503_when_the_database_is_down(config, catalog, sender_stub):
     db.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
-    response = TestClient(create_app(config, actors=actors_stub, catalog=catalog)).simulate_get("/readyz")
+    response = TestClient(create_app(config, sender=sender_stub, catalog=catalog)).simulate_get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["broker"] == "ok"
     assert response.json["checks"]["database"].startswith("unavailable")
@@ -68,11 +68,11 @@ def test_an_unknown_model_is_a_404(client):
     assert "nope" in response.json["description"]
 
 
-def test_a_model_that_is_not_prepared_says_so(config, database, actors_stub, catalog, tmp_path):
+def test_a_model_that_is_not_prepared_says_so(config, database, sender_stub, catalog, tmp_path):
     from dataclasses import replace
 
     empty = replace(config, models_dir=tmp_path / "empty")
-    response = TestClient(create_app(empty, actors=actors_stub, catalog=catalog)).simulate_get(
+    response = TestClient(create_app(empty, sender=sender_stub, catalog=catalog)).simulate_get(
         "/models/all-MiniLM-L6-v2"
     )
     assert response.status_code == 200

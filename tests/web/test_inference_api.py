@@ -7,7 +7,7 @@ import pytest
 from falcon.testing import TestClient
 
 import db
-from actors import setup
+from actors.sending import open_sender
 from db import Job, Status
 from tests.conftest import queued_messages
 from tests.servers import free_port
@@ -21,7 +21,7 @@ def post(client, body, headers=JSON):
     return client.simulate_post("/inference", body=raw, headers=headers)
 
 
-def test_a_job_is_accepted_recorded_and_sent(client, actors_stub):
+def test_a_job_is_accepted_recorded_and_sent(client, sender_stub):
     response = post(client, {"model": "all-MiniLM-L6-v2", "inputs": "Vai Corinthians"})
     assert response.status_code == 202
     job = response.json
@@ -29,7 +29,7 @@ def test_a_job_is_accepted_recorded_and_sent(client, actors_stub):
     assert response.headers["location"] == f"/inference/{job['id']}"
     stored = Job.get_by_id(job["id"])
     assert (stored.inputs, stored.status, stored.task) == (["Vai Corinthians"], Status.QUEUED, "feature-extraction")
-    assert queued_messages(actors_stub) == 1
+    assert queued_messages(sender_stub) == 1
 
 
 def test_the_old_api_request_with_text_and_no_model_uses_the_default_model(client):
@@ -39,12 +39,12 @@ def test_the_old_api_request_with_text_and_no_model_uses_the_default_model(clien
     assert Job.get_by_id(response.json["id"]).inputs == ["Vai Corinthians"]
 
 
-def test_a_list_of_inputs_is_one_job(client, actors_stub):
+def test_a_list_of_inputs_is_one_job(client, sender_stub):
     response = post(client, {"inputs": ["a", "b", "c"], "parameters": {"normalize": False}})
     assert response.status_code == 202
     stored = Job.get_by_id(response.json["id"])
     assert stored.inputs == ["a", "b", "c"] and stored.parameters == {"normalize": False}
-    assert queued_messages(actors_stub) == 1
+    assert queued_messages(sender_stub) == 1
 
 
 def test_a_job_reads_back_with_its_status_and_timings(client):
@@ -111,7 +111,7 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("case", "body", "headers", "status", "field"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_gets_its_4xx_and_leaves_no_trace(client, actors_stub, case, body, headers, status, field):
+def test_bad_input_gets_its_4xx_and_leaves_no_trace(client, sender_stub, case, body, headers, status, field):
     response = post(client, body, headers)
     assert response.status_code == status, response.text
     assert response.json["title"] and response.json["description"]
@@ -120,12 +120,12 @@ def test_bad_input_gets_its_4xx_and_leaves_no_trace(client, actors_stub, case, b
         assert response.json["field"] == field
         assert field.split("[")[0].split(".")[-1] in response.json["description"] or field == "body"
     assert Job.select().count() == 0
-    assert queued_messages(actors_stub) == 0
+    assert queued_messages(sender_stub) == 0
 
 
 def test_a_broker_that_is_down_gives_503_and_the_row_does_not_stay_queued(config, database, catalog):
-    actors = setup(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
-    response = post(TestClient(create_app(config, actors=actors, catalog=catalog)), {"inputs": "hello"})
+    actors = open_sender(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
+    response = post(TestClient(create_app(config, sender=actors, catalog=catalog)), {"inputs": "hello"})
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert "broker" in response.json["description"]
@@ -134,11 +134,11 @@ def test_a_broker_that_is_down_gives_503_and_the_row_does_not_stay_queued(config
     assert "not enqueued" in job.error
 
 
-def test_a_database_that_is_down_gives_503_and_sends_nothing(config, catalog, actors_stub):
+def test_a_database_that_is_down_gives_503_and_sends_nothing(config, catalog, sender_stub):
     db.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
-    client = TestClient(create_app(config, actors=actors_stub, catalog=catalog))
+    client = TestClient(create_app(config, sender=sender_stub, catalog=catalog))
     response = post(client, {"inputs": "hello"})
     assert response.status_code == 503
     assert response.json["description"] == "the database is unavailable"
-    assert queued_messages(actors_stub) == 0
+    assert queued_messages(sender_stub) == 0
     assert client.simulate_get(f"/inference/{uuid.uuid4()}").status_code == 503

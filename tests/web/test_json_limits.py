@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from falcon.testing import TestClient
 
+from core.config import Config, ConfigError
 from db import Job
-from inference_api.config import Config, ConfigError
 from tests.conftest import queued_messages
 from web import create_app
 
@@ -28,12 +28,12 @@ def post(client, body):
     return client.simulate_post("/inference", body=raw, headers=JSON)
 
 
-def test_json_nested_deeper_than_the_limit_is_a_422_that_names_the_limit(client, actors_stub):
+def test_json_nested_deeper_than_the_limit_is_a_422_that_names_the_limit(client, sender_stub):
     response = post(client, nested(33))
     assert response.status_code == 422
     assert response.json["field"] == "body"
     assert "32 levels" in response.json["description"]
-    assert Job.select().count() == 0 and queued_messages(actors_stub) == 0
+    assert Job.select().count() == 0 and queued_messages(sender_stub) == 0
 
 
 def test_json_at_the_limit_passes_the_depth_check(client):
@@ -42,8 +42,8 @@ def test_json_at_the_limit_passes_the_depth_check(client):
     assert response.json["field"] == "inputs[0]"  # ...but the depth was fine
 
 
-def test_the_depth_limit_is_the_configured_one(config, database, actors_stub, catalog):
-    client = TestClient(create_app(replace(config, max_json_depth=3), actors=actors_stub, catalog=catalog))
+def test_the_depth_limit_is_the_configured_one(config, database, sender_stub, catalog):
+    client = TestClient(create_app(replace(config, max_json_depth=3), sender=sender_stub, catalog=catalog))
     similarity = {"source_sentence": "a", "sentences": ["b", "c"]}  # 3 deep, the deepest a request needs
     assert post(client, {"model": "all-MiniLM-L6-v2", "inputs": similarity}).status_code == 202
     refused = post(client, nested(4))
@@ -76,12 +76,12 @@ UNSTORABLE = [
 
 
 @pytest.mark.parametrize(("case", "body", "field"), UNSTORABLE, ids=[c[0] for c in UNSTORABLE])
-def test_text_that_no_database_stores_is_a_422_that_leaves_no_trace(client, actors_stub, case, body, field):
+def test_text_that_no_database_stores_is_a_422_that_leaves_no_trace(client, sender_stub, case, body, field):
     response = post(client, body)
     assert response.status_code == 422, response.text
     assert response.json["field"] == field
     assert "U+0000" in response.json["description"]
-    assert Job.select().count() == 0 and queued_messages(actors_stub) == 0
+    assert Job.select().count() == 0 and queued_messages(sender_stub) == 0
 
 
 def test_a_surrogate_pair_is_one_character_and_welcome(client):

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from falcon.testing import TestClient
 
-from actors.tasks import PARAMETERS
+from catalog.tasks import PARAMETERS
 from db import Status
 from web import create_app
 from web.openapi import OPEN_PATHS
@@ -18,8 +18,8 @@ CUSTOM = {"max_inputs": 7, "max_input_chars": 99, "max_body_bytes": 12_345, "max
 
 
 @pytest.fixture
-def app(config, database, actors_stub, catalog):
-    return create_app(replace(config, **CUSTOM), actors=actors_stub, catalog=catalog)
+def app(config, database, sender_stub, catalog):
+    return create_app(replace(config, **CUSTOM), sender=sender_stub, catalog=catalog)
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def document(app):
     return response.json
 
 
-def keyed_document(config, actors_stub, catalog, keys=("k-1",)):
-    app = create_app(replace(config, api_keys=keys), actors=actors_stub, catalog=catalog)
+def keyed_document(config, sender_stub, catalog, keys=("k-1",)):
+    app = create_app(replace(config, api_keys=keys), sender=sender_stub, catalog=catalog)
     return TestClient(app).simulate_get("/openapi.json").json
 
 
@@ -163,8 +163,8 @@ def test_without_keys_the_document_has_no_security(document):
     assert all(op["security"] == [] for item in document["paths"].values() for op in item.values())
 
 
-def test_with_keys_the_data_routes_need_the_bearer_scheme_and_may_answer_401(config, database, actors_stub, catalog):
-    document = keyed_document(config, actors_stub, catalog)
+def test_with_keys_the_data_routes_need_the_bearer_scheme_and_may_answer_401(config, database, sender_stub, catalog):
+    document = keyed_document(config, sender_stub, catalog)
     assert document["components"]["securitySchemes"] == {
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API key: `Authorization: Bearer <key>`"}
     }
@@ -176,6 +176,6 @@ def test_with_keys_the_data_routes_need_the_bearer_scheme_and_may_answer_401(con
     schemathesis.openapi.from_dict(document).validate()
 
 
-def test_the_document_never_shows_a_key(config, database, actors_stub, catalog):
-    app = create_app(replace(config, api_keys=("s3cr3t-key",)), actors=actors_stub, catalog=catalog)
+def test_the_document_never_shows_a_key(config, database, sender_stub, catalog):
+    app = create_app(replace(config, api_keys=("s3cr3t-key",)), sender=sender_stub, catalog=catalog)
     assert "s3cr3t-key" not in TestClient(app).simulate_get("/openapi.json").text

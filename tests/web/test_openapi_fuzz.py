@@ -58,9 +58,9 @@ def no_sleeping(monkeypatch):
 
 @pytest.mark.parametrize(("changes", "examples", "minimum"), [run[1:] for run in RUNS], ids=[run[0] for run in RUNS])
 def test_no_generated_request_gets_a_5xx_or_is_accepted_against_the_schema(
-    config, database, actors_stub, catalog, changes, examples, minimum
+    config, database, sender_stub, catalog, changes, examples, minimum
 ):
-    app = create_app(replace(config, **changes), actors=actors_stub, catalog=catalog)
+    app = create_app(replace(config, **changes), sender=sender_stub, catalog=catalog)
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema.config.generation.update(with_security_parameters=False)  # we send the key; ignored_auth probes without
     rejection = schema.config.checks.negative_data_rejection

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def client(config, database, actors_stub, tiny):
+def client(config, database, sender_stub, tiny):
     catalog, _, models, _ = tiny
-    return TestClient(create_app(replace(config, models_dir=models), actors=actors_stub, catalog=catalog))
+    return TestClient(create_app(replace(config, models_dir=models), sender=sender_stub, catalog=catalog))
 
 
 @pytest.mark.parametrize(
@@ -40,14 +40,14 @@ def client(config, database, actors_stub, tiny):
         ),
     ],
 )
-def test_each_task_is_accepted_and_recorded_with_its_task(client, actors_stub, body, task):
+def test_each_task_is_accepted_and_recorded_with_its_task(client, sender_stub, body, task):
     response = client.simulate_post("/inference", json=body)
     assert response.status_code == 202, response.json
     assert response.json["task"] == task
     assert Job.get_by_id(response.json["id"]).inputs == (
         body["inputs"] if not isinstance(body["inputs"], str) else [body["inputs"]]
     )
-    assert queued_messages(actors_stub) == 1
+    assert queued_messages(sender_stub) == 1
 
 
 BAD = [
@@ -75,11 +75,11 @@ BAD = [
 
 
 @pytest.mark.parametrize(("body", "field"), BAD, ids=[field for _, field in BAD])
-def test_a_request_a_task_cannot_take_is_a_422_naming_the_field(client, actors_stub, body, field):
+def test_a_request_a_task_cannot_take_is_a_422_naming_the_field(client, sender_stub, body, field):
     response = client.simulate_post("/inference", json=body)
     assert response.status_code == 422, response.json
     assert response.json["field"] == field
-    assert Job.select().count() == 0 and queued_messages(actors_stub) == 0
+    assert Job.select().count() == 0 and queued_messages(sender_stub) == 0
 
 
 def test_truncate_false_accepts_what_fits(client):

@@ -6,8 +6,8 @@ import time
 import pytest
 from falcon.testing import TestClient
 
-from actors import setup
 from actors.registry import Runtimes
+from actors.setup import worker_sender
 from db import Job, Status
 from web import create_app
 from web.waiting import Waiter, preferred_wait
@@ -33,9 +33,9 @@ def test_the_wait_preference_is_read_from_the_prefer_header(header, seconds):
 @pytest.fixture
 def served(config, database, catalog, models_dir, stub_worker):
     """The API and an in-process worker with the real model, as in the embedded mode."""
-    actors = setup("stub://", runtimes=Runtimes(catalog, models_dir))
+    actors = worker_sender("stub://", Runtimes(catalog, models_dir))
     stub_worker(actors.broker, threads=4)
-    return TestClient(create_app(config, actors=actors, catalog=catalog))
+    return TestClient(create_app(config, sender=actors, catalog=catalog))
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import falcon
 
-from actors import Actors
+from actors.sending import Sender
+from core.errors import Unavailable
 from db.connection import ping as ping_database
-from inference_api.errors import Unavailable
 
 
 class Health:
@@ -15,11 +15,11 @@ class Health:
 
 
 class Ready:
-    def __init__(self, actors: Actors):
-        self.actors = actors
+    def __init__(self, sender: Sender):
+        self.sender = sender
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        checks = {"database": _check(ping_database), "broker": _check(self.actors.ping)}
+        checks = {"database": _check(ping_database), "broker": _check(self.sender.ping)}
         ready = all(result == "ok" for result in checks.values())
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
         if not ready:

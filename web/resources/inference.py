@@ -7,12 +7,12 @@ import uuid
 import falcon
 import peewee
 
-from actors import Actors
-from actors.catalog import Catalog
-from actors.tokens import TokenCounter
-from db import Job, Status
-from inference_api.errors import Conflict, JobNotFound, Unavailable
-from web.admission import NOT_ENQUEUED, Backlog, idempotency_key, needs_sending_again, replay, request_hash
+from actors.sending import Sender
+from catalog import Catalog
+from catalog.tokens import TokenCounter
+from core.errors import Conflict, JobNotFound
+from db import Job
+from web.admission import Backlog, idempotency_key, replay, request_hash
 from web.serialize import job_view
 from web.validation import InferenceRequest, Limits, parse_inference, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
@@ -20,10 +20,10 @@ from web.waiting import MAX_WAIT, Waiter, preferred_wait
 
 class InferenceCollection:
     def __init__(
-        self, catalog: Catalog, actors: Actors, limits: Limits, tokens: TokenCounter, waiter: Waiter, backlog: Backlog
+        self, catalog: Catalog, sender: Sender, limits: Limits, tokens: TokenCounter, waiter: Waiter, backlog: Backlog
     ):
         self.catalog = catalog
-        self.actors = actors
+        self.sender = sender
         self.limits = limits
         self.tokens = tokens
         self.waiter = waiter
@@ -48,8 +48,9 @@ class InferenceCollection:
         """The job for this request and whether it already existed (same Idempotency-Key and body)."""
         digest = request_hash(request) if key else None
         if key and (existing := replay(key, digest)) is not None:
-            if needs_sending_again(existing) and existing.requeue(NOT_ENQUEUED):
-                self._send(existing)
+            if existing.never_enqueued:  # its first send failed: send it now
+                self.sender.resend(existing)
+                existing = Job.get_by_id(existing.id)
             return existing, True
         self.backlog.admit(request.spec.name)
         try:
@@ -63,15 +64,8 @@ class InferenceCollection:
             )  # committed (autocommit) before the message exists: a worker always finds the row
         except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
             return replay(key, digest), True
-        self._send(job)
+        self.sender.enqueue(job.id)
         return job, False
-
-    def _send(self, job: Job) -> None:
-        try:
-            self.actors.send_inference(job.id)
-        except Unavailable:
-            job.finish(Status.FAILED, error=NOT_ENQUEUED, expected=Status.QUEUED)
-            raise
 
 
 class InferenceCancel:

@@ -7,8 +7,8 @@ from typing import Any
 
 import falcon
 
-from actors.catalog import Catalog, ModelSpec, read_manifest
-from inference_api.errors import ModelNotPrepared, UnknownModel
+from catalog import Catalog, ModelSpec, read_manifest
+from core.errors import ModelNotPrepared, UnknownModel
 
 
 class ModelCollection:

