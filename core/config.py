@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Config:
     sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
     sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
+    heartbeat_seconds: int = 10  # how often a worker process records its loaded models in the database
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
     log_level: str = "INFO"
 
@@ -46,6 +48,11 @@ class Config:
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+
+    @property
+    def worker_expiry(self) -> dt.timedelta:
+        """How long a worker counts as live after its last heartbeat: three missed beats."""
+        return dt.timedelta(seconds=3 * self.heartbeat_seconds)
 
     @property
     def models_path(self) -> Path:
@@ -101,6 +108,7 @@ class Config:
             sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
             sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
+            heartbeat_seconds=integer("HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
             api_keys=api_keys(env),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
         )

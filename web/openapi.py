@@ -39,6 +39,12 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
         "Location": _header("where the job reads back: /inference/{id}", {"type": "string"}, required=True),
         "Preference-Applied": _header("`wait=N` when the request waited", {"type": "string"}),
         "Idempotent-Replayed": _header("`true` when an earlier request with this key made the job", {"const": "true"}),
+        # models branch (issue #15): whether a live worker has the model loaded; the job is accepted either way
+        "Inference-Model-Ready": _header(
+            "on 202: `false` when no live worker has the model loaded now (one may be starting, or load it on "
+            "first use: the job waits in the queue)",
+            {"enum": ["true", "false"]},
+        ),
     }
     paths = {
         "/inference": {
@@ -361,11 +367,13 @@ def _model(catalog: Catalog) -> dict[str, Any]:
             "source": {"type": "string"},
             "default": {"type": "boolean"},
             "prepared": {"type": "boolean"},
+            "ready": {"type": "boolean"},  # models branch (issue #15): live workers with it loaded, from the database
+            "workers": {"type": "integer", "minimum": 0},
             "max_length": nullable("integer"),
             "dimensions": nullable("integer"),
             "onnx_bytes": nullable("integer"),
         },
-        "required": ["name", "task", "tasks", "source", "default", "prepared", "max_length"],
+        "required": ["name", "task", "tasks", "source", "default", "prepared", "ready", "workers", "max_length"],
     }
 
 

@@ -13,14 +13,24 @@ from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from web.admission import Backlog, idempotency_key, replay, request_hash
+from web.resources.models import Readiness
 from web.serialize import job_view
 from web.validation import InferenceRequest, Limits, parse_inference, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
 
+MODEL_READY = "Inference-Model-Ready"
+
 
 class InferenceCollection:
     def __init__(
-        self, catalog: Catalog, sender: Sender, limits: Limits, tokens: TokenCounter, waiter: Waiter, backlog: Backlog
+        self,
+        catalog: Catalog,
+        sender: Sender,
+        limits: Limits,
+        tokens: TokenCounter | None,
+        waiter: Waiter,
+        backlog: Backlog,
+        readiness: Readiness,
     ):
         self.catalog = catalog
         self.sender = sender
@@ -28,6 +38,7 @@ class InferenceCollection:
         self.tokens = tokens
         self.waiter = waiter
         self.backlog = backlog
+        self.readiness = readiness
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
@@ -42,6 +53,8 @@ class InferenceCollection:
             if waited:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
+        if not job.finished and (ready := self.readiness.ready(job.model)) is not None:
+            resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
         resp.media = job_view(job)
 
     def _accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
