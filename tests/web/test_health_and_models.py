@@ -2,6 +2,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
+import peewee
 import pytest
 from falcon.testing import TestClient
 
@@ -139,3 +140,24 @@ def test_the_api_reads_no_model_files(config, database, sender_stub, catalog, mo
         client.simulate_post("/inference", json={"inputs": "x", "parameters": {"truncate": False}}).status_code == 202
     )
     assert [p for p in opened if "models" in str(p)] == []
+
+
+def test_a_job_is_accepted_without_the_header_when_the_database_cannot_say_who_runs_it(
+    config, database, sender_stub, catalog, monkeypatch
+):
+    def unreadable(cls):
+        raise peewee.OperationalError("the worker table is locked")
+
+    monkeypatch.setattr(WorkerProcess, "loaded", classmethod(unreadable))
+    client = TestClient(create_app(config, sender=sender_stub, catalog=catalog))
+    response = client.simulate_post("/inference", json={"inputs": "hello"})
+    assert response.status_code == 202  # the job is committed and sent: readiness is advice only
+    assert "inference-model-ready" not in response.headers
+
+
+def test_the_openapi_document_describes_readiness(client):
+    document = client.simulate_get("/openapi.json").json
+    accepted = document["paths"]["/inference"]["post"]["responses"]["202"]["headers"]
+    assert accepted["Inference-Model-Ready"]["schema"] == {"enum": ["true", "false"]}
+    model = document["components"]["schemas"]["Model"]
+    assert {"prepared", "ready", "workers"} <= set(model["required"])
