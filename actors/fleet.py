@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from catalog import read_manifest
+from core.errors import ModelNotPrepared
 from db import PreparedModel, WorkerProcess, database
 from db.models import utcnow
 
@@ -67,8 +68,7 @@ class Heartbeat(threading.Thread):
         models = self.runtimes.loaded()
         try:
             for name in (n for n in models if n not in self._recorded):
-                record_prepared(self.runtimes.models_dir / name)  # backfill; a no-op when the row exists
-                self._recorded.add(name)
+                self._backfill(name)
             WorkerProcess.beat(
                 self.worker_id,
                 host=self.host,
@@ -93,6 +93,15 @@ class Heartbeat(threading.Thread):
         self._failing = False
         self.beats += 1
         return True
+
+    def _backfill(self, name: str) -> None:
+        """Record a loaded model's preparation if its row is missing (a no-op when it exists). A manifest
+        that cannot be read is logged and skipped, so it never stops the beats; database errors propagate."""
+        try:
+            record_prepared(self.runtimes.models_dir / name)
+        except (ModelNotPrepared, OSError, ValueError, KeyError) as e:
+            logger.warning("worker heartbeat: cannot record the preparation of %s (%s)", name, e)
+        self._recorded.add(name)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop beating and delete this process' row (best effort: otherwise it expires)."""

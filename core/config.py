@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,11 +47,6 @@ class Config:
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
-
-    @property
-    def worker_expiry(self) -> dt.timedelta:
-        """How long a worker counts as live after its last heartbeat: three missed beats."""
-        return dt.timedelta(seconds=3 * self.heartbeat_seconds)
 
     @property
     def models_path(self) -> Path:

@@ -90,3 +90,23 @@ def test_a_dramatiq_worker_reports_its_preloaded_model_after_boot_and_forgets_it
         worker.stop()
         sender.broker.close()
     assert rows() == []
+
+
+class LoadedWithoutManifest:
+    """Runtimes whose loaded model's directory has lost its manifest since it loaded."""
+
+    def __init__(self, models_dir):
+        self.models_dir = models_dir
+
+    def loaded(self):
+        return ["gone-model"]
+
+    def on_load(self, listener):
+        pass
+
+
+def test_a_manifest_that_cannot_be_read_is_logged_and_never_stops_the_beats(database, tmp_path, caplog):
+    heartbeat = Heartbeat(LoadedWithoutManifest(tmp_path), every=60)
+    assert heartbeat.beat() and heartbeat.beat()
+    assert WorkerProcess.loaded() == {"gone-model": 1} and PreparedModel.select().count() == 0
+    assert len([r for r in caplog.records if "cannot record the preparation of gone-model" in r.getMessage()]) == 1
