@@ -45,7 +45,7 @@ class Heartbeat(threading.Thread):
         self.every = every
         self.expiry = expiry or dt.timedelta(seconds=3 * every)
         self.host, self.pid = socket.gethostname(), os.getpid()
-        self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"  # pids repeat across containers
+        self.worker_id = f"{self.host[:150]}:{self.pid}:{uuid.uuid4().hex[:8]}"  # pids repeat across containers
         self.started_at = utcnow()
         self.stopping = threading.Event()
         self.poked = threading.Event()
