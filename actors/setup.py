@@ -10,13 +10,16 @@ from dramatiq.middleware import Retries
 from actors import inference
 from actors.batching import Batcher
 from actors.broker import make_broker
-from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
+from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.registry import Runtimes
 from actors.sending import Sender
 
 
-def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = ()) -> Sender:
-    """The broker and actor a worker consumes with (and can send through)."""
+def worker_sender(
+    broker_url: str, runtimes: Runtimes, *, preload: list[str] = (), heartbeat: float | None = None
+) -> Sender:
+    """The broker and actor a worker consumes with (and can send through). With `heartbeat` (seconds),
+    each worker process records the models it has loaded in the database that often."""
     specs = list(runtimes.catalog)
     batcher = Batcher(
         runtimes,
@@ -24,6 +27,8 @@ def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = (
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
     )
     middleware = [DatabaseConnection()]
+    if heartbeat:
+        middleware.append(ReportLoadedModels(runtimes, every=heartbeat))
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)

@@ -2,7 +2,8 @@
 
 Each worker process imports it: configuration is read once from the environment here, the database and
 broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the only place that
-sets it), and `PreloadModels` loads the default model after fork.
+sets it), `PreloadModels` loads the default model after fork and `ReportLoadedModels` records in the
+database, every HEARTBEAT_SECONDS, which models the process has loaded.
 """
 
 import logging
@@ -25,5 +26,5 @@ except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 db.connect(config.database)
-broker = worker_sender(config.broker_url, runtimes, preload=preload).broker
+broker = worker_sender(config.broker_url, runtimes, preload=preload, heartbeat=config.heartbeat_seconds).broker
 dramatiq.set_broker(broker)

@@ -53,6 +53,11 @@ def _inference(config: Config) -> dict[str, Any]:
         "Location": header("where the job reads back: /inference/{id}", {"type": "string"}, required=True),
         "Preference-Applied": header("`wait=N` when the request waited", {"type": "string"}),
         "Idempotent-Replayed": header("`true` when an earlier request with this key made the job", {"const": "true"}),
+        "Inference-Model-Ready": header(
+            "on 202: `false` when no live worker has the model loaded now (one may be starting, or load it on "
+            "first use: the job waits in the queue)",
+            {"enum": ["true", "false"]},
+        ),
     }
     responses = {
         "200": {**body("The job, finished within `Prefer: wait`", job), "headers": accepted_headers},

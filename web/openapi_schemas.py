@@ -95,11 +95,13 @@ def _model(catalog: Catalog) -> dict[str, Any]:
             "source": {"type": "string"},
             "default": {"type": "boolean"},
             "prepared": {"type": "boolean"},
+            "ready": {"type": "boolean", "description": "a live worker has it loaded now (from the database)"},
+            "workers": {"type": "integer", "minimum": 0, "description": "live worker processes with it loaded"},
             "max_length": nullable("integer"),
             "dimensions": nullable("integer"),
             "onnx_bytes": nullable("integer"),
         },
-        "required": ["name", "task", "tasks", "source", "default", "prepared", "max_length"],
+        "required": ["name", "task", "tasks", "source", "default", "prepared", "ready", "workers", "max_length"],
     }
 
 

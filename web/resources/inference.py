@@ -13,9 +13,12 @@ from core.errors import Conflict, JobNotFound
 from db import Job
 from web.admission import Backlog, idempotency_key, replay, request_hash
 from web.request import InferenceRequest, RequestSchema
+from web.resources.models import Readiness
 from web.serialize import job_view
 from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
+
+MODEL_READY = "Inference-Model-Ready"
 
 
 class InferenceCollection:
@@ -24,9 +27,10 @@ class InferenceCollection:
         schema: RequestSchema,
         sender: Sender,
         limits: Limits,
-        tokens: TokenCounter,
+        tokens: TokenCounter | None,
         waiter: Waiter,
         backlog: Backlog,
+        readiness: Readiness,
     ):
         self.schema = schema
         self.sender = sender
@@ -34,6 +38,7 @@ class InferenceCollection:
         self.tokens = tokens
         self.waiter = waiter
         self.backlog = backlog
+        self.readiness = readiness
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
@@ -48,6 +53,8 @@ class InferenceCollection:
             if waited:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
+        if not job.finished and (ready := self.readiness.ready(job.model)) is not None:
+            resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
         resp.media = job_view(job)
 
     def _accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
