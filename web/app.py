@@ -15,6 +15,7 @@ from core.config import Config
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.intake import Intake
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
@@ -37,8 +38,8 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     errors.install(app)
     tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
-    backlog = Backlog(config.max_backlog)
-    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog))
+    intake = Intake(sender, Backlog(config.max_backlog))
+    app.add_route("/inference", InferenceCollection(catalog, limits, tokens, intake, waiter))
     app.add_route("/inference/{job_id}", InferenceItem(waiter))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel())
     app.add_route("/models", ModelCollection(catalog, config.models_path))
