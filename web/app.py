@@ -17,6 +17,7 @@ from web.admission import Backlog
 from web.auth import BearerAuth
 from web.intake import Intake
 from web.middleware import DatabaseConnection
+from web.resources import openai
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
@@ -46,5 +47,9 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
+    app.add_route("/v1/embeddings", openai.Embeddings(catalog, limits, tokens, intake, waiter, config.models_path))
+    openai_models = openai.Models(catalog, config.models_path)
+    app.add_route("/v1/models", openai_models)
+    app.add_route("/v1/models/{model}", openai_models, suffix="model")
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
     return app

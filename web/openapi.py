@@ -16,6 +16,7 @@ from catalog import Catalog, ModelSpec
 from catalog.tasks import PARAMETERS, Param
 from core.config import Config
 from db import STATUSES
+from web import openapi_v1
 from web.waiting import MAX_WAIT
 
 JSON = "application/json"
@@ -224,6 +225,8 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
             "required": ["title", "description"],
         },
     }
+    paths.update(openapi_v1.paths(config, catalog))  # the OpenAI-compatible routes: web/openapi_v1.py
+    schemas.update(openapi_v1.schemas(config, catalog))
     components: dict[str, Any] = {
         "schemas": schemas,
         "responses": {
