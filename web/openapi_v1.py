@@ -33,7 +33,16 @@ def paths(config: Config, catalog) -> dict[str, Any]:
                 "OpenAI-compatible embeddings: one job, waited on in the call",
                 "createEmbeddings",
                 {
-                    "200": _body("The embeddings, in the order of the inputs", _schema("EmbeddingsResponse")),
+                    "200": {
+                        **_body("The embeddings, in the order of the inputs", _schema("EmbeddingsResponse")),
+                        "headers": {
+                            "Location": {
+                                "description": "the job: /inference/{id}",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
                     "400": _error("Malformed JSON, an empty body or invalid UTF-8"),
                     "409": _error("The job was canceled meanwhile (POST /inference/{id}/cancel)"),
                     "413": _error(f"The body is over {config.max_body_bytes} bytes"),

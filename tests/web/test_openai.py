@@ -113,8 +113,9 @@ def test_a_list_of_texts_gets_one_embedding_each_in_order_with_the_token_usage(a
 
 
 def test_each_request_is_one_job_recorded_like_post_inference(api, worker):
-    embed(api, {"model": "all-MiniLM-L6-v2", "input": "Vai Corinthians", "user": "someone"})
+    response = embed(api, {"model": "all-MiniLM-L6-v2", "input": "Vai Corinthians", "user": "someone"})
     job = Job.get()
+    assert response.headers["location"] == f"/inference/{job.id}"
     assert (job.model, job.task, job.inputs, job.status) == (
         "all-MiniLM-L6-v2",
         "feature-extraction",
@@ -251,6 +252,7 @@ def test_a_job_not_done_in_time_is_a_503_naming_the_job_which_still_completes(ap
     job = Job.get()
     assert f"job {job.id}" in message and f"GET /inference/{job.id}" in message
     assert response.headers["retry-after"] == "5"
+    assert response.headers["location"] == f"/inference/{job.id}"
     fake_embeddings(job)
     assert api.simulate_get(f"/inference/{job.id}").json["status"] == "succeeded"
 

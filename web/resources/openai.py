@@ -63,6 +63,7 @@ class Embeddings:
                 )
             job, _ = self.intake.accept(request, key)
             job = self.waiter.wait_holding(job, WAIT)
+        resp.location = f"/inference/{job.id}"  # the job, kept: as POST /inference says where it is
         resp.media = embeddings_view(finished(job), encoding)
 
 
@@ -193,6 +194,7 @@ def finished(job: Job) -> Job:
             description=f"job {job.id} did not finish within {WAIT} s; it is still {job.status} and will "
             f"complete: read it at {where}",
             retry_after=RETRY_AFTER,
+            headers={"Location": f"/inference/{job.id}"},
             code="timeout",
         )
     elif job.status == Status.CANCELED:
