@@ -15,8 +15,10 @@ from core.config import Config
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.intake import Intake
 from web.middleware import DatabaseConnection
 from web.request import RequestSchema
+from web.resources import openai
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem, Readiness
@@ -44,13 +46,17 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
-    backlog = Backlog(config.max_backlog)
-    app.add_route("/inference", InferenceCollection(schema, sender, limits, tokens, waiter, backlog, Readiness()))
+    intake = Intake(sender, Backlog(config.max_backlog))
+    app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness()))
     app.add_route("/inference/{job_id}", InferenceItem(waiter))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel())
     app.add_route("/models", ModelCollection(catalog))
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
+    app.add_route("/v1/embeddings", openai.Embeddings(schema, limits, tokens, intake, waiter))
+    openai_models = openai.Models(catalog)
+    app.add_route("/v1/models", openai_models)
+    app.add_route("/v1/models/{model}", openai_models, suffix="model")
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
     return app

@@ -19,6 +19,7 @@ from core.errors import (
     PayloadTooLarge,
     Unavailable,
 )
+from web import openai_errors
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ def install(app: falcon.App) -> None:
 
 
 def _serialize(req, resp, exception: falcon.HTTPError) -> None:
+    if openai_errors.applies(req):  # the OpenAI-compatible routes answer in OpenAI's error shape
+        resp.media = openai_errors.body(exception, exception.description or _describe(req, exception))
+        resp.content_type = falcon.MEDIA_JSON
+        return
     body = exception.to_dict()
     if "description" not in body:  # Falcon's own routing errors come with a title only
         body["description"] = _describe(req, exception)

@@ -14,6 +14,7 @@ import core
 from catalog import Catalog
 from core.config import Config
 from core.schema import char_class
+from web import openapi_v1
 from web.openapi_schemas import body, error, header, ref, retry_after, schemas
 from web.request import RequestSchema
 from web.waiting import MAX_WAIT
@@ -31,6 +32,7 @@ def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[s
             if protected:
                 operation["responses"]["401"] = ref("responses", "Unauthorized")
             operation["responses"] = dict(sorted(operation["responses"].items()))
+    paths.update(openapi_v1.paths(config, catalog))  # the OpenAI-compatible routes, in OpenAI's error shape
     return {
         "openapi": "3.1.0",
         "info": {
@@ -160,7 +162,7 @@ def _probes() -> dict[str, Any]:
 
 def _components(config: Config, catalog: Catalog, request: RequestSchema) -> dict[str, Any]:
     components: dict[str, Any] = {
-        "schemas": schemas(catalog, request),
+        "schemas": {**schemas(catalog, request), **openapi_v1.schemas(config, catalog)},
         "responses": {
             "Unavailable": {
                 **error("The database or the message broker is unavailable; retry later"),

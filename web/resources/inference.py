@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 
 import falcon
-import peewee
 
-from actors.sending import Sender
 from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
-from web.admission import Backlog, idempotency_key, replay, request_hash
-from web.request import InferenceRequest, RequestSchema
+from web.admission import idempotency_key
+from web.intake import Intake
+from web.request import RequestSchema
 from web.resources.models import Readiness
 from web.serialize import job_view
 from web.validation import Limits, read_json
@@ -25,25 +24,23 @@ class InferenceCollection:
     def __init__(
         self,
         schema: RequestSchema,
-        sender: Sender,
         limits: Limits,
         tokens: TokenCounter | None,
+        intake: Intake,
         waiter: Waiter,
-        backlog: Backlog,
         readiness: Readiness,
     ):
         self.schema = schema
-        self.sender = sender
         self.limits = limits
         self.tokens = tokens
+        self.intake = intake
         self.waiter = waiter
-        self.backlog = backlog
         self.readiness = readiness
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
         request = self.schema.parse(read_json(req, self.limits), self.tokens)
-        job, replayed = self._accept(request, key)
+        job, replayed = self.intake.accept(request, key)
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
@@ -56,29 +53,6 @@ class InferenceCollection:
         if not job.finished and (ready := self.readiness.ready(job.model)) is not None:
             resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
         resp.media = job_view(job)
-
-    def _accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
-        """The job for this request and whether it already existed (same Idempotency-Key and body)."""
-        digest = request_hash(request) if key else None
-        if key and (existing := replay(key, digest)) is not None:
-            if existing.never_enqueued:  # its first send failed: send it now
-                self.sender.resend(existing)
-                existing = Job.get_by_id(existing.id)
-            return existing, True
-        self.backlog.admit(request.spec.name)
-        try:
-            job = Job.create(
-                model=request.spec.name,
-                task=request.task,
-                inputs=request.inputs,
-                parameters=request.parameters,
-                idempotency_key=key,
-                request_hash=digest,
-            )  # committed (autocommit) before the message exists: a worker always finds the row
-        except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
-            return replay(key, digest), True
-        self.sender.enqueue(job.id)
-        return job, False
 
 
 class InferenceCancel:

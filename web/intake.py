@@ -1,0 +1,44 @@
+"""Accepting a validated request as a job: the one path every route that creates jobs takes.
+
+POST /inference and POST /v1/embeddings both go through `Intake.accept`, so the backlog limit (429),
+idempotency keys, the row committed before its message and the broker's confirmation (503 otherwise)
+hold for both in the same way.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from actors.sending import Sender
+from db import Job
+from web.admission import Backlog, replay, request_hash
+from web.request import InferenceRequest
+
+
+class Intake:
+    def __init__(self, sender: Sender, backlog: Backlog):
+        self.sender = sender
+        self.backlog = backlog
+
+    def accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
+        """The job for this request and whether it already existed (same Idempotency-Key and body)."""
+        digest = request_hash(request) if key else None
+        if key and (existing := replay(key, digest)) is not None:
+            if existing.never_enqueued:  # its first send failed: send it now
+                self.sender.resend(existing)
+                existing = Job.get_by_id(existing.id)
+            return existing, True
+        self.backlog.admit(request.spec.name)
+        try:
+            job = Job.create(
+                model=request.spec.name,
+                task=request.task,
+                inputs=request.inputs,
+                parameters=request.parameters,
+                idempotency_key=key,
+                request_hash=digest,
+            )  # committed (autocommit) before the message exists: a worker always finds the row
+        except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
+            return replay(key, digest), True
+        self.sender.enqueue(job.id)
+        return job, False
