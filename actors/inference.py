@@ -3,9 +3,12 @@ the job's outcome is saved (the message is acked after that: Dramatiq's late ack
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 
-from actors.batching import Batcher
+if TYPE_CHECKING:  # the sending side (the API) never loads the batcher, nor the worker's metrics
+    from actors.batching import Batcher
 
 QUEUE = "inference"
 ACTOR = "inference"

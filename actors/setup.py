@@ -10,6 +10,7 @@ from dramatiq.middleware import Retries
 from actors import inference
 from actors.batching import Batcher
 from actors.broker import make_broker
+from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
 from actors.registry import Runtimes
 from actors.sending import Sender
@@ -23,7 +24,7 @@ def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = (
         max_jobs=max(spec.max_batch_size for spec in specs),
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
     )
-    middleware = [DatabaseConnection()]
+    middleware = [DramatiqMetrics(), DatabaseConnection()]
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)

@@ -11,10 +11,12 @@ import falcon
 from actors.sending import Sender, open_sender
 from catalog import Catalog
 from catalog.tokens import TokenCounter
+from core import __version__
 from core.config import Config
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
@@ -32,7 +34,7 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
-    app = falcon.App(middleware=[*middleware, DatabaseConnection()])
+    app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     tokens = TokenCounter(config.models_path)
@@ -46,4 +48,5 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
+    app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
     return app

@@ -22,7 +22,7 @@ JSON = "application/json"
 SIMILARITY = "sentence-similarity"
 
 NO_NUL = "^[^\\u0000]*$"
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
 def document(config: Config, catalog: Catalog) -> dict[str, Any]:
@@ -159,6 +159,19 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
                 },
                 protected=False,
                 operationId="ready",
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "Prometheus metrics (text exposition format 0.0.4)",
+                {
+                    "200": {
+                        "description": "The metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                protected=False,
+                operationId="metrics",
             )
         },
         "/openapi.json": {

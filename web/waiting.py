@@ -14,6 +14,7 @@ import time
 
 from db import Job, database
 from db.events import JobEvents, events
+from web.metrics import WAITING
 
 MAX_WAIT = 60  # seconds
 RECHECK = 2.0  # seconds between re-reads when no event comes
@@ -45,6 +46,7 @@ class Waiter:
             return job, seconds > 0
         if not self._slots.acquire(blocking=False):
             return job, False
+        WAITING.inc()
         try:
             deadline = time.monotonic() + seconds
             with self.hub.waiting(job.id) as finished:
@@ -57,4 +59,5 @@ class Waiter:
                     finished.wait(min(remaining, RECHECK))
                     finished.clear()
         finally:
+            WAITING.dec()
             self._slots.release()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 
 import falcon
@@ -13,9 +15,12 @@ from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from web.admission import Backlog, idempotency_key, replay, request_hash
+from web.metrics import ACCEPTED, PUBLISH_SECONDS
 from web.serialize import job_view
 from web.validation import InferenceRequest, Limits, parse_inference, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
+
+logger = logging.getLogger(__name__)
 
 
 class InferenceCollection:
@@ -33,6 +38,7 @@ class InferenceCollection:
         key = idempotency_key(req)
         request = parse_inference(read_json(req, self.limits), self.catalog, self.limits, self.tokens)
         job, replayed = self._accept(request, key)
+        ACCEPTED.labels(job.model, job.task).inc()
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
@@ -64,7 +70,10 @@ class InferenceCollection:
             )  # committed (autocommit) before the message exists: a worker always finds the row
         except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
             return replay(key, digest), True
+        started = time.perf_counter()
         self.sender.enqueue(job.id)
+        PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        logger.info("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
         return job, False
 
 
