@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from http.server import HTTPServer
 from pathlib import Path
 
+from dramatiq.middleware import prometheus
 from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
@@ -73,8 +75,9 @@ class DramatiqMetrics(Prometheus):
     """Dramatiq's Prometheus middleware over the families above: same hooks, same exposition server (a
     fork of the dramatiq CLI's main process; the embedded mode starts none), durations in seconds.
 
-    At boot a worker process also forgets the live gauges of dead processes (a crashed process never
-    marks itself dead), so `..._inprogress` and `inference_api_worker_processes` count live ones only."""
+    A crashed worker process never marks itself dead, so its live gauges would stay in the sum: the
+    exposition server forgets dead processes before each scrape (and each worker process at boot), and
+    `..._inprogress` and `inference_api_worker_processes` count live processes only."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +85,10 @@ class DramatiqMetrics(Prometheus):
         self.total_retried_messages, self.total_rejected_messages = MESSAGE_RETRIES, MESSAGE_REJECTS
         self.inprogress_messages, self.inprogress_delayed_messages = IN_PROGRESS, DELAYED
         self.message_durations = _Milliseconds(MESSAGE_SECONDS)
+
+    @property
+    def forks(self):
+        return [serve_metrics]
 
     def after_process_boot(self, broker):
         """The families exist already (defined at import, in the mode the process was started in)."""
@@ -114,6 +121,17 @@ class _Scaled:
 
     def observe(self, milliseconds: float) -> None:
         self.child.observe(milliseconds / 1000)
+
+
+class _MetricsHandler(prometheus._metrics_handler):  # Dramatiq's handler: the sum of every process' files
+    def do_GET(self):
+        forget_dead_processes(prometheus.DB_PATH)
+        super().do_GET()
+
+
+def serve_metrics():
+    """Dramatiq's exposition server (a fork of the CLI's main process), forgetting dead processes first."""
+    HTTPServer((prometheus.HTTP_HOST, prometheus.HTTP_PORT), _MetricsHandler).serve_forever()
 
 
 def _multiprocess_dir() -> str | None:

@@ -114,3 +114,32 @@ def test_job_events_are_logged_with_id_model_status_and_no_input_text(run, caplo
     assert [r.status for r in events] == ["running", "succeeded"]
     assert all(r.model == MODEL for r in events) and events[-1].ms >= 0
     assert "a private sentence" not in caplog.text
+
+
+def test_a_worker_process_that_died_without_a_word_is_no_longer_counted_live(tmp_path):
+    """Several processes, one exposition (prometheus-client's multiprocess mode, as under the dramatiq CLI)."""
+    import os
+    import subprocess
+    import sys
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from actors.metrics import forget_dead_processes
+
+    script = "from actors.metrics import WORKER_PROCESSES, INPUTS\nWORKER_PROCESSES.inc()\nINPUTS.labels('m').inc(2)"
+    for _ in range(2):  # two processes that boot and die (no shutdown hook ran)
+        subprocess.run(
+            [sys.executable, "-c", script], env=os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, check=True
+        )
+
+    def value(name, **labels):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(tmp_path))
+        return registry.get_sample_value(name, labels)
+
+    assert value("inference_api_worker_processes") == 2
+    assert value("inference_api_inputs_processed_total", model="m") == 4
+    forget_dead_processes(str(tmp_path))
+    assert not value("inference_api_worker_processes")
+    assert value("inference_api_inputs_processed_total", model="m") == 4  # counters keep what dead processes did
