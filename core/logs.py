@@ -51,3 +51,6 @@ def configure(level: str, style: str) -> None:
         if not any(isinstance(f, RequestId) for f in handler.filters):
             handler.addFilter(RequestId())
     root.setLevel(level)
+    # pika reports every connection opened and closed at INFO (the queue-depth reads, /readyz): debug only.
+    numeric = root.getEffectiveLevel()
+    logging.getLogger("pika").setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
