@@ -190,3 +190,10 @@ def finished(outcomes, written) -> None:
         logger.info("job %s %s", job.id, fields["status"], extra=extra)
         if fields.get("error"):
             logger.debug("job %s error: %s", job.id, fields["error"], extra={"job_id": str(job.id)})
+
+
+def gave_up(job, failure: str) -> None:
+    """A job failed outside a batch (Dramatiq gave its message up)."""
+    FINISHED.labels(job.model, "failed").inc()
+    extra = {"job_id": str(job.id), "model": job.model, "status": "failed", "failure": failure}
+    logger.info("job %s failed", job.id, extra=extra)

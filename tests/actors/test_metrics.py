@@ -143,3 +143,24 @@ def test_a_worker_process_that_died_without_a_word_is_no_longer_counted_live(tmp
     forget_dead_processes(str(tmp_path))
     assert not value("inference_api_worker_processes")
     assert value("inference_api_inputs_processed_total", model="m") == 4  # counters keep what dead processes did
+
+
+def test_a_job_dramatiq_gives_up_on_is_counted_failed_with_its_retries(database, stub_worker, monkeypatch):
+    from actors.batching import Batcher
+
+    def database_gone(self, job_id):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(Batcher, "submit", database_gone)
+    labels = {"queue_name": "inference", "actor_name": "inference"}
+    failed = sample("inference_api_jobs_finished_total", model=MODEL, status="failed")
+    retries = sample("dramatiq_message_retries_total", **labels)
+    errors = sample("dramatiq_message_errors_total", **labels)
+    actors = worker_sender("stub://", FakeRuntimes(FakeModel()))
+    actors.actor.options.update(max_retries=1, min_backoff=10, max_backoff=20)
+    stub_worker(actors.broker)
+    actors.send(new_job().id)
+    actors.broker.join(actors.actor.queue_name, timeout=10_000, fail_fast=False)
+    assert sample("inference_api_jobs_finished_total", model=MODEL, status="failed") == failed + 1
+    assert sample("dramatiq_message_retries_total", **labels) == retries + 1
+    assert sample("dramatiq_message_errors_total", **labels) == errors + 2

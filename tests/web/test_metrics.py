@@ -140,3 +140,17 @@ def test_each_request_logs_one_json_line_with_its_request_id_and_no_user_text(cl
     assert accepted and accepted[0]["model"] == "all-MiniLM-L6-v2"
     assert all(line["level"] == "INFO" for line in lines)
     assert "a secret sentence" not in json.dumps(json_lines)
+
+
+def test_a_database_that_fails_is_counted_as_a_refusal_by_the_database(client, monkeypatch):
+    import peewee
+
+    from db import Job
+
+    def down(**fields):
+        raise peewee.OperationalError("could not connect")
+
+    monkeypatch.setattr(Job, "create", down)
+    before = sample("inference_api_jobs_refused_total", reason="database")
+    assert client.simulate_post("/inference", json={"inputs": "x"}).status_code == 503
+    assert sample("inference_api_jobs_refused_total", reason="database") == before + 1
