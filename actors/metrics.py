@@ -107,23 +107,17 @@ class DramatiqMetrics(Prometheus):
 class _Milliseconds:
     """Dramatiq observes milliseconds; the histogram is in seconds."""
 
-    def __init__(self, histogram: Histogram):
+    def __init__(self, histogram):
         self.histogram = histogram
 
-    def labels(self, *labels):
-        child = self.histogram.labels(*labels)
-        return _Scaled(child)
-
-
-class _Scaled:
-    def __init__(self, child):
-        self.child = child
+    def labels(self, *labels) -> _Milliseconds:
+        return _Milliseconds(self.histogram.labels(*labels))
 
     def observe(self, milliseconds: float) -> None:
-        self.child.observe(milliseconds / 1000)
+        self.histogram.observe(milliseconds / 1000)
 
 
-class _MetricsHandler(prometheus._metrics_handler):  # Dramatiq's handler: the sum of every process' files
+class _MetricsHandler(prometheus._metrics_handler):  # Dramatiq's (private) handler: every process' sum
     def do_GET(self):
         forget_dead_processes(prometheus.DB_PATH)
         super().do_GET()
