@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from actors.inference import OPTIONS
+from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.errors import Unavailable
 from db import Failure, Job, database
 from db.models import utcnow
@@ -39,7 +40,10 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
         if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
-            report.failed += Job.fail(job.id, Failure.LOST, reason)
+            lost = Job.fail(job.id, Failure.LOST, reason)
+            report.failed += lost
+            if lost:
+                SWEEP_LOST.inc()
             continue
         job.mark_swept()  # count first, then send: a crash in between loses a re-send, never the bound
         try:
@@ -48,6 +52,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
             break
         report.resent += 1
+        SWEEP_RESENDS.inc()
     if report.resent or report.failed:
         logger.info("%s", report)
     return report

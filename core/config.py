@@ -39,6 +39,9 @@ class Config:
     heartbeat_seconds: int = 10  # how often a worker process records its loaded models in the database
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one JSON object a line) or text; from_env defaults to text when embedded
+    worker_heartbeat_dir: Path = Path("/tmp/inference-api/heartbeats")  # worker liveness files, one per process
+    build_commit: str = "unknown"  # shown by inference_api_build_info
 
     @property
     def embedded(self) -> bool:
@@ -105,7 +108,18 @@ class Config:
             heartbeat_seconds=integer("HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
             api_keys=api_keys(env),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
+            log_format=log_format(env, broker_url),
+            worker_heartbeat_dir=Path(text("WORKER_HEARTBEAT_DIR", str(defaults.worker_heartbeat_dir))),
+            build_commit=text("BUILD_COMMIT", defaults.build_commit),
         )
+
+
+def log_format(env: Mapping[str, str], broker_url: str) -> str:
+    """`LOG_FORMAT`: json (the default with a real broker, for log collectors) or text (the embedded default)."""
+    value = env.get("LOG_FORMAT", "").strip().lower() or ("text" if broker_url == EMBEDDED_BROKER else "json")
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
 
 
 def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:

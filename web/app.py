@@ -11,11 +11,13 @@ import falcon
 from actors.sending import Sender, open_sender
 from catalog import Catalog
 from catalog.tokens import TokenCounter
+from core import __version__
 from core.config import Config
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
 from web.intake import Intake
+from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.request import RequestSchema
 from web.resources import openai
@@ -42,7 +44,7 @@ def create_app(
     schema = RequestSchema(catalog, limits)  # validates POST /inference and is described in /openapi.json
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
-    app = falcon.App(middleware=[*middleware, DatabaseConnection()])
+    app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
@@ -59,4 +61,5 @@ def create_app(
     app.add_route("/v1/models", openai_models)
     app.add_route("/v1/models/{model}", openai_models, suffix="model")
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
+    app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
     return app

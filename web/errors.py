@@ -54,6 +54,8 @@ HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
 
 def _raising(to_http: Callable[[Any], falcon.HTTPError]):
     def handle(req, resp, ex, params):
+        if type(ex) is Unavailable:  # raised by the sending side only: counted as a refusal by the broker
+            req.context.refused_by = "broker"
         raise to_http(ex)
 
     return handle
@@ -61,6 +63,7 @@ def _raising(to_http: Callable[[Any], falcon.HTTPError]):
 
 def handle_database_error(req, resp, ex, params):
     logger.warning("database unavailable during %s %s: %s", req.method, req.path, ex)
+    req.context.refused_by = "database"
     raise falcon.HTTPServiceUnavailable(
         title="Service unavailable", description="the database is unavailable", retry_after=5
     )

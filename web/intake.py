@@ -7,12 +7,18 @@ hold for both in the same way.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import peewee
 
 from actors.sending import Sender
 from db import Job
 from web.admission import Backlog, replay, request_hash
+from web.metrics import ACCEPTED, PUBLISH_SECONDS
 from web.request import InferenceRequest
+
+logger = logging.getLogger(__name__)
 
 
 class Intake:
@@ -40,5 +46,9 @@ class Intake:
             )  # committed (autocommit) before the message exists: a worker always finds the row
         except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
             return replay(key, digest), True
+        started = time.perf_counter()
         self.sender.enqueue(job.id)
+        PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        ACCEPTED.labels(job.model, job.task).inc()
+        logger.info("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
         return job, False

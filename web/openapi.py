@@ -19,7 +19,7 @@ from web.openapi_schemas import body, error, header, ref, retry_after, schemas
 from web.request import RequestSchema
 from web.waiting import MAX_WAIT
 
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
 def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[str, Any]:
@@ -154,6 +154,13 @@ def _probes() -> dict[str, Any]:
             "get": _operation("health", "Liveness: the process answers; touches nothing", {"200": body("Alive", alive)})
         },
         "/readyz": {"get": _operation("ready", "Readiness: the database and the broker answer", ready)},
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Prometheus metrics (text exposition format 0.0.4)",
+                {"200": {"description": "The metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            )
+        },
         "/openapi.json": {
             "get": _operation("openapi", "This description", {"200": body("The OpenAPI document", {"type": "object"})})
         },

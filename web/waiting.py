@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from db import Job, database
 from db.events import JobEvents, events
+from web.metrics import WAITING
 
 MAX_WAIT = 60  # seconds
 RECHECK = 2.0  # seconds between re-reads when no event comes
@@ -54,10 +55,13 @@ class Waiter:
         its answer (POST /v1/embeddings) takes one before it accepts the work, so it never leaves a job
         behind for want of a thread to wait on it."""
         held = self._slots.acquire(blocking=False)
+        if held:
+            WAITING.inc()
         try:
             yield held
         finally:
             if held:
+                WAITING.dec()
                 self._slots.release()
 
     def wait_holding(self, job: Job, seconds: float) -> Job:
