@@ -12,6 +12,7 @@ from actors.sending import Sender, open_sender
 from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core.config import Config
+from db.models import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
@@ -33,6 +34,7 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[*middleware, DatabaseConnection()])
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=dumps)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     tokens = TokenCounter(config.models_path)
