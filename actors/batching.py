@@ -115,7 +115,8 @@ class Batcher:
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
                 self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))  # saved by the writer
-            for job in Job.unfinished([i for i in futures if i not in fresh_ids]):
+            started_before = [i for i in futures if i not in fresh_ids]
+            for job in Job.unfinished(started_before) if started_before else ():
                 claimed = Job.claim(job.id)
                 if claimed is None:
                     continue

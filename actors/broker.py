@@ -12,14 +12,23 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
 
 from core.config import EMBEDDED_BROKER
 
 
+def base_middleware() -> list[Middleware]:
+    """Dramatiq's defaults less those no actor of ours uses (AgeLimit, Callbacks, Pipelines): each one is a
+    hook called around every message."""
+    return [TimeLimit(), ShutdownNotifications(), Retries()]
+
+
 def make_broker(url: str, *, middleware: list[Middleware] = ()) -> dramatiq.Broker:
     """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms."""
-    broker = StubBroker() if url == EMBEDDED_BROKER else RabbitmqBroker(url=url, confirm_delivery=True)
+    if url == EMBEDDED_BROKER:
+        broker = StubBroker(middleware=base_middleware())
+    else:
+        broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=base_middleware())
     for m in middleware:
         broker.add_middleware(m)
     return broker

@@ -13,6 +13,7 @@ from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core import __version__
 from core.config import Config
+from db.models import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
@@ -45,6 +46,7 @@ def create_app(
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=dumps)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
