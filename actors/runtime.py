@@ -25,6 +25,7 @@ def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_mem_pattern = False  # shapes change with every batch: patterns only cost memory
     return options
 
 
