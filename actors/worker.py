@@ -24,6 +24,13 @@ try:
 except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-db.connect(config.database)
-broker = worker_sender(config.broker_url, runtimes, preload=preload).broker
+db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
+broker = worker_sender(
+    config.broker_url,
+    runtimes,
+    preload=preload,
+    lease_seconds=config.lease_seconds,
+    batch_timeout=config.batch_timeout,
+    send_timeout=config.broker_send_timeout,
+).broker
 dramatiq.set_broker(broker)

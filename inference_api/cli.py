@@ -11,6 +11,8 @@ from dataclasses import replace
 from core.config import Config, ConfigError
 from core.errors import InferenceError
 
+logger = logging.getLogger("inference_api")
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
@@ -52,10 +54,11 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
 
     import db
     from db import events
+    from inference_api import draining
     from web import create_app
 
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
-    db.connect(config.database)
+    db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
     catalog = _catalog(config)
     embedded = None
     if config.embedded:
@@ -66,7 +69,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     else:
         from actors.sending import open_sender
 
-        sender = open_sender(config.broker_url)
+        sender = open_sender(config.broker_url, send_timeout=config.broker_send_timeout)
     events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
     app = create_app(config, sender=sender, catalog=catalog)
     server = waitress.create_server(
@@ -74,10 +77,14 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         host=config.host,
         port=config.port,
         threads=config.web_threads,
-        max_request_body_size=config.max_body_bytes,
+        max_request_body_size=config.max_body_hard_cap,  # the app answers 413 (JSON) up to this size
         ident="inference-api",
     )
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    if not config.api_keys and not _loopback(config.host):
+        logger.warning(
+            "serving on %s with no API keys: anyone who can reach it can use the API (set API_KEYS or API_KEYS_FILE)",
+            config.host,
+        )
     mode = (
         f"embedded: {config.database}, in-process worker x{config.worker_threads} threads"
         if config.embedded
@@ -85,41 +92,56 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     )
     print(f"Serving on http://{config.host}:{server.effective_port} ({mode})", file=sys.stderr, flush=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        received = draining.serve(server, drain_seconds=config.drain_seconds)
+        logger.info("%s: stopped accepting, requests in flight done; shutting down", received or "stop")
     finally:
-        server.close()
         if embedded is not None:
             embedded.stop()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
     import db
     from db import migrate
 
-    db.connect(config.database)
+    db.connect(config.database)  # no statement timeout: a migration may take its time
     applied = migrate.apply()
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
 def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     import datetime as dt
-    import time
 
     import db
     from actors.sending import open_sender
-    from actors.sweeper import sweep
+    from actors.sweeper import Sweeper
 
-    db.connect(config.database)
-    sender = open_sender(config.broker_url)
-    while True:
-        with db.database.connection_context():
-            report = sweep(sender, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
-        print(report, flush=True)
-        if not args.every:
-            return
-        time.sleep(args.every)
+    db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
+    sweeper = Sweeper(
+        open_sender(config.broker_url, send_timeout=config.broker_send_timeout),
+        every=args.every or 0,
+        queued_after=dt.timedelta(seconds=config.sweep_after),
+        max_sweeps=config.sweep_max,
+        echo=True,
+    )
+    if not args.every:  # once (a CronJob): a failed sweep is a failed run
+        if sweeper.sweep_once() is None:
+            sys.exit("inference-api: sweep failed (the database or the broker is unavailable)")
+        return
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: sweeper.stop())
+    sweeper.sweep_once()
+    sweeper.run()  # in the foreground: survives outages, logs each once, ends on SIGTERM or SIGINT
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:

@@ -43,7 +43,13 @@ def start(config: Config, catalog: Catalog) -> Embedded:
     if not prepared(config.models_path, catalog.default):
         prepare_in_subprocess(catalog.default)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    sender = worker_sender(config.broker_url, runtimes, preload=runtimes.preload_names(config.preload_models))
+    sender = worker_sender(
+        config.broker_url,
+        runtimes,
+        preload=runtimes.preload_names(config.preload_models),
+        lease_seconds=config.lease_seconds,
+        batch_timeout=config.batch_timeout,
+    )
     worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
     resend_unfinished(sender)
