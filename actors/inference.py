@@ -27,7 +27,8 @@ def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq
         future = batcher.submit(job_id)  # finished, canceled and unknown jobs resolve at once: skipped
         while True:  # short waits: Dramatiq's time limit (an exception raised in this thread) lands between them
             try:
-                return future.result(timeout=WAIT_STEP)
+                future.result(timeout=WAIT_STEP)
+                return
             except TimeoutError:
                 continue
 
