@@ -14,13 +14,14 @@ import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.errors import BrokerError
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, MiddlewareError
 
 from core.config import EMBEDDED_BROKER
 
 
-class PublishTimeout(BrokerError):
-    """A publish did not complete within its bound (a broker that blocks publishers: a memory or disk alarm)."""
+class PublishTimeout(BrokerError, MiddlewareError):
+    """A publish did not complete within its bound (a broker that blocks publishers: a memory or disk alarm).
+    A `MiddlewareError`, so Dramatiq lets it out of the middleware hook instead of logging it."""
 
 
 class PublishDeadline(Middleware):

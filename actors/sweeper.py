@@ -24,7 +24,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from core.errors import Unavailable
+from core.outage import Outage
 from db import Failure, Job, Status, database
 from db.models import utcnow
 
@@ -42,17 +42,14 @@ class SweepReport:
 
 
 def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
-    """One pass. Raises when the database is down; stops early (logged) when the broker is."""
+    """One pass. Raises when the database or the broker is down (`Unavailable` for the broker); what it
+    did not send is sent by the next pass."""
     now = utcnow()
     report = SweepReport()
     stale = Job.stale(queued_before=now - queued_after, now=now)
     if not stale:
         return report
-    try:
-        report.waiting = sender.waiting()
-    except Unavailable:
-        logger.warning("sweep: broker unavailable; stale jobs will be sent on the next sweep")
-        return report
+    report.waiting = sender.waiting()
     queued = Job.queued_count() if any(job.status == Status.QUEUED for job in stale) else 0
     for job in stale:
         if job.status == Status.QUEUED and report.waiting is not None and report.waiting >= queued:
@@ -63,11 +60,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             report.failed += Job.fail(job.id, Failure.LOST, reason)
             continue
         job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
-        try:
-            sender.resend(job)
-        except Unavailable:
-            logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
-            break
+        sender.resend(job)
         report.resent += 1
     if report.resent or report.failed:
         logger.info("%s", report)
@@ -84,7 +77,7 @@ class Sweeper(threading.Thread):
         self.sender, self.every, self.queued_after, self.max_sweeps = sender, every, queued_after, max_sweeps
         self.echo = echo  # print each report (the command's output)
         self.stopping = threading.Event()
-        self.failures = 0
+        self.outage = Outage(logger, "sweep")
 
     def run(self) -> None:
         while not self.stopping.wait(self.every):
@@ -93,18 +86,14 @@ class Sweeper(threading.Thread):
     def sweep_once(self) -> SweepReport | None:
         try:
             report = sweep(self.sender, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
-        except Exception as e:  # the database is down: try again next time
-            self.failures += 1
-            log = logger.warning if self.failures == 1 else logger.debug  # once per outage
-            log("sweep failed (%s: %s); retrying every %s s", type(e).__name__, str(e).strip(), self.every)
+        except Exception as e:  # the database or the broker is down: try again next time
+            self.outage.failed(e)
             return None
         finally:
             if not database.is_closed():
                 database.close()
-        if self.failures:
-            logger.warning("sweeping again after %d failed sweep(s)", self.failures)
-            self.failures = 0
-        if self.echo:
+        self.outage.ok()
+        if self.echo and (report.resent or report.failed):
             print(report, flush=True)
         return report
 

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as e:
         parser.exit(2, f"inference-api: configuration error: {e}\n")
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # a line per connection attempt; outages are logged once
     try:
         args.run(args, config)
     except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback
@@ -135,8 +136,10 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
         echo=True,
     )
     if not args.every:  # once (a CronJob): a failed sweep is a failed run
-        if sweeper.sweep_once() is None:
+        report = sweeper.sweep_once()
+        if report is None:
             sys.exit("inference-api: sweep failed (the database or the broker is unavailable)")
+        print(report, flush=True)
         return
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: sweeper.stop())

@@ -114,3 +114,4 @@ def test_the_sweep_loop_survives_a_database_outage_and_logs_it_once(database, ca
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 2, warnings  # the outage once, the recovery once
     assert "sweep failed" in warnings[0] and "again after 3" in warnings[1]
+    assert "10.0.0.5" in warnings[0]  # the detail is for the operator's log
