@@ -35,7 +35,7 @@ class Config:
     max_backlog: int = 10_000  # queued jobs per model before POST answers 429
     sweep_after: int = 120  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
-    sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
+    sweep_every: int = 10  # seconds between sweeps of the embedded mode's sweeper thread
     lease_seconds: int = 30  # a running job's lease; its worker renews it every third of that
     batch_timeout: int = 120  # seconds a batch may run; jobs it has not reached by then are retried
     statement_timeout_ms: int = 30_000  # PostgreSQL statement_timeout of every connection; 0: none

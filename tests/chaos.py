@@ -1,13 +1,17 @@
-"""Chaos run: the real web and `dramatiq` workers on the real RabbitMQ and PostgreSQL, a steady POST
-load on loopback, and faults injected while it runs. Then it waits for the queues to drain and reports
-what was accepted and whether anything was lost or written twice.
+"""Chaos run: the real web, `dramatiq` workers and sweeper (as the Procfile runs them) on a real RabbitMQ
+and PostgreSQL of their own (tests/private_servers.py: the machine's shared servers are never touched), a
+steady POST load on loopback, and faults injected while it runs. Then it waits for every accepted job to
+finish and reports what was accepted, lost, failed, written twice and left unfinished.
 
-    python -m tests.chaos --accepted 2000          # by hand (about 3 minutes)
+    python -m tests.chaos --accepted 2000                                  # the short faults (3 minutes)
+    python -m tests.chaos --accepted 1500 --pg-outage 150 --alarm 30       # and the long ones
     python -m tests.chaos --accepted 150 --json r.json
 
 Faults: `kill -9` of a worker process (the supervisor restarts the worker as Kubernetes would),
-`rabbitmqctl close_all_connections`, `rabbitmqctl stop_app` / `start_app`, a PostgreSQL restart. Every
-server it stops is started again in a `finally`. It uses its own database and vhost.
+`rabbitmqctl close_all_connections`, `rabbitmqctl stop_app` / `start_app`, a PostgreSQL restart; with
+`--pg-outage S` PostgreSQL stopped for S seconds (longer than the workers' retry window: their messages
+are dead-lettered and only the sweeper brings the jobs back); with `--alarm S` a RabbitMQ memory alarm
+(`set_vm_memory_high_watermark 0`, publishers blocked) for S seconds. Nothing is restarted by hand.
 """
 
 from __future__ import annotations
@@ -26,18 +30,18 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tests import servers
+from tests import private_servers, servers
 from tests.processes import command, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_CLUSTER = ["pg_ctlcluster", "--skip-systemctl-redirect"]
 
 
 @dataclass
 class Report:
     accepted: int = 0
     faults: list[str] = field(default_factory=list)
-    lost: int = 0  # accepted, never terminal
+    lost: int = 0  # accepted, never terminal: still unfinished after recovery (drain timeout)
+    failed_as_lost: int = 0  # failed by the sweeper as lost
     written_twice: int = 0  # a terminal result that changed after it was first read
     re_executions: int = 0  # extra attempts, over all accepted jobs
     succeeded: int = 0
@@ -47,6 +51,7 @@ class Report:
     http_5xx_outside_faults: int = 0
     client_retries: int = 0
     seconds: float = 0.0
+    recovery_seconds: float = 0.0  # from the end of the last fault until every accepted job had finished
 
 
 class Supervisor(threading.Thread):
@@ -180,54 +185,36 @@ def snapshot(url: str, ids: list[str]) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def wait_for_postgres(timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not servers.reachable(servers.POSTGRES_ADMIN_URL) and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
-def wait_for_rabbitmq(timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not servers.reachable(servers.RABBITMQ_URL) and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
-def restore_servers() -> None:
-    """Whatever happened, leave PostgreSQL and RabbitMQ running."""
-    if not servers.reachable(servers.POSTGRES_ADMIN_URL):
-        version = sorted(os.listdir("/etc/postgresql"))[0]
-        subprocess.run([*PG_CLUSTER, version, "main", "start"], check=False)
-        wait_for_postgres()
-    if not servers.reachable(servers.RABBITMQ_URL):
-        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, check=False)
-        wait_for_rabbitmq()
-    if not servers.reachable(servers.RABBITMQ_URL):
-        subprocess.run(["rabbitmq-server", "-detached"], check=False)
-        wait_for_rabbitmq()
-
-
-def faults(supervisor: Supervisor) -> list[tuple[str, callable]]:
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-
+def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float) -> list[tuple[str, callable]]:
     def kill_worker():
         children = supervisor.children()
         if children:
             os.kill(children[0], signal.SIGKILL)
 
     def rabbit_bounce():
-        subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True, check=True)
+        rabbit.stop_app()
         time.sleep(3)
-        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, check=True)
-        wait_for_rabbitmq()
+        rabbit.start_app()
 
     def close_connections():
-        subprocess.run(["rabbitmqctl", "close_all_connections", "chaos"], capture_output=True, check=True)
+        rabbit.ctl("close_all_connections", "chaos")
 
     def postgres_restart():
-        subprocess.run([*PG_CLUSTER, version, "main", "restart"], capture_output=True, check=True)
-        wait_for_postgres()
+        pg.stop()
+        pg.start()
 
-    return [
+    def postgres_outage():
+        pg.stop()
+        try:
+            time.sleep(pg_outage)
+        finally:
+            pg.start()
+
+    def memory_alarm():
+        with rabbit.memory_alarm():
+            time.sleep(alarm)
+
+    plan = [
         ("kill -9 worker", kill_worker),
         ("rabbitmqctl close_all_connections", close_connections),
         ("kill -9 worker", kill_worker),
@@ -235,29 +222,48 @@ def faults(supervisor: Supervisor) -> list[tuple[str, callable]]:
         ("postgresql restart", postgres_restart),
         ("kill -9 worker", kill_worker),
     ]
+    if pg_outage:
+        plan.append((f"postgresql down {pg_outage:g} s", postgres_outage))
+    if alarm:
+        plan.append((f"rabbitmq memory alarm {alarm:g} s", memory_alarm))
+    return plan
 
 
 def run(
-    accepted: int, rate: float, models_dir: Path, workdir: Path, *, only: str = "", drain_timeout: float = 240
+    accepted: int,
+    rate: float,
+    models_dir: Path,
+    workdir: Path,
+    *,
+    only: str = "",
+    pg_outage: float = 0,
+    alarm: float = 0,
+    drain_timeout: float = 300,
 ) -> Report:
+    """Start private servers, run the load and the faults, and report; the servers are removed at the end."""
+    why = private_servers.available()
+    if why:
+        raise RuntimeError(f"chaos needs private servers: {why}")
+    with private_servers.private_postgres() as pg, private_servers.private_rabbitmq() as rabbit:
+        return _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout)
+
+
+def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout) -> Report:
     report = Report()
     started = time.monotonic()
-    database_url = servers.postgres_url("inference_api_chaos")
-    broker_url = servers.rabbitmq_url("inference_api_chaos")
-    psql(database_url, "DROP TABLE IF EXISTS job, migratehistory")
+    database_url = pg.create_database("chaos")
     port = servers.free_port()
     env = os.environ | {
         "DATABASE_URL": database_url,
-        "BROKER_URL": broker_url,
+        "BROKER_URL": rabbit.url,
         "MODELS_DIR": str(models_dir),
         "PORT": str(port),
         "SWEEP_AFTER": "20",
+        "LEASE_SECONDS": "15",
         "LOG_LEVEL": "WARNING",
     }
     workdir.mkdir(parents=True, exist_ok=True)
     subprocess.run([command("inference-api"), "migrate"], env=env, check=True, capture_output=True)
-    # a queue left over from an earlier run would deliver ids of jobs that no longer exist: drop it
-    subprocess.run(["rabbitmqctl", "purge_queue", "-p", "inference_api_chaos", "inference"], capture_output=True)
     web_log = workdir / "web.log"
     processes: list[subprocess.Popen] = []
     supervisor = Supervisor(
@@ -268,6 +274,7 @@ def run(
     in_fault = threading.Event()
     load = Load(port, accepted, rate, in_fault, report)
     seen: dict[str, tuple] = {}
+    recovered_at = time.monotonic()
     try:
         with web_log.open("wb") as out:
             web = subprocess.Popen([command("inference-api"), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -279,7 +286,7 @@ def run(
         wait_until_serving(f"http://127.0.0.1:{port}", web, web_log)
         supervisor.start()
         load.start()
-        plan = [(name, inject) for name, inject in faults(supervisor) if only in name]
+        plan = [(n, f) for n, f in faults(supervisor, pg, rabbit, pg_outage=pg_outage, alarm=alarm) if only in n]
         interval = max(2.0, accepted / rate / (len(plan) + 1))
         for name, inject in plan:
             time.sleep(interval)
@@ -291,6 +298,7 @@ def run(
             finally:
                 time.sleep(2)
                 in_fault.clear()
+            recovered_at = time.monotonic()
             seen.update(snapshot(database_url, list(load.accepted)))
         load.settled.set()
         load.join()
@@ -302,6 +310,9 @@ def run(
             if len(current) >= len(load.accepted):
                 break
             time.sleep(2)
+        report.recovery_seconds = round(time.monotonic() - recovered_at, 1)
+        final = snapshot(database_url, load.accepted)
+        failed = psql(database_url, "SELECT id::text, error, failure FROM job WHERE status = 'failed'")
     finally:
         supervisor.stop()
         for process in processes:
@@ -310,8 +321,6 @@ def run(
                 process.wait(15)
             if process.poll() is None:
                 process.kill()
-        restore_servers()
-    final = snapshot(database_url, load.accepted)
     report.accepted = len(load.accepted)
     report.lost = report.accepted - len(final)
     report.written_twice += sum(1 for i, row in final.items() if i in seen and seen[i][:3] != row[:3])
@@ -319,11 +328,12 @@ def run(
     for status, *_ in final.values():
         report.succeeded += status == "succeeded"
         report.failed += status == "failed"
-    if report.failed:
-        quoted = ",".join(f"'{i}'" for i in load.accepted)
-        for (error,) in psql(database_url, f"SELECT error FROM job WHERE status='failed' AND id IN ({quoted})"):
+    accepted_ids = set(load.accepted)
+    for job_id, error, failure in failed:
+        if job_id in accepted_ids:
             reason = (error or "")[:80]
             report.failed_reasons[reason] = report.failed_reasons.get(reason, 0) + 1
+            report.failed_as_lost += failure == "lost"
     report.seconds = round(time.monotonic() - started, 1)
     return report
 
@@ -332,17 +342,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accepted", type=int, default=2000, help="jobs to get accepted (default 2000)")
     parser.add_argument("--rate", type=float, default=40.0, help="POSTs per second (default 40)")
+    parser.add_argument("--pg-outage", type=float, default=0, metavar="S", help="also stop PostgreSQL for S s")
+    parser.add_argument("--alarm", type=float, default=0, metavar="S", help="also raise a memory alarm for S s")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "chaos")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--only", default="", help="inject only the faults whose name contains this")
     args = parser.parse_args()
-    report = run(args.accepted, args.rate, args.models_dir, args.workdir, only=args.only)
+    report = run(
+        args.accepted,
+        args.rate,
+        args.models_dir,
+        args.workdir,
+        only=args.only,
+        pg_outage=args.pg_outage,
+        alarm=args.alarm,
+    )
     text = json.dumps(asdict(report), indent=2, default=str)
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    sys.exit(0 if report.lost == 0 and report.written_twice == 0 else 1)
+    sys.exit(0 if report.lost == 0 and report.written_twice == 0 and report.failed == 0 else 1)
 
 
 if __name__ == "__main__":
