@@ -52,6 +52,8 @@ class Report:
     client_retries: int = 0
     seconds: float = 0.0
     recovery_seconds: float = 0.0  # from the end of the last fault until every accepted job had finished
+    after_faults: list[dict] = field(default_factory=list)  # per fault: jobs unfinished at its end, and how
+    # long until every job accepted by then had finished
 
 
 class Supervisor(threading.Thread):
@@ -185,6 +187,26 @@ def snapshot(url: str, ids: list[str]) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+def _recovery(name: str, database_url: str, ids: list[str], seen: dict, timeout: float = 300) -> dict:
+    """How many of `ids` were unfinished when the fault ended, and how long until all of them finished."""
+    ended = time.monotonic()
+    unfinished = None
+    while True:
+        current = snapshot(database_url, ids)
+        seen.update({i: row for i, row in current.items() if i not in seen})
+        if unfinished is None:
+            unfinished = len(ids) - len(current)
+        if len(current) >= len(ids) or time.monotonic() - ended > timeout:
+            left = len(ids) - len(current)
+            return {
+                "fault": name,
+                "unfinished_at_end": unfinished,
+                "still_unfinished": left,
+                "seconds_to_finish": round(time.monotonic() - ended, 1),
+            }
+        time.sleep(1)
+
+
 def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float) -> list[tuple[str, callable]]:
     def kill_worker():
         children = supervisor.children()
@@ -299,7 +321,7 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
                 time.sleep(2)
                 in_fault.clear()
             recovered_at = time.monotonic()
-            seen.update(snapshot(database_url, list(load.accepted)))
+            report.after_faults.append(_recovery(name, database_url, list(load.accepted), seen))
         load.settled.set()
         load.join()
         deadline = time.monotonic() + drain_timeout

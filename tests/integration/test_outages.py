@@ -183,3 +183,17 @@ def test_a_post_on_a_broker_that_blocks_publishers_answers_503_within_seconds(se
     until(lambda: client.simulate_post("/inference", json={"inputs": "after"}).status_code == 202, 20, "202 again")
     sender.broker.close()
     assert threading.active_count() >= 1 and os.getpid()
+
+
+def test_a_statement_longer_than_the_statement_timeout_is_canceled_by_the_server(servers):
+    import peewee
+
+    pg, _ = servers
+    bounded = db.connect(pg.url(), max_connections=2, statement_timeout_ms=300)
+    try:
+        started = time.monotonic()
+        with pytest.raises(peewee.OperationalError, match="statement timeout"), bounded.connection_context():
+            bounded.execute_sql("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 3
+    finally:
+        bounded.close_all()
