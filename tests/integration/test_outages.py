@@ -124,9 +124,10 @@ def test_the_job_events_relay_survives_a_database_outage_and_relays_again(server
             db.database.close_all()
             assert listener.listening.wait(15)
             job_id = uuid.uuid4()
-            with hub.waiting(job_id) as finished, db.database.atomic():
-                announce([job_id])
-            assert finished.wait(5)
+            with hub.waiting(job_id) as finished:
+                with db.database.atomic():
+                    announce([job_id])  # delivered at commit
+                assert finished.wait(5)
         finally:
             listener.stop()
             listener.join(5)
