@@ -261,16 +261,18 @@ def run(
     pg_outage: float = 0,
     alarm: float = 0,
     drain_timeout: float = 300,
+    sweep: tuple[float, float, float] = (20, 5, 15),
 ) -> Report:
     """Start private servers, run the load and the faults, and report; the servers are removed at the end."""
     why = private_servers.available()
     if why:
         raise RuntimeError(f"chaos needs private servers: {why}")
     with private_servers.private_postgres() as pg, private_servers.private_rabbitmq() as rabbit:
-        return _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout)
+        return _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep)
 
 
-def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout) -> Report:
+def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep) -> Report:
+    sweep_after, sweep_every, lease = sweep
     report = Report()
     started = time.monotonic()
     database_url = pg.create_database("chaos")
@@ -280,8 +282,8 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
         "BROKER_URL": rabbit.url,
         "MODELS_DIR": str(models_dir),
         "PORT": str(port),
-        "SWEEP_AFTER": "20",
-        "LEASE_SECONDS": "15",
+        "SWEEP_AFTER": f"{sweep_after:g}",
+        "LEASE_SECONDS": f"{lease:g}",
         "LOG_LEVEL": "WARNING",
     }
     workdir.mkdir(parents=True, exist_ok=True)
@@ -303,7 +305,9 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
         processes.append(web)
         with (workdir / "sweeper.log").open("wb") as out:
             processes.append(
-                subprocess.Popen([command("inference-api"), "sweep", "--every", "5"], env=env, stdout=out, stderr=out)
+                subprocess.Popen(
+                    [command("inference-api"), "sweep", "--every", f"{sweep_every:g}"], env=env, stdout=out, stderr=out
+                )
             )
         wait_until_serving(f"http://127.0.0.1:{port}", web, web_log)
         supervisor.start()
@@ -366,6 +370,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="POSTs per second (default 40)")
     parser.add_argument("--pg-outage", type=float, default=0, metavar="S", help="also stop PostgreSQL for S s")
     parser.add_argument("--alarm", type=float, default=0, metavar="S", help="also raise a memory alarm for S s")
+    parser.add_argument(
+        "--sweep",
+        type=float,
+        nargs=3,
+        default=(20, 5, 15),
+        metavar=("AFTER", "EVERY", "LEASE"),
+        help="SWEEP_AFTER, sweep --every and LEASE_SECONDS (default 20 5 15; the Procfile's: 120 10 30)",
+    )
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "chaos")
     parser.add_argument("--json", type=Path, help="write the report here")
@@ -379,6 +391,7 @@ def main() -> None:
         only=args.only,
         pg_outage=args.pg_outage,
         alarm=args.alarm,
+        sweep=tuple(args.sweep),
     )
     text = json.dumps(asdict(report), indent=2, default=str)
     print(text)

@@ -2,7 +2,6 @@
 the limit gets the JSON 413 even from a client that sends it all before reading; an open API on a public
 address is warned about; SIGTERM drains the requests in flight and exits 0 without a traceback."""
 
-import json
 import signal
 import socket
 import sqlite3
@@ -76,4 +75,3 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0_without_a_traceback(
     text = log.read_text()
     assert "Traceback" not in text and "Bad file descriptor" not in text, text
     assert "SIGTERM" in text, text
-    json.dumps(answers)
