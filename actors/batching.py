@@ -5,10 +5,16 @@ collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one
 model's inputs in length-sorted chunks of its `max_batch_size`, writes every outcome in one transaction,
 then releases the threads, which ack. A bad input fails only its own job; a transient database error
 is handed back to every thread of the batch, and Dramatiq retries those messages.
+
+While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
+so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs and hands
+the jobs it has not reached back to Dramatiq as a transient error (retried, each alone). Every loop here
+survives outages of the database and logs each once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import queue
@@ -20,12 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import metrics
+from core.outage import Outage
 from db import Failure, Job, Status, database
 
 logger = logging.getLogger(__name__)
 
 MAX_STARTS = 4  # a job started this many times without finishing is failed, not run again: it may be what
 # crashes the worker (each start after the first runs alone, so only such a job can reach this)
+
+
+class BatchTimeout(Exception):
+    """The batch ran past its time bound before it reached this job: its message is retried."""
 
 
 @dataclass
@@ -40,10 +51,23 @@ class Batcher:
     """Two threads per worker process: the batcher claims and runs batches; the writer saves a batch's
     outcomes (one transaction) and releases its messages while the batcher already runs the next one."""
 
-    def __init__(self, runtimes, *, max_jobs: int = 64, max_wait_ms: float = 5.0):
+    def __init__(
+        self,
+        runtimes,
+        *,
+        max_jobs: int = 64,
+        max_wait_ms: float = 5.0,
+        lease_seconds: float = 30.0,
+        batch_timeout: float = 120.0,
+    ):
         self.runtimes = runtimes
         self.max_jobs = max_jobs
         self.max_wait = max_wait_ms / 1000
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.batch_timeout = batch_timeout
+        self._deadline = float("inf")
+        self._held: set[str] = set()  # claimed, not yet saved: their leases are renewed
+        self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
         self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
         self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
         self._started = self._batching = False
@@ -64,6 +88,7 @@ class Batcher:
         with self._lock:
             if not self._started:
                 threading.Thread(target=self._write_loop, name="batch-writer", daemon=True).start()
+                threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True).start()
                 self._started = True
             if batching and not self._batching:
                 threading.Thread(target=self._loop, name="batcher", daemon=True).start()
@@ -94,39 +119,73 @@ class Batcher:
             futures, outcomes = self._writes.get()
             try:
                 self._save(futures, outcomes)
+                self._outages["batch write"].ok()
             except Exception as e:  # the database is down: these messages are retried
+                self._outages["batch write"].failed(e)
+                self._release(list(futures))
                 _fail(futures, e)
             finally:
                 if not database.is_closed():
                     database.close()
+
+    def _renew_loop(self) -> None:
+        """Extend the leases of the jobs this process holds, every third of the lease."""
+        while True:
+            time.sleep(self.lease.total_seconds() / 3)
+            with self._lock:
+                held = list(self._held)
+            if not held:
+                continue
+            try:
+                Job.renew(held, self.lease)
+                self._outages["lease renewal"].ok()
+            except Exception as e:  # the database is down: the sweeper may send them again; harmless
+                self._outages["lease renewal"].failed(e)
+            finally:
+                if not database.is_closed():
+                    database.close()
+
+    def _hold(self, job_ids) -> None:
+        with self._lock:
+            self._held.update(job_ids)
+
+    def _release(self, job_ids) -> None:
+        with self._lock:
+            self._held.difference_update(job_ids)
 
     def run_batch(self, items: list[tuple[str, Future]]) -> None:
         """Fresh jobs run together and are saved together; a job started before (its worker may have died
         on it) is claimed, run and saved alone, least attempted first, so a poison input cannot take the
         jobs delivered with it down again."""
         self._start(batching=False)
+        self._deadline = time.monotonic() + self.batch_timeout
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
         try:
-            fresh = Job.claim_fresh(list(futures))
+            fresh = Job.claim_fresh(list(futures), lease=self.lease)
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
+            self._hold(fresh_ids)
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
                 self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))  # saved by the writer
             started_before = [i for i in futures if i not in fresh_ids]
             for job in Job.unfinished(started_before) if started_before else ():
-                claimed = Job.claim(job.id)
+                claimed = Job.claim(job.id, lease=self.lease)
                 if claimed is None:
                     continue
                 metrics.started([claimed])
+                self._hold([str(claimed.id)])
                 if claimed.attempts > MAX_STARTS:
                     crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
                     self._save(futures, [(claimed, crashed)])
                 else:
                     self._save(futures, self._run(_Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
+            self._outages["batch"].ok()
         except Exception as e:  # the database is down: every message not yet answered is retried
+            self._outages["batch"].failed(e)
+            self._release(list(futures))
             _fail(futures, e)
         finally:
             if not database.is_closed():
@@ -135,13 +194,20 @@ class Batcher:
                 _resolve(waiting, None)
         self.batches += 1
 
-    def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict]]) -> None:
-        if not outcomes:
-            return
-        metrics.finished(outcomes, Job.finish_many(outcomes))
-        self.jobs += len(outcomes)
-        for job, _ in outcomes:
-            _resolve(futures.pop(str(job.id), []), True)
+    def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict | None]]) -> None:
+        """Write the outcomes (None: not reached within the batch's time bound, its message is retried)."""
+        done = [(job, fields) for job, fields in outcomes if fields is not None]
+        if done:
+            metrics.finished(done, Job.finish_many(done))
+            self.jobs += len(done)
+        self._release([str(job.id) for job, _ in outcomes])
+        for job, fields in outcomes:
+            waiting = futures.pop(str(job.id), [])
+            if fields is None:
+                for future in waiting:
+                    future.set_exception(BatchTimeout(f"the batch ran past its bound of {self.batch_timeout} s"))
+            else:
+                _resolve(waiting, True)
 
     @staticmethod
     def _groups(jobs: list[Job]) -> list[_Group]:
@@ -156,8 +222,10 @@ class Batcher:
             groups.setdefault(key, _Group(job.model, job.task, job.parameters)).jobs.append(job)
         return [*groups.values(), *alone]
 
-    def _run(self, group: _Group) -> list[tuple[Job, dict]]:
+    def _run(self, group: _Group) -> list[tuple[Job, dict | None]]:
         started = time.perf_counter()
+        if time.monotonic() > self._deadline:
+            return [(job, None) for job in group.jobs]  # not reached in time: retried
         try:
             model = self.runtimes.get(group.model)
             if len(group.jobs) == 1:
@@ -165,7 +233,10 @@ class Batcher:
             else:
                 limit = self.runtimes.catalog.models[group.model].max_batch_size
                 texts = [text for job in group.jobs for text in job.inputs]
-                outputs = _split(run_sorted(model, texts, limit, task=group.task, **group.parameters), group.jobs)
+                ran = run_sorted(model, texts, limit, deadline=self._deadline, task=group.task, **group.parameters)
+                outputs = _split(ran, group.jobs)
+        except BatchTimeout:
+            return [(job, None) for job in group.jobs]
         except Exception as e:
             metrics.failed_run(group.model, e)
             if len(group.jobs) > 1:  # find the input at fault: each job on its own
@@ -191,11 +262,14 @@ def _crashed(job: Job) -> str:
     )
 
 
-def run_sorted(model, texts: list[str], limit: int, **parameters: Any) -> list[dict]:
-    """Run `texts` in chunks of `limit`, sorted by length so each chunk pads little; results in input order."""
+def run_sorted(model, texts: list[str], limit: int, *, deadline: float = float("inf"), **parameters: Any) -> list[dict]:
+    """Run `texts` in chunks of `limit`, sorted by length so each chunk pads little; results in input order.
+    Past `deadline` (time.monotonic), raise `BatchTimeout` between chunks."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     results: list[dict] = [{}] * len(texts)
     for start in range(0, len(order), limit):
+        if time.monotonic() > deadline:
+            raise BatchTimeout("the batch ran past its time bound")
         chunk = order[start : start + limit]
         for index, output in zip(chunk, model([texts[i] for i in chunk], **parameters), strict=True):
             results[index] = output

@@ -6,13 +6,17 @@ never falls back to Dramatiq's lazy default (which would silently connect to a R
 
 from __future__ import annotations
 
+import threading
+import time
+
 import dramatiq
 import pika
 import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
-from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.errors import BrokerError
+from dramatiq.middleware import Middleware, MiddlewareError, Retries, ShutdownNotifications, TimeLimit
 
 from actors.consumer import CoalescingRabbitmqBroker
 from core.config import EMBEDDED_BROKER
@@ -24,12 +28,42 @@ def base_middleware() -> list[Middleware]:
     return [TimeLimit(), ShutdownNotifications(), Retries()]
 
 
-def make_broker(url: str, *, middleware: list[Middleware] = ()) -> dramatiq.Broker:
-    """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms."""
+class PublishTimeout(BrokerError, MiddlewareError):
+    """A publish did not complete within its bound (a broker that blocks publishers: a memory or disk alarm).
+    A `MiddlewareError`, so Dramatiq lets it out of the middleware hook instead of logging it."""
+
+
+class PublishDeadline(Middleware):
+    """Bound one send, Dramatiq's own retries included: RabbitmqBroker.enqueue tries up to 6 connections, and
+    on a broker that blocks publishers each waits out pika's `blocked_connection_timeout`. Before each
+    attempt after the first, give up once `seconds` have passed since the first."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._local = threading.local()
+
+    def before_enqueue(self, broker, message, delay):
+        key, now = (message.message_id, id(message)), time.monotonic()
+        if getattr(self._local, "key", None) != key:
+            self._local.key, self._local.started = key, now  # a new send
+        elif now - self._local.started >= self.seconds:
+            self._local.key = None
+            raise PublishTimeout(f"the broker did not take the message within {self.seconds:g} s")
+
+    def after_enqueue(self, broker, message, delay):
+        self._local.key = None
+
+
+def make_broker(url: str, *, middleware: list[Middleware] = (), send_timeout: float = 5.0) -> dramatiq.Broker:
+    """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms, whose
+    publishes give up after about `send_timeout` seconds when the broker blocks publishers (an alarm)."""
     if url == EMBEDDED_BROKER:
         broker = StubBroker(middleware=base_middleware())
     else:
         broker = CoalescingRabbitmqBroker(url=url, confirm_delivery=True, middleware=base_middleware())
+        for parameters in broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]:
+            parameters.blocked_connection_timeout = send_timeout
+        broker.add_middleware(PublishDeadline(send_timeout))
     for m in middleware:
         broker.add_middleware(m)
     return broker

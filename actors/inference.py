@@ -10,6 +10,7 @@ import dramatiq
 if TYPE_CHECKING:  # the sending side (the API) never loads the batcher, nor the worker's metrics
     from actors.batching import Batcher
 
+WAIT_STEP = 0.5  # seconds; a thread blocked in one long wait could not be interrupted by the time limit
 QUEUE = "inference"
 ACTOR = "inference"
 OPTIONS = {
@@ -26,6 +27,12 @@ def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq
     def inference(job_id: str) -> None:
         if batcher is None:
             raise RuntimeError("this process only sends inference messages; it has no models loaded")
-        batcher.submit(job_id).result()  # finished, canceled and unknown jobs resolve at once: skipped
+        future = batcher.submit(job_id)  # finished, canceled and unknown jobs resolve at once: skipped
+        while True:  # short waits: Dramatiq's time limit (an exception raised in this thread) lands between them
+            try:
+                future.result(timeout=WAIT_STEP)
+                return
+            except TimeoutError:
+                continue
 
     return dramatiq.actor(inference, broker=broker, actor_name=ACTOR, queue_name=QUEUE, **OPTIONS)

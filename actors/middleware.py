@@ -72,7 +72,8 @@ class RetriesExhausted(Middleware):
         if exception is None or not message.failed or not message.args:
             return
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
-        reason = f"gave up after {attempts} attempts: {type(exception).__name__}: {exception}"
+        reason = f"gave up after {attempts} attempts: {short_reason(exception)}"
+        logger.warning("job %s: %s (%s: %s)", message.args[0], reason, type(exception).__name__, exception)
         try:
             if Job.fail(message.args[0], Failure.RETRIES_EXHAUSTED, reason):
                 metrics.gave_up(Job.get_by_id(message.args[0]), Failure.RETRIES_EXHAUSTED)
@@ -81,3 +82,28 @@ class RetriesExhausted(Middleware):
         finally:
             if not database.is_closed():
                 database.close()
+
+
+def short_reason(error: BaseException) -> str:
+    """What a client may read in a job's `error`: the kind of fault, never a driver's text (hosts, ports,
+    users, statements); the detail goes to the log."""
+    import peewee
+    import pika.exceptions
+    from dramatiq.errors import BrokerError
+    from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+    from actors.batching import BatchTimeout
+
+    if isinstance(error, (peewee.DatabaseError, peewee.InterfaceError)) or type(error).__module__.startswith(
+        ("psycopg2", "sqlite3")
+    ):
+        return "the database was unavailable"
+    if isinstance(error, (BrokerError, pika.exceptions.AMQPError)):
+        return "the message broker was unavailable"
+    if isinstance(error, TimeLimitExceeded):
+        return "the time limit was exceeded"
+    if isinstance(error, BatchTimeout):
+        return "its batch ran past its time bound"
+    if isinstance(error, OSError):
+        return "a connection failed"
+    return f"an unexpected error ({type(error).__name__})"

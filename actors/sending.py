@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import dramatiq
 import pika.exceptions
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
 from actors import inference
@@ -52,6 +54,20 @@ class Sender:
             self.send(job.id)
         return True
 
+    def waiting(self) -> int:
+        """Messages the broker holds for the inference queue, ready or delayed for a retry (not those a
+        worker has taken, nor dead letters). Raises `Unavailable` when the broker is down."""
+        queue = self.actor.queue_name
+        if isinstance(self.broker, StubBroker):
+            queues = self.broker.queues
+            return sum(queues[name].qsize() for name in (queue, dq_name(queue)) if name in queues)
+        try:
+            ready, delayed, _ = self.broker.get_queue_message_counts(queue)
+        except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
+            del self.broker.connection  # the next call opens a fresh one
+            raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
+        return ready + delayed
+
     def ping(self) -> None:
         try:
             ping(self.broker)
@@ -63,7 +79,7 @@ class Sender:
         return queue_depths(self.broker)
 
 
-def open_sender(broker_url: str) -> Sender:
+def open_sender(broker_url: str, *, send_timeout: float = 5.0) -> Sender:
     """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
-    broker = make_broker(broker_url)
+    broker = make_broker(broker_url, send_timeout=send_timeout)
     return Sender(broker, inference.declare(broker))

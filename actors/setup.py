@@ -17,7 +17,14 @@ from actors.sending import Sender
 
 
 def worker_sender(
-    broker_url: str, runtimes: Runtimes, *, preload: list[str] = (), heartbeat: float | None = None
+    broker_url: str,
+    runtimes: Runtimes,
+    *,
+    preload: list[str] = (),
+    heartbeat: float | None = None,
+    lease_seconds: float = 30.0,
+    batch_timeout: float = 120.0,
+    send_timeout: float = 5.0,
 ) -> Sender:
     """The broker and actor a worker consumes with (and can send through). With `heartbeat` (seconds),
     each worker process records the models it has loaded in the database that often."""
@@ -26,12 +33,14 @@ def worker_sender(
         runtimes,
         max_jobs=max(spec.max_batch_size for spec in specs),
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
+        lease_seconds=lease_seconds,
+        batch_timeout=batch_timeout,
     )
     middleware = [DramatiqMetrics(), DatabaseConnection()]
     if heartbeat:
         middleware.append(ReportLoadedModels(runtimes, every=heartbeat))
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
-    broker = make_broker(broker_url, middleware=middleware)
+    broker = make_broker(broker_url, middleware=middleware, send_timeout=send_timeout)
     broker.add_middleware(RetriesExhausted(), before=Retries)
     return Sender(broker, inference.declare(broker, batcher))

@@ -1,9 +1,20 @@
-"""The sweeper: jobs left queued or running too long (a lost message, a worker that died while the broker
-kept no copy) are sent again, a bounded number of times, then failed with the reason.
+"""The sweeper: jobs left queued too long (a lost message) or running with an expired lease (a worker that
+died, or lost its database, while the broker kept no copy) are sent again, a bounded number of times,
+then failed with the reason.
+
+The rules (the README's Reliability section says the same):
+
+- A running job is sent again only once its lease expired (its worker renews the lease while it works on
+  it); each such re-send counts, and after `max_sweeps` of them the job is failed as lost.
+- A queued job past `queued_after` (since it was created or last sent again) is never failed as lost while
+  its message can still be in the queue. While the broker holds at least as many messages for the queue
+  (ready or delayed for a retry) as there are queued jobs, it is left alone: a deep backlog that moves.
+  With fewer, it is sent again (idempotent: a duplicate is skipped), once per `queued_after`; such a re-send
+  counts toward `max_sweeps` only when the queue held no message at all, so its own cannot be there.
 
 Sending again is always safe: the actor is idempotent, so a job whose first message was only slow runs
-once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N`) and, in the embedded mode,
-as a thread.
+once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N` under a supervisor) and, in
+the embedded mode, as a thread; a loop survives outages of the database or the broker and logs once each.
 """
 
 from __future__ import annotations
@@ -13,44 +24,47 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from actors.inference import OPTIONS
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
-from core.errors import Unavailable
-from db import Failure, Job, database
+from core.outage import Outage
+from db import Failure, Job, Status, database
 from db.models import utcnow
 
 logger = logging.getLogger(__name__)
-
-# A running job cannot legitimately run longer than the actor's time limit, retries and backoff included.
-RUNNING_GRACE = dt.timedelta(milliseconds=OPTIONS["time_limit"] + OPTIONS["max_backoff"]) * 2
 
 
 @dataclass
 class SweepReport:
     resent: int = 0
     failed: int = 0
+    waiting: int | None = None  # messages the broker held for the queue, when it said
 
     def __str__(self) -> str:
         return f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost"
 
 
 def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
+    """One pass. Raises when the database or the broker is down (`Unavailable` for the broker); what it
+    did not send is sent by the next pass."""
     now = utcnow()
     report = SweepReport()
-    for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
-        if job.sweeps >= max_sweeps:
+    stale = Job.stale(queued_before=now - queued_after, now=now)
+    if not stale:
+        return report
+    report.waiting = sender.waiting()
+    queued = Job.queued_count() if any(job.status == Status.QUEUED for job in stale) else 0
+    for job in stale:
+        if job.status == Status.QUEUED and report.waiting is not None and report.waiting >= queued:
+            continue  # every queued job's message can still be in the queue: a backlog, not a loss
+        counted = job.status == Status.RUNNING or report.waiting == 0
+        if counted and job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
             lost = Job.fail(job.id, Failure.LOST, reason)
             report.failed += lost
             if lost:
                 SWEEP_LOST.inc()
             continue
-        job.mark_swept()  # count first, then send: a crash in between loses a re-send, never the bound
-        try:
-            sender.resend(job)
-        except Unavailable:
-            logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
-            break
+        job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
+        sender.resend(job)
         report.resent += 1
         SWEEP_RESENDS.inc()
     if report.resent or report.failed:
@@ -59,19 +73,34 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
 
 
 class Sweeper(threading.Thread):
-    """Sweep every `every` seconds until stopped (embedded mode; production uses the CronJob)."""
+    """Sweep every `every` seconds until stopped: `inference-api sweep --every N` runs it in the foreground,
+    the embedded mode as a thread. A failed sweep (the database or the broker is down) is logged once per
+    outage, and the loop carries on."""
 
-    def __init__(self, sender, *, every: float, queued_after: dt.timedelta, max_sweeps: int):
+    def __init__(self, sender, *, every: float, queued_after: dt.timedelta, max_sweeps: int, echo: bool = False):
         super().__init__(name="sweeper", daemon=True)
         self.sender, self.every, self.queued_after, self.max_sweeps = sender, every, queued_after, max_sweeps
+        self.echo = echo  # print each report (the command's output)
         self.stopping = threading.Event()
+        self.outage = Outage(logger, "sweep")
 
     def run(self) -> None:
         while not self.stopping.wait(self.every):
-            try:
-                sweep(self.sender, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
-            except Exception as e:  # the database may be down: try again next time
-                logger.warning("sweep failed: %s", e)
-            finally:
-                if not database.is_closed():
-                    database.close()
+            self.sweep_once()
+
+    def sweep_once(self) -> SweepReport | None:
+        try:
+            report = sweep(self.sender, queued_after=self.queued_after, max_sweeps=self.max_sweeps)
+        except Exception as e:  # the database or the broker is down: try again next time
+            self.outage.failed(e)
+            return None
+        finally:
+            if not database.is_closed():
+                database.close()
+        self.outage.ok()
+        if self.echo and (report.resent or report.failed):
+            print(report, flush=True)
+        return report
+
+    def stop(self) -> None:
+        self.stopping.set()

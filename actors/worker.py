@@ -36,7 +36,15 @@ try:
 except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logs.configure(config.log_level, config.log_format)
-db.connect(config.database)
-broker = worker_sender(config.broker_url, runtimes, preload=preload, heartbeat=config.heartbeat_seconds).broker
+db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
+broker = worker_sender(
+    config.broker_url,
+    runtimes,
+    preload=preload,
+    heartbeat=config.heartbeat_seconds,
+    lease_seconds=config.lease_seconds,
+    batch_timeout=config.batch_timeout,
+    send_timeout=config.broker_send_timeout,
+).broker
 broker.add_middleware(Heartbeat(config.worker_heartbeat_dir))
 dramatiq.set_broker(broker)

@@ -33,10 +33,15 @@ class Config:
     max_input_chars: int = 20_000
     max_json_depth: int = 32  # arrays and objects nested deeper get 422
     max_backlog: int = 10_000  # queued jobs per model before POST answers 429
-    sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
+    sweep_after: int = 120  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
-    sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
+    sweep_every: int = 10  # seconds between sweeps of the embedded mode's sweeper thread
     heartbeat_seconds: int = 10  # how often a worker process records its loaded models in the database
+    lease_seconds: int = 30  # a running job's lease; its worker renews it every third of that
+    batch_timeout: int = 120  # seconds a batch may run; jobs it has not reached by then are retried
+    statement_timeout_ms: int = 30_000  # PostgreSQL statement_timeout of every connection; 0: none
+    broker_send_timeout: int = 5  # seconds a publish may wait on a broker that blocks publishers
+    drain_seconds: int = 20  # on SIGTERM, how long `serve` waits for the requests in flight
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
     log_level: str = "INFO"
     log_format: str = "json"  # json (one JSON object a line) or text; from_env defaults to text when embedded
@@ -50,6 +55,12 @@ class Config:
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+
+    @property
+    def max_body_hard_cap(self) -> int:
+        """Bodies up to this size are read and refused with the JSON 413; only beyond it does the server
+        (waitress) close the connection."""
+        return max(4 * self.max_body_bytes, 1 << 20)
 
     @property
     def models_path(self) -> Path:
@@ -106,6 +117,11 @@ class Config:
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
             sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
             heartbeat_seconds=integer("HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
+            lease_seconds=integer("LEASE_SECONDS", defaults.lease_seconds, minimum=3),
+            batch_timeout=integer("BATCH_TIMEOUT", defaults.batch_timeout),
+            statement_timeout_ms=integer("STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms, minimum=0),
+            broker_send_timeout=integer("BROKER_SEND_TIMEOUT", defaults.broker_send_timeout),
+            drain_seconds=integer("DRAIN_SECONDS", defaults.drain_seconds, minimum=0),
             api_keys=api_keys(env),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
             log_format=log_format(env, broker_url),

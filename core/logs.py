@@ -51,6 +51,7 @@ def configure(level: str, style: str) -> None:
         if not any(isinstance(f, RequestId) for f in handler.filters):
             handler.addFilter(RequestId())
     root.setLevel(level)
-    # pika reports every connection opened and closed at INFO (the queue-depth reads, /readyz): debug only.
+    # pika reports every connection opened and closed at INFO (the queue-depth reads, /readyz), and every failed
+    # attempt with a traceback during an outage, which our loops log once: pika's own lines at debug only.
     numeric = root.getEffectiveLevel()
-    logging.getLogger("pika").setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
+    logging.getLogger("pika").setLevel(numeric if numeric <= logging.DEBUG else logging.CRITICAL)

@@ -18,11 +18,13 @@ SQLITE_PRAGMAS = {
 }
 
 
-def connect(url: str, *, max_connections: int = 20) -> peewee.Database:
+def connect(url: str, *, max_connections: int = 20, statement_timeout_ms: int = 0) -> peewee.Database:
     """Bind the proxy to the database at `url` and return it.
 
-    PostgreSQL is pooled (connections are returned to the pool by `close()`); SQLite runs in WAL mode
-    with a busy timeout so the API and in-process worker threads can share the file.
+    PostgreSQL is pooled (connections are returned to the pool by `close()`), and with
+    `statement_timeout_ms` every statement is bounded (the server cancels it: a 503 or a retried message,
+    never a thread held for good); SQLite runs in WAL mode with a busy timeout so the API and in-process
+    worker threads can share the file.
     """
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
@@ -37,6 +39,7 @@ def connect(url: str, *, max_connections: int = 20) -> peewee.Database:
             stale_timeout=300,
             timeout=10,  # seconds to wait for a free pooled connection
             connect_timeout=5,
+            **({"options": f"-c statement_timeout={statement_timeout_ms}"} if statement_timeout_ms else {}),
         )
     else:
         raise ValueError(f"unsupported database URL scheme {scheme!r}")

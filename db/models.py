@@ -16,6 +16,8 @@ from db.connection import database
 from db.events import announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
 
+DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)  # stored naive, always UTC
@@ -52,6 +54,7 @@ class Job(BaseModel):
     request_hash = peewee.CharField(max_length=64, null=True)
     sweeps = peewee.IntegerField(default=0)  # times the sweeper sent it again
     swept_at = peewee.DateTimeField(null=True)  # when it last did
+    lease_expires_at = peewee.DateTimeField(null=True)  # a running job's worker renews it while it works on it
 
     class Meta:
         table_name = "job"
@@ -73,36 +76,53 @@ class Job(BaseModel):
         return cls.update(status=target, **fields).where(where & cls.status.in_(sorted(allowed)))
 
     @classmethod
-    def claim(cls, job_id) -> Job | None:
-        """Mark a job running and count the attempt; None when it is finished, canceled or unknown.
+    def claim(cls, job_id, *, lease: dt.timedelta = DEFAULT_LEASE) -> Job | None:
+        """Mark a job running, holding a lease for `lease`, and count the attempt; None when it is finished,
+        canceled or unknown.
 
         A guarded update, so a redelivered message never runs a finished job again.
         """
+        now = utcnow()
         claimed = cls._move(
-            cls.id == job_id, Status.RUNNING, started_at=utcnow(), attempts=cls.attempts + 1, swept_at=None
+            cls.id == job_id,
+            Status.RUNNING,
+            started_at=now,
+            attempts=cls.attempts + 1,
+            swept_at=None,
+            lease_expires_at=now + lease,
         ).execute()
         return cls.get_by_id(job_id) if claimed else None
 
     @classmethod
-    def claim_fresh(cls, job_ids: list) -> list[Job]:
+    def claim_fresh(cls, job_ids: list, *, lease: dt.timedelta = DEFAULT_LEASE) -> list[Job]:
         """`claim` for a batch, in one statement, of the jobs never started before; the others (finished,
         unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time.
 
         Committed without waiting for the disk (PostgreSQL's `synchronous_commit` off, this transaction
         only): a claim lost with the database server leaves the job queued, and its message, unacked, is
         delivered again. The outcome is saved durably before the message is acked."""
+        now = utcnow()
         query = cls._move(
             cls.id.in_(job_ids) & (cls.attempts == 0),
             Status.RUNNING,
             allowed_from={Status.QUEUED},
-            started_at=utcnow(),
+            started_at=now,
             attempts=1,
             swept_at=None,
+            lease_expires_at=now + lease,
         ).returning(cls)
         with database.atomic():
             if isinstance(database.obj, peewee.PostgresqlDatabase):
                 database.execute_sql("SET LOCAL synchronous_commit TO OFF")
             return list(query.execute())
+
+    @classmethod
+    def renew(cls, job_ids: list, lease: dt.timedelta) -> int:
+        """Extend the leases of those of `job_ids` still running (their worker is still on them)."""
+        if not job_ids:
+            return 0
+        where = cls.id.in_(job_ids) & (cls.status == Status.RUNNING)
+        return cls.update(lease_expires_at=utcnow() + lease).where(where).execute()
 
     @classmethod
     def cancel(cls, job_id) -> bool:
@@ -148,22 +168,34 @@ class Job(BaseModel):
         return cls.select().where((cls.model == model) & (cls.status == Status.QUEUED)).count()
 
     @classmethod
-    def stale(cls, *, queued_before: dt.datetime, running_before: dt.datetime, limit: int = 1000) -> list[Job]:
-        """Jobs that should have moved on by now: queued too long, or running past any time limit,
-        counted from the last time the sweeper sent them, if it did."""
+    def stale(cls, *, queued_before: dt.datetime, now: dt.datetime, limit: int = 1000) -> list[Job]:
+        """Jobs that should have moved on by now, oldest first: queued since before `queued_before` (counted
+        from the last time the sweeper sent them, if it did), or running with an expired lease (no worker
+        renews it: the worker died, or lost its database)."""
         queued_since = peewee.fn.COALESCE(cls.swept_at, cls.created_at)
-        running_since = peewee.fn.COALESCE(cls.swept_at, cls.started_at)
+        lease_over = cls.lease_expires_at.is_null() | (cls.lease_expires_at < now)
         return list(
             cls.select()
             .where(
                 ((cls.status == Status.QUEUED) & (queued_since < queued_before))
-                | ((cls.status == Status.RUNNING) & (running_since < running_before))
+                | ((cls.status == Status.RUNNING) & lease_over)
             )
+            .order_by(cls.created_at)
             .limit(limit)
         )
 
-    def mark_swept(self) -> None:
-        type(self).update(sweeps=type(self).sweeps + 1, swept_at=utcnow()).where(type(self).id == self.id).execute()
+    @classmethod
+    def queued_count(cls) -> int:
+        return cls.select().where(cls.status == Status.QUEUED).count()
+
+    def mark_swept(self, *, counted: bool = True, lease: dt.timedelta = dt.timedelta(0)) -> None:
+        """Record a re-send (counted toward the sweeper's bound, or only dated); a running job's lease is
+        pushed `lease` ahead so the next sweep leaves it to the message just sent."""
+        cls, now = type(self), utcnow()
+        fields = {"swept_at": now, "sweeps": cls.sweeps + 1 if counted else cls.sweeps}
+        if self.status == Status.RUNNING:
+            fields["lease_expires_at"] = now + lease
+        cls.update(**fields).where(cls.id == self.id).execute()
 
     @classmethod
     def unfinished(cls, job_ids: list | None = None) -> list[Job]:

@@ -26,13 +26,13 @@ class ServiceDied(RuntimeError):
 
 
 class Service:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path):
-        self.name, self.args, self.env, self.log = name, args, env, log
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path, *, append: bool = False):
+        self.name, self.args, self.env, self.log, self.append = name, args, env, log, append
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Service:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
+        with self.log.open("ab" if self.append else "wb") as out:
             self.process = subprocess.Popen(
                 self.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT
             )

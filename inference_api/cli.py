@@ -4,6 +4,7 @@ A composition root."""
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from dataclasses import replace
@@ -12,6 +13,8 @@ from pathlib import Path
 from core import logs
 from core.config import Config, ConfigError
 from core.errors import InferenceError
+
+logger = logging.getLogger("inference_api")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     import waitress
 
+    from inference_api import draining
+
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
     app, embedded = build_app(config)
     server = waitress.create_server(
@@ -71,10 +76,14 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         host=config.host,
         port=config.port,
         threads=config.web_threads,
-        max_request_body_size=config.max_body_bytes,
+        max_request_body_size=config.max_body_hard_cap,  # the app answers 413 (JSON) up to this size
         ident="inference-api",
     )
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    if not config.api_keys and not _loopback(config.host):
+        logger.warning(
+            "serving on %s with no API keys: anyone who can reach it can use the API (set API_KEYS or API_KEYS_FILE)",
+            config.host,
+        )
     mode = (
         f"embedded: {config.database}, in-process worker x{config.worker_threads} threads"
         if config.embedded
@@ -82,11 +91,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     )
     print(f"Serving on http://{config.host}:{server.effective_port} ({mode})", file=sys.stderr, flush=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        received = draining.serve(server, drain_seconds=config.drain_seconds)
+        logger.info("%s: stopped accepting, requests in flight done; shutting down", received or "stop")
     finally:
-        server.close()
         if embedded is not None:
             embedded.stop()
 
@@ -98,7 +105,7 @@ def build_app(config: Config):
     from db import events
     from web import create_app
 
-    db.connect(config.database)
+    db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
     catalog = _catalog(config)
     embedded = tokens = None
     if config.embedded:
@@ -111,37 +118,56 @@ def build_app(config: Config):
     else:
         from actors.sending import open_sender
 
-        sender = open_sender(config.broker_url)
+        sender = open_sender(config.broker_url, send_timeout=config.broker_send_timeout)
     events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
     return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
     import db
     from db import migrate
 
-    db.connect(config.database)
+    db.connect(config.database)  # no statement timeout: a migration may take its time
     applied = migrate.apply()
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
 def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     import datetime as dt
-    import time
 
     import db
     from actors.sending import open_sender
-    from actors.sweeper import sweep
+    from actors.sweeper import Sweeper
 
-    db.connect(config.database)
-    sender = open_sender(config.broker_url)
-    while True:
-        with db.database.connection_context():
-            report = sweep(sender, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
+    db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
+    sweeper = Sweeper(
+        open_sender(config.broker_url, send_timeout=config.broker_send_timeout),
+        every=args.every or 0,
+        queued_after=dt.timedelta(seconds=config.sweep_after),
+        max_sweeps=config.sweep_max,
+        echo=True,
+    )
+    if not args.every:  # once (a CronJob): a failed sweep is a failed run
+        report = sweeper.sweep_once()
+        if report is None:
+            sys.exit("inference-api: sweep failed (the database or the broker is unavailable)")
         print(report, flush=True)
-        if not args.every:
-            return
-        time.sleep(args.every)
+        return
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: sweeper.stop())
+    sweeper.sweep_once()
+    sweeper.run()  # in the foreground: survives outages, logs each once, ends on SIGTERM or SIGINT
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:

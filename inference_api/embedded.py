@@ -48,7 +48,10 @@ def start(config: Config, catalog: Catalog) -> Embedded:
         runtimes,
         preload=runtimes.preload_names(config.preload_models),
         heartbeat=config.heartbeat_seconds,
+        lease_seconds=config.lease_seconds,
+        batch_timeout=config.batch_timeout,
     )
+    sender.broker.emit_after("process_boot")  # as the dramatiq CLI does: starts the actor's time limit
     worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
     resend_unfinished(sender)

@@ -184,7 +184,19 @@ def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker
     actors.broker.join(actors.actor.queue_name, timeout=10_000, fail_fast=False)
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.FAILED
-    assert stored.error == "gave up after 2 attempts: ConnectionError: database went away"
+    assert stored.error == "gave up after 2 attempts: a connection failed"  # the detail goes to the log only
+
+
+def test_a_job_error_names_the_kind_of_fault_never_the_drivers_text():
+    import peewee
+    from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+    from actors.middleware import short_reason
+
+    leak = 'connection to server at "10.0.0.5", port 5432 failed: FATAL: password authentication failed for user "app"'
+    assert short_reason(peewee.OperationalError(leak)) == "the database was unavailable"
+    assert short_reason(TimeLimitExceeded()) == "the time limit was exceeded"
+    assert "10.0.0.5" not in short_reason(RuntimeError(leak))
 
 
 def test_a_job_that_keeps_crashing_its_worker_is_failed_without_running_again(database):

@@ -1,7 +1,10 @@
 import datetime as dt
+import logging
+
+import peewee
 
 from actors.sending import open_sender
-from actors.sweeper import RUNNING_GRACE, sweep
+from actors.sweeper import Sweeper, sweep
 from db import Job, Status
 from db.models import utcnow
 from tests.conftest import queued_messages
@@ -27,16 +30,31 @@ def test_a_job_just_sent_again_is_not_sent_again_before_its_time(database):
     actors = open_sender("stub://")
     job()
     sweep(actors, queued_after=AFTER)
+    actors.broker.flush_all()  # consumed, yet the job is still queued
     assert sweep(actors, queued_after=AFTER).resent == 0
-    assert queued_messages(actors) == 1
 
 
-def test_a_job_running_past_any_time_limit_is_sent_again(database):
+def test_a_running_job_is_sent_again_once_its_lease_expired_and_not_while_it_is_renewed(database):
     actors = open_sender("stub://")
-    stuck = job(Status.RUNNING, started_at=utcnow() - RUNNING_GRACE - dt.timedelta(seconds=1))
-    alive = job(Status.RUNNING, started_at=utcnow())
+    expired = job(Status.RUNNING, started_at=utcnow(), lease_expires_at=utcnow() - dt.timedelta(seconds=1))
+    alive = job(Status.RUNNING, started_at=utcnow() - dt.timedelta(hours=1), lease_expires_at=utcnow() + AFTER)
     assert sweep(actors, queued_after=AFTER).resent == 1
-    assert Job.get_by_id(stuck.id).sweeps == 1 and Job.get_by_id(alive.id).sweeps == 0
+    assert Job.get_by_id(expired.id).sweeps == 1 and Job.get_by_id(alive.id).sweeps == 0
+    assert Job.get_by_id(expired.id).lease_expires_at > utcnow()  # the next sweep leaves it to the new message
+    assert sweep(actors, queued_after=AFTER).resent == 0
+
+
+def test_renewing_extends_the_lease_of_running_jobs_only(database):
+    running = job(Status.RUNNING, lease_expires_at=utcnow())
+    done = job(Status.SUCCEEDED, lease_expires_at=utcnow())
+    assert Job.renew([running.id, done.id], dt.timedelta(seconds=30)) == 1
+    assert Job.get_by_id(running.id).lease_expires_at > utcnow() + dt.timedelta(seconds=25)
+
+
+def test_a_claim_takes_a_lease(database):
+    queued = job()
+    claimed = Job.claim_fresh([queued.id], lease=dt.timedelta(seconds=7))[0]
+    assert dt.timedelta(seconds=6) < claimed.lease_expires_at - utcnow() <= dt.timedelta(seconds=7)
 
 
 def test_after_the_last_re_send_a_lost_job_fails_with_the_reason(database):
@@ -50,8 +68,50 @@ def test_after_the_last_re_send_a_lost_job_fails_with_the_reason(database):
     assert queued_messages(actors) == 0
 
 
+def test_a_queued_job_in_a_deep_moving_backlog_is_neither_sent_again_nor_failed(database):
+    """The broker holds a message for every queued job: each can still be waiting its turn."""
+    actors = open_sender("stub://")
+    waiting = [job(sweeps=3, age=dt.timedelta(minutes=30 - i)) for i in range(3)]
+    for queued in waiting:
+        actors.send(queued.id)
+    actors.send(waiting[0].id)  # and one more, say a duplicate
+    report = sweep(actors, queued_after=AFTER, max_sweeps=3)
+    assert (report.resent, report.failed, report.waiting) == (0, 0, 4)
+    assert [Job.get_by_id(q.id).status for q in waiting] == [Status.QUEUED] * 3
+
+
+def test_with_some_messages_left_a_stale_queued_job_is_sent_again_but_never_failed(database):
+    actors = open_sender("stub://")
+    stale = [job(sweeps=3), job(sweeps=3)]
+    actors.send(stale[0].id)  # one message for two queued jobs: one may be lost, or only taken by a worker
+    report = sweep(actors, queued_after=AFTER, max_sweeps=3)
+    assert (report.resent, report.failed) == (2, 0)
+    assert [Job.get_by_id(q.id).sweeps for q in stale] == [3, 3]  # not counted toward the bound
+
+
 def test_finished_jobs_are_never_swept(database):
     actors = open_sender("stub://")
     for status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELED):
         job(status)
     assert sweep(actors, queued_after=AFTER).resent == 0
+
+
+def test_the_sweep_loop_survives_a_database_outage_and_logs_it_once(database, caplog, monkeypatch):
+    actors = open_sender("stub://")
+    job()
+    sweeper = Sweeper(actors, every=0.01, queued_after=AFTER, max_sweeps=3)
+    real = Job.stale
+
+    def down(**kwargs):
+        raise peewee.OperationalError("could not connect to server: Connection refused (host 10.0.0.5, user app)")
+
+    monkeypatch.setattr(Job, "stale", down)
+    with caplog.at_level(logging.DEBUG, logger="actors.sweeper"):
+        assert [sweeper.sweep_once() for _ in range(3)] == [None] * 3
+        monkeypatch.setattr(Job, "stale", real)
+        report = sweeper.sweep_once()
+    assert report is not None and report.resent == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings  # the outage once, the recovery once
+    assert "sweep failed" in warnings[0] and "again after 3" in warnings[1]
+    assert "10.0.0.5" in warnings[0]  # the detail is for the operator's log

@@ -1,0 +1,77 @@
+"""`inference-api serve` as a child process: what a process manager and a careless client see. A body over
+the limit gets the JSON 413 even from a client that sends it all before reading; an open API on a public
+address is warned about; SIGTERM drains the requests in flight and exits 0 without a traceback."""
+
+import signal
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.processes import command, http, running, wait_until_serving
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def serve(tmp_path, models_dir, *args, **env):
+    port = free_port()
+    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port), **env}
+    log = tmp_path / "serve.log"
+    return f"http://127.0.0.1:{port}", port, log, running([command("inference-api"), "serve", *args], env, log)
+
+
+def test_a_body_over_the_limit_gets_the_json_413_and_a_public_address_without_keys_is_warned_about(
+    tmp_path, models_dir
+):
+    base, _, log, server = serve(tmp_path, models_dir, "--host", "0.0.0.0", MAX_BODY_BYTES="1000")
+    with server as process:
+        wait_until_serving(base, process, log)
+        body = {"inputs": "x" * 200_000}  # 200 times the limit, under the hard cap: read, then refused
+        status, error = http("POST", f"{base}/inference", body)  # urllib sends it all before reading
+        assert status == 413, error
+        assert error["title"] == "Payload too large" and "1000" in error["description"]
+        assert http("GET", f"{base}/healthz")[0] == 200
+    text = log.read_text()
+    assert "WARNING" in text and "with no API keys" in text
+
+
+def test_serve_on_loopback_says_nothing_about_keys(tmp_path, models_dir):
+    base, _, log, server = serve(tmp_path, models_dir)
+    with server as process:
+        wait_until_serving(base, process, log)
+    assert "API keys" not in log.read_text()
+
+
+def test_sigterm_drains_the_requests_in_flight_then_exits_0_without_a_traceback(tmp_path, models_dir):
+    base, port, log, server = serve(tmp_path, models_dir, DRAIN_SECONDS="10")
+    with server as process:
+        wait_until_serving(base, process, log)
+        job_id = str(uuid.uuid4())  # a running job no worker will finish: its long-poll lasts its full wait
+        with sqlite3.connect(tmp_path / "inference.db") as connection:
+            connection.execute(
+                "INSERT INTO job (id, model, task, inputs, parameters, status, attempts, created_at, sweeps) "
+                "VALUES (?, 'all-MiniLM-L6-v2', 'feature-extraction', '[\"a\"]', '{}', 'running', 1, "
+                "'2026-01-01 00:00:00', 0)",
+                (uuid.UUID(job_id).hex,),  # how peewee stores a UUID in SQLite
+            )
+        answers = []
+        poll = threading.Thread(target=lambda: answers.append(http("GET", f"{base}/inference/{job_id}?wait=3")))
+        poll.start()
+        time.sleep(1.0)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # no longer accepting
+        assert process.wait(timeout=30) == 0
+        took = time.monotonic() - sent
+        poll.join(10)
+    assert answers and answers[0][0] == 200 and answers[0][1]["status"] == "running", answers
+    assert took < 15, took
+    text = log.read_text()
+    assert "Traceback" not in text and "Bad file descriptor" not in text, text
+    assert "SIGTERM" in text, text
