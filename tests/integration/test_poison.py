@@ -7,9 +7,10 @@ import pytest
 from falcon.testing import TestClient
 
 from actors.batching import MAX_STARTS
+from actors.liveness import alive
 from actors.sending import open_sender
 from db import Job
-from tests.chaos import Supervisor
+from harness.supervisor import Supervisor
 from tests.processes import command
 from web import create_app
 
@@ -26,7 +27,13 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
     client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), sender=api, catalog=catalog))
     poison = client.simulate_post("/inference", json={"inputs": "POISON pill"}).json["id"]
     healthy = [client.simulate_post("/inference", json={"inputs": f"healthy {i}"}).json["id"] for i in range(20)]
-    env = os.environ | {"DATABASE_URL": postgres_url, "BROKER_URL": rabbitmq_url, "MODELS_DIR": str(models_dir)}
+    heartbeats = tmp_path / "heartbeats"
+    env = os.environ | {
+        "DATABASE_URL": postgres_url,
+        "BROKER_URL": rabbitmq_url,
+        "MODELS_DIR": str(models_dir),
+        "WORKER_HEARTBEAT_DIR": str(heartbeats),
+    }
     supervisor = Supervisor(
         [
             command("dramatiq"),
@@ -40,6 +47,7 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
         ],
         env,
         tmp_path / "worker.log",
+        lambda: set(alive(heartbeats, Supervisor.liveness)),
     )
     supervisor.start()
     try:
