@@ -48,6 +48,7 @@ class Batcher:
         self._started = self._batching = False
         self._lock = threading.Lock()
         self._last_size = 0
+        self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)
         self.batches = 0  # counters for tests and metrics
         self.jobs = 0
 
@@ -136,6 +137,8 @@ class Batcher:
             return
         Job.finish_many(outcomes)
         self.jobs += len(outcomes)
+        if self.on_saved is not None and (hooked := [job.id for job, _ in outcomes if job.webhook]):
+            self.on_saved(hooked)
         for job, _ in outcomes:
             _resolve(futures.pop(str(job.id), []), True)
 

@@ -7,16 +7,25 @@ from __future__ import annotations
 
 from dramatiq.middleware import Retries
 
-from actors import inference
+from actors import inference, webhooks
 from actors.batching import Batcher
 from actors.broker import make_broker
+from actors.delivery import Deliverer
 from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
 from actors.registry import Runtimes
 from actors.sending import Sender
 
 
-def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = ()) -> Sender:
-    """The broker and actor a worker consumes with (and can send through)."""
+def worker_sender(
+    broker_url: str,
+    runtimes: Runtimes,
+    *,
+    preload: list[str] = (),
+    webhook_secret: str = "",
+    webhook_allow_private: bool = False,
+) -> Sender:
+    """The broker and actors a worker consumes with (and can send through). Without a webhook secret the
+    webhooks actor is declared but cannot deliver (the API refuses webhooks then: none are ever recorded)."""
     specs = list(runtimes.catalog)
     batcher = Batcher(
         runtimes,
@@ -27,5 +36,8 @@ def worker_sender(broker_url: str, runtimes: Runtimes, *, preload: list[str] = (
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)
-    broker.add_middleware(RetriesExhausted(), before=Retries)
-    return Sender(broker, inference.declare(broker, batcher))
+    deliver = Deliverer(webhook_secret, allow_private=webhook_allow_private) if webhook_secret else None
+    sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver))
+    batcher.on_saved = sender.deliver_webhooks
+    broker.add_middleware(RetriesExhausted(sender), before=Retries)
+    return sender

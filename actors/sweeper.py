@@ -3,7 +3,7 @@ kept no copy) are sent again, a bounded number of times, then failed with the re
 
 Sending again is always safe: the actor is idempotent, so a job whose first message was only slow runs
 once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N`) and, in the embedded mode,
-as a thread.
+as a thread. It also relays webhook deliveries whose message was lost (at least once delivery).
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from actors import webhooks
 from actors.inference import OPTIONS
 from core.errors import Unavailable
 from db import Failure, Job, database
 from db.models import utcnow
+from db.webhooks import lost
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +30,13 @@ RUNNING_GRACE = dt.timedelta(milliseconds=OPTIONS["time_limit"] + OPTIONS["max_b
 class SweepReport:
     resent: int = 0
     failed: int = 0
+    webhooks: int = 0
 
     def __str__(self) -> str:
-        return f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost"
+        return (
+            f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost, "
+            f"{self.webhooks} webhook delivery(ies) sent again"
+        )
 
 
 def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
@@ -39,7 +45,10 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
         if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
-            report.failed += Job.fail(job.id, Failure.LOST, reason)
+            if Job.fail(job.id, Failure.LOST, reason):
+                report.failed += 1
+                if getattr(sender, "webhooks", None) is not None:
+                    sender.deliver_webhooks([job.id])
             continue
         job.mark_swept()  # count first, then send: a crash in between loses a re-send, never the bound
         try:
@@ -48,7 +57,9 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
             break
         report.resent += 1
-    if report.resent or report.failed:
+    if getattr(sender, "webhooks", None) is not None:
+        report.webhooks = sender.send_deliveries(lost(webhooks.QUIET))
+    if report.resent or report.failed or report.webhooks:
         logger.info("%s", report)
     return report
 

@@ -25,5 +25,11 @@ except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 db.connect(config.database)
-broker = worker_sender(config.broker_url, runtimes, preload=preload).broker
+broker = worker_sender(
+    config.broker_url,
+    runtimes,
+    preload=preload,
+    webhook_secret=config.webhook_secret,
+    webhook_allow_private=config.webhook_allow_private,
+).broker
 dramatiq.set_broker(broker)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ class Config:
     sweep_max: int = 3  # re-sends before a job is failed as lost
     sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
+    result_ttl: int = 7 * 24 * 3600  # seconds a finished job keeps its inputs and output (0: for ever)
+    purge_every: int = 3600  # seconds between purges of the embedded mode's purge thread
+    webhook_secret: str = field(default="", repr=False)  # whsec_... (base64): signs webhooks; empty: no webhooks
+    webhook_allow_private: bool = False  # deliver to private/loopback addresses and plain http (tests, dev)
     log_level: str = "INFO"
 
     @property
@@ -102,8 +107,36 @@ class Config:
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
             sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
             api_keys=api_keys(env),
+            result_ttl=integer("RESULT_TTL", defaults.result_ttl, minimum=0),
+            purge_every=integer("PURGE_EVERY", defaults.purge_every),
+            webhook_secret=webhook_secret(env),
+            webhook_allow_private=flag(env, "WEBHOOK_ALLOW_PRIVATE"),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
         )
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
+
+
+def webhook_secret(env: Mapping[str, str]) -> str:
+    """`WEBHOOK_SECRET` as Standard Webhooks writes it: `whsec_` and 24 to 64 random bytes in base64."""
+    raw = env.get("WEBHOOK_SECRET", "").strip()
+    if not raw:
+        return ""
+    try:
+        encoded = raw.removeprefix("whsec_").rstrip("=")
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        raise ConfigError("WEBHOOK_SECRET must be whsec_ followed by base64") from None
+    if not 24 <= len(key) <= 64:
+        raise ConfigError(f"WEBHOOK_SECRET must hold 24 to 64 bytes (it holds {len(key)})")
+    return raw
 
 
 def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:

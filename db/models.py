@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import peewee
 
+from core.owners import OPEN
 from db.connection import database
 from db.events import announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
@@ -41,18 +42,38 @@ class Job(BaseModel):
     finished_at = peewee.DateTimeField(null=True)
     queue_ms = peewee.FloatField(null=True)
     inference_ms = peewee.FloatField(null=True)
-    idempotency_key = peewee.CharField(max_length=255, null=True, unique=True)
+    idempotency_key = peewee.CharField(max_length=255, null=True)  # unique per owner
     request_hash = peewee.CharField(max_length=64, null=True)
     sweeps = peewee.IntegerField(default=0)  # times the sweeper sent it again
     swept_at = peewee.DateTimeField(null=True)  # when it last did
+    owner = peewee.CharField(max_length=32, default=OPEN)  # the id of the API key that created it (core.owners)
+    deleted_at = peewee.DateTimeField(null=True)  # inputs and output deleted by the client (a tombstone)
+    purged_at = peewee.DateTimeField(null=True)  # inputs and output purged after RESULT_TTL (a tombstone)
+    webhook = peewee.TextField(null=True)  # where the finished job is delivered
+    webhook_events = peewee.CharField(max_length=64, null=True)  # comma-separated terminal statuses
 
     class Meta:
         table_name = "job"
-        indexes = ((("model", "status"), False),)
+        indexes = (
+            (("model", "status"), False),
+            (("owner", "idempotency_key"), True),
+            (("owner", "created_at", "id"), False),
+            (("finished_at",), False),
+        )
 
     @property
     def finished(self) -> bool:
         return self.status not in UNFINISHED
+
+    @property
+    def erased(self) -> bool:
+        """Its inputs and output are gone (deleted or purged); the row stays as a tombstone."""
+        return self.deleted_at is not None or self.purged_at is not None
+
+    @property
+    def events(self) -> list[str]:
+        """The terminal statuses its webhook is called for."""
+        return self.webhook_events.split(",") if self.webhook and self.webhook_events else []
 
     @property
     def never_enqueued(self) -> bool:
@@ -95,13 +116,13 @@ class Job(BaseModel):
         """queued or running -> canceled; False when it had already finished. Workers skip it from then on,
         and a worker still running it cannot write its result (finish is guarded on `running`)."""
         canceled = cls._move(cls.id == job_id, Status.CANCELED, finished_at=utcnow(), error="canceled by the client")
-        return _announced(job_id, canceled.execute())
+        return _announced(job_id, _finished(canceled))
 
     @classmethod
     def fail(cls, job_id, failure: str, reason: str) -> bool:
         """queued or running -> failed with `reason` (retries exhausted, or lost for good)."""
         failed = cls._move(cls.id == job_id, Status.FAILED, finished_at=utcnow(), error=reason, failure=failure)
-        return _announced(job_id, failed.execute())
+        return _announced(job_id, _finished(failed))
 
     @classmethod
     def not_enqueued(cls, job_id) -> bool:
@@ -120,7 +141,7 @@ class Job(BaseModel):
     def requeue(cls, job_id) -> bool:
         """failed as never enqueued -> queued again, to be sent now."""
         moved = cls._move(
-            (cls.id == job_id) & (cls.failure == Failure.NOT_ENQUEUED),
+            (cls.id == job_id) & (cls.failure == Failure.NOT_ENQUEUED) & cls.deleted_at.is_null(),
             Status.QUEUED,
             allowed_from={Status.FAILED},
             error=None,
@@ -163,7 +184,9 @@ class Job(BaseModel):
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
         """Record a batch of outcomes in one transaction and announce them; returns the ids written."""
         with database.atomic():
-            written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
+            written = [job for job, fields in outcomes if job.finish(**fields, notify=False)]
+            record_deliveries(written)
+            written = [job.id for job in written]
             announce(written)
         events.publish(written)
         return written
@@ -185,14 +208,67 @@ class Job(BaseModel):
             fields["queue_ms"] = _ms(self.created_at, self.started_at)
         if inference_ms is not None:
             fields["inference_ms"] = inference_ms
+        if not notify:  # part of `finish_many`, which records deliveries in its own transaction
+            return self._finish(status, fields)
+        with database.atomic():
+            written = self._finish(status, fields)
+            if written:
+                record_deliveries([self])
+        return _announced(self.id, written)
+
+    def _finish(self, status: str, fields: dict) -> bool:
         cls = type(self)
         written = cls._move(cls.id == self.id, status, allowed_from={Status.RUNNING}, **fields).execute()
         if written:
             for name, value in {"status": status, **fields}.items():
                 setattr(self, name, value)
-            if notify:
-                _announced(self.id, written)
         return bool(written)
+
+
+class WebhookDelivery(BaseModel):
+    """One event of a job to deliver to its webhook: written in the transaction that finishes the job,
+    so a finished job's delivery is never lost; its message is sent after the commit (and sent again by
+    the sweeper when it was lost)."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)  # also the `webhook-id`: receivers dedupe on it
+    job = peewee.ForeignKeyField(Job, on_delete="CASCADE", backref="deliveries")
+    event = peewee.CharField(max_length=16)  # the terminal status reached
+    url = peewee.TextField()
+    owner = peewee.CharField(max_length=32, default=OPEN)
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending, delivered, failed
+    attempts = peewee.IntegerField(default=0)
+    last_status_code = peewee.IntegerField(null=True)
+    last_error = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)  # when its message was last sent
+    attempted_at = peewee.DateTimeField(null=True)  # when it was last tried
+    delivered_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "webhook_delivery"
+        indexes = ((("job", "event"), True),)
+
+
+def record_deliveries(jobs: Iterable[Job]) -> int:
+    """Inside the transaction that finished `jobs`: a pending delivery for each whose webhook asked for the
+    status it reached. A job without a webhook costs nothing (no query)."""
+    rows = [
+        {"job": job.id, "event": job.status, "url": job.webhook, "owner": job.owner, "created_at": utcnow()}
+        for job in jobs
+        if job.webhook and job.status in job.events
+    ]
+    if rows:
+        WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
+    return len(rows)
+
+
+def _finished(move: peewee.ModelUpdate) -> int:
+    """Run a guarded move to a terminal status and record its webhook deliveries, in one transaction."""
+    cls = move.model
+    with database.atomic():
+        moved = list(move.returning(cls.id, cls.status, cls.owner, cls.webhook, cls.webhook_events).execute())
+        record_deliveries(moved)
+    return len(moved)
 
 
 def _announced(job_id, moved: int) -> bool:

@@ -1,4 +1,4 @@
-"""The `inference-api` command: serve, migrate, sweep, models prepare. A composition root."""
+"""The `inference-api` command: serve, migrate, sweep, purge, models prepare. A composition root."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)
+
+    purge = commands.add_parser(
+        "purge", help="drop inputs and outputs of jobs finished more than RESULT_TTL ago (a CronJob)"
+    )
+    purge.add_argument("--every", type=float, metavar="S", help="keep purging every S seconds")
+    purge.set_defaults(run=cmd_purge)
 
     models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
     prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
@@ -116,6 +122,26 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     while True:
         with db.database.connection_context():
             report = sweep(sender, queued_after=dt.timedelta(seconds=config.sweep_after), max_sweeps=config.sweep_max)
+        print(report, flush=True)
+        if not args.every:
+            return
+        time.sleep(args.every)
+
+
+def cmd_purge(args: argparse.Namespace, config: Config) -> None:
+    import datetime as dt
+    import time
+
+    import db
+    from db.retention import purge
+
+    db.connect(config.database)
+    if not config.result_ttl:
+        print("purge: RESULT_TTL is 0, results are kept for ever; nothing to do", flush=True)
+        return
+    while True:
+        with db.database.connection_context():
+            report = purge(dt.timedelta(seconds=config.result_ttl))
         print(report, flush=True)
         if not args.every:
             return

@@ -20,6 +20,7 @@ from actors.sweeper import Sweeper
 from catalog import Catalog, prepared
 from core.config import Config
 from db import Job, database, migrate
+from db.retention import Purger
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,11 @@ class Embedded:
     sender: Sender
     worker: dramatiq.Worker
     sweeper: Sweeper
+    purger: Purger
 
     def stop(self) -> None:
         self.sweeper.stopping.set()
+        self.purger.stopping.set()
         self.worker.stop(timeout=30_000)  # in-flight batches finish; the rest is re-sent at next start
 
 
@@ -43,7 +46,13 @@ def start(config: Config, catalog: Catalog) -> Embedded:
     if not prepared(config.models_path, catalog.default):
         prepare_in_subprocess(catalog.default)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    sender = worker_sender(config.broker_url, runtimes, preload=runtimes.preload_names(config.preload_models))
+    sender = worker_sender(
+        config.broker_url,
+        runtimes,
+        preload=runtimes.preload_names(config.preload_models),
+        webhook_secret=config.webhook_secret,
+        webhook_allow_private=config.webhook_allow_private,
+    )
     worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()
     resend_unfinished(sender)
@@ -54,7 +63,9 @@ def start(config: Config, catalog: Catalog) -> Embedded:
         max_sweeps=config.sweep_max,
     )
     sweeper.start()
-    return Embedded(sender, worker, sweeper)
+    purger = Purger(every=config.purge_every, ttl=config.result_ttl)
+    purger.start()
+    return Embedded(sender, worker, sweeper, purger)
 
 
 def prepare_in_subprocess(name: str) -> None:

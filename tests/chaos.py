@@ -244,7 +244,7 @@ def run(
     started = time.monotonic()
     database_url = servers.postgres_url("inference_api_chaos")
     broker_url = servers.rabbitmq_url("inference_api_chaos")
-    psql(database_url, "DROP TABLE IF EXISTS job, migratehistory")
+    psql(database_url, "DROP TABLE IF EXISTS webhook_delivery, job, migratehistory")
     port = servers.free_port()
     env = os.environ | {
         "DATABASE_URL": database_url,

@@ -22,6 +22,7 @@ from web.resources.models import ModelCollection, ModelItem
 from web.resources.openapi import OpenAPI
 from web.validation import Limits
 from web.waiting import Waiter
+from web.webhooks import WebhookPolicy
 
 
 def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog | None = None) -> falcon.App:
@@ -38,9 +39,10 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
     backlog = Backlog(config.max_backlog)
-    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog))
-    app.add_route("/inference/{job_id}", InferenceItem(waiter))
-    app.add_route("/inference/{job_id}/cancel", InferenceCancel())
+    webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
+    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog, webhooks))
+    app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
+    app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())

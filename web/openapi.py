@@ -16,6 +16,7 @@ from catalog import Catalog, ModelSpec
 from catalog.tasks import PARAMETERS, Param
 from core.config import Config
 from db import STATUSES
+from web import openapi_jobs
 from web.waiting import MAX_WAIT
 
 JSON = "application/json"
@@ -241,7 +242,7 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
             **_error("No API key, or not a valid one"),
             "headers": {"WWW-Authenticate": _header("`Bearer ...`", {"type": "string", "pattern": "^Bearer"}, True)},
         }
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Inference API",
@@ -251,6 +252,8 @@ def document(config: Config, catalog: Catalog) -> dict[str, Any]:
         "paths": paths,
         "components": components,
     }
+    openapi_jobs.add(document, config, catalog, operation)  # jobs branch (#14): listing, delete, webhooks
+    return document
 
 
 def _default_first(catalog: Catalog) -> list[ModelSpec]:

@@ -15,6 +15,7 @@ from catalog.tokens import TokenCounter
 from core.errors import InvalidRequest, PayloadTooLarge
 
 FIELDS = {"model", "inputs", "text", "parameters"}
+FIELDS |= {"webhook", "webhook_events"}  # jobs branch (#14): checked by web.webhooks.WebhookPolicy.parse
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def postgres(postgres_url):
     """Our own PostgreSQL database, emptied and migrated for each test."""
     database = db.connect(postgres_url, max_connections=8)
     with database.connection_context():
-        database.execute_sql("DROP TABLE IF EXISTS job, migratehistory")
+        database.execute_sql("DROP TABLE IF EXISTS webhook_delivery, job, migratehistory")
     migrate.apply()
     yield database
     database.close_all()

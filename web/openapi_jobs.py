@@ -1,0 +1,122 @@
+"""The OpenAPI parts of listing, deleting and webhooks (jobs branch, issue #14), added to the document
+built by `web.openapi.document` in one call, so they can move to the shared schema source as one piece."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.config import Config
+from core.urls import MAX_URL_LENGTH
+from db import STATUSES
+from web.resources.jobs import INCLUDABLE, MAX_LIMIT
+from web.webhooks import EVENTS
+
+
+def add(document: dict[str, Any], config: Config, catalog, operation) -> None:
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    paths["/inference"]["get"] = operation(
+        "The caller's jobs, newest first",
+        {
+            "200": {
+                "description": "A page of jobs; `next` (and the `Link` header) gives the next one",
+                "content": {"application/json": {"schema": _ref("JobList")}},
+                "headers": {
+                    "Link": {
+                        "description": '`<url>; rel="next"` when there is a next page',
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            "422": _error("A query parameter is invalid; `field` names it"),
+            "503": {"$ref": "#/components/responses/Unavailable"},
+        },
+        operationId="listInference",
+        parameters=[
+            _query("status", {"enum": list(STATUSES)}, "only jobs in this status"),
+            _query("model", {"enum": sorted(catalog.models)}, "only jobs of this model"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "jobs per page (default 20)"),
+            _query("after", {"type": "string"}, "the cursor of the previous page's `next` link"),
+            _query(
+                "include",
+                {"type": "string", "pattern": f"^({'|'.join(INCLUDABLE)})(,({'|'.join(INCLUDABLE)}))*$"},
+                "`inputs`, `output` or both (comma-separated): left out otherwise",
+            ),
+        ],
+    )
+    paths["/inference/{job_id}"]["delete"] = operation(
+        "Delete a job's inputs and output (canceled first if unfinished); the job stays as a tombstone",
+        {
+            "204": {"description": "Deleted (again: still 204)"},
+            "404": _error("No such job (or not a job id)"),
+            "503": {"$ref": "#/components/responses/Unavailable"},
+        },
+        operationId="deleteInference",
+        parameters=[paths["/inference/{job_id}"]["get"]["parameters"][0]],
+    )
+    job = schemas["Job"]["properties"]
+    timestamp = {"type": "string", "format": "date-time"}
+    job["deleted_at"] = {**timestamp, "description": "when the client deleted its inputs and output"}
+    job["purged_at"] = {**timestamp, "description": "when its inputs and output were purged (RESULT_TTL)"}
+    job["inputs"] = {"description": "with `include=inputs`: the inputs as sent"}
+    job["parameters"] = {"type": "object", "description": "with `include=inputs`: the parameters as sent"}
+    job["webhook"] = _ref("JobWebhook")
+    schemas["JobList"] = {
+        "type": "object",
+        "properties": {"jobs": {"type": "array", "items": _ref("Job")}, "next": {"type": ["string", "null"]}},
+        "required": ["jobs", "next"],
+    }
+    schemas["JobWebhook"] = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": {"enum": list(EVENTS)}},
+            "deliveries": {"type": "array", "items": _ref("WebhookDelivery")},
+        },
+        "required": ["url", "events"],
+    }
+    schemas["WebhookDelivery"] = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "the `webhook-id` header of every attempt"},
+            "event": {"enum": list(EVENTS)},
+            "status": {"enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer", "minimum": 0},
+            "last_status_code": {"type": ["integer", "null"]},
+            "last_error": {"type": ["string", "null"]},
+            "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+        "required": ["id", "event", "status", "attempts"],
+    }
+    if not config.webhook_secret:
+        return  # webhooks are refused (422): not part of the request schema
+    scheme = "https?" if config.webhook_allow_private else "https"
+    fields = {
+        "webhook": {
+            "type": "string",
+            "maxLength": MAX_URL_LENGTH,
+            "pattern": f"^{scheme}://",
+            "description": "POST the finished job here, signed per Standard Webhooks"
+            + ("" if config.webhook_allow_private else " (https, public addresses only)"),
+        },
+        "webhook_events": {
+            "type": "array",
+            "items": {"enum": list(EVENTS)},
+            "minItems": 1,
+            "description": "the statuses to be called for (default: all three)",
+        },
+    }
+    for variant in schemas["InferenceRequest"]["anyOf"]:
+        variant["properties"].update(fields)
+        variant["dependentRequired"] = {"webhook_events": ["webhook"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema}
