@@ -31,10 +31,10 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench --quick --json var/bench.json
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable '.[export,dev]'
+	$(BIN)/python -m pip install --quiet --editable ./client --editable '.[worker,export,dev]'
 	touch $@
 
 clean:

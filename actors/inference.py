@@ -3,9 +3,12 @@ the job's outcome is saved (the message is acked after that: Dramatiq's late ack
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 
-from actors.batching import Batcher
+if TYPE_CHECKING:  # the API declares the actor to send; only workers load the batcher
+    from actors.batching import Batcher
 
 QUEUE = "inference"
 ACTOR = "inference"

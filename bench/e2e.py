@@ -9,11 +9,11 @@ import json
 from bench import client, jobs
 from bench.infra import Infra
 from bench.noise import Meter, settle
-from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stack import Stack, worker_memory
 from bench.stats import latency_ms, summary
 from bench.texts import texts
+from harness.processes import memory_mb
 
 
 def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:

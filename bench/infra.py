@@ -3,10 +3,7 @@ each mode, cleaned at the end. The shared `test` database and `/` vhost are neve
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import pika
 import pika.exceptions
@@ -16,30 +13,19 @@ import db
 from actors.inference import QUEUE
 from bench.settings import Settings
 from db import migrate
+from harness.servers import ServerError, postgres_database, rabbitmq_vhost, reachable
 
 SEED_TABLE = "bench_seed_result"  # the old design's results table
 SEED_QUEUE = "bench.seed"  # the old design's queue
 
 
-class InfraError(RuntimeError):
-    """A server is missing or we cannot set up our database or vhost on it."""
-
-
-def reachable(url: str, timeout: float = 1.0) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+InfraError = ServerError  # a server is missing or we cannot set up our database or vhost on it
 
 
 class Infra:
     def __init__(self, settings: Settings):
         self.settings = settings
-        admin_pg, admin_mq = urlparse(settings.postgres_url), urlparse(settings.rabbitmq_url)
-        self.database_url = admin_pg._replace(path=f"/{settings.database}").geturl()
-        self.broker_url = admin_mq._replace(path=f"/{quote(settings.vhost, safe='')}").geturl()
+        self.database_url = self.broker_url = ""
         self.queues = (QUEUE, dq_name(QUEUE), xq_name(QUEUE))
         self.connected = False
 
@@ -48,8 +34,8 @@ class Infra:
             if not reachable(url):
                 where = urlparse(url)
                 raise InfraError(f"{name} is not reachable at {where.hostname}:{where.port}")
-        self._create_database()
-        self._create_vhost()
+        self.database_url = postgres_database(self.settings.postgres_url, self.settings.database)
+        self.broker_url = rabbitmq_vhost(self.settings.rabbitmq_url, self.settings.vhost)
         db.connect(self.database_url, max_connections=4)
         self.connected = True
         self.reset_schema()
@@ -94,32 +80,6 @@ class Infra:
                 db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
             db.database.close_all()
             self.connected = False
-
-    def _create_database(self) -> None:
-        import psycopg2
-
-        connection = psycopg2.connect(self.settings.postgres_url)
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.settings.database,))
-                if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{self.settings.database}"')
-        finally:
-            connection.close()
-
-    def _create_vhost(self) -> None:
-        ctl = shutil.which("rabbitmqctl")
-        if ctl is None:
-            raise InfraError("rabbitmqctl is not on PATH: it is needed to create the bench's own vhost")
-        user = urlparse(self.settings.rabbitmq_url).username or "guest"
-        vhost = self.settings.vhost
-        subprocess.run([ctl, "add_vhost", vhost], capture_output=True, check=False)  # exists already: fine
-        done = subprocess.run(
-            [ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise InfraError(f"rabbitmqctl set_permissions on {vhost}: {done.stderr.strip()}")
 
 
 class _Channel:

@@ -10,11 +10,11 @@ import sys
 from bench import client
 from bench.infra import Infra
 from bench.noise import Meter, settle
-from bench.procs import Service, free_port, memory_mb, wait_http
 from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms, summary
 from bench.texts import texts
+from harness.processes import Service, free_port, memory_mb, wait_http
 
 
 def hello_service(settings: Settings, port: int) -> Service:

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from bench.noise import Meter, settle
-from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
 from bench.texts import texts
+from harness.processes import memory_mb
 
 TIMEOUT = 120.0  # seconds any one step may take before we call the run broken
 SINGLE_WARMUP = 5

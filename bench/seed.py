@@ -17,10 +17,10 @@ import pika
 
 from bench.infra import SEED_QUEUE, SEED_TABLE, Infra
 from bench.noise import Meter, settle
-from bench.procs import memory_mb
 from bench.settings import Settings
 from bench.stats import best, latency_ms
 from bench.texts import texts
+from harness.processes import memory_mb
 
 QUEUE = SEED_QUEUE
 BOOT_TIMEOUT = 180.0  # importing torch and transformers takes seconds per process on 2 busy cores

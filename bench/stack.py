@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from bench.infra import Infra
-from bench.procs import Service, free_port, memory_mb, wait_http
 from bench.settings import Settings
+from harness.processes import Service, free_port, memory_mb, wait_http
 
 WORKER_READY = "Worker process is ready for action."  # dramatiq logs it per process, after worker boot
 

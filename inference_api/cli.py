@@ -1,4 +1,5 @@
-"""The `inference-api` command: serve, migrate, sweep, purge, models prepare. A composition root."""
+"""The `inference-api` command: serve, migrate, sweep, purge, models prepare, and the client's submit. A
+composition root."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from core.errors import InferenceError
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["submit"]:  # the client's command, from the inference-api-client package (./client)
+        from inference_client.cli import main as client_main
+
+        return client_main(argv, prog="inference-api")
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -33,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     purge.add_argument("--every", type=float, metavar="S", help="keep purging every S seconds")
     purge.set_defaults(run=cmd_purge)
+
+    commands.add_parser("submit", help="run a file of inputs through the API (inference-api submit --help)")
 
     models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
     prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
@@ -56,25 +64,8 @@ def main(argv: list[str] | None = None) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     import waitress
 
-    import db
-    from db import events
-    from web import create_app
-
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
-    db.connect(config.database)
-    catalog = _catalog(config)
-    embedded = None
-    if config.embedded:
-        from inference_api import embedded as embedded_mode
-
-        embedded = embedded_mode.start(config, catalog)
-        sender = embedded.sender
-    else:
-        from actors.sending import open_sender
-
-        sender = open_sender(config.broker_url)
-    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
-    app = create_app(config, sender=sender, catalog=catalog)
+    app, embedded = build_app(config)
     server = waitress.create_server(
         app,
         host=config.host,
@@ -98,6 +89,29 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
         server.close()
         if embedded is not None:
             embedded.stop()
+
+
+def build_app(config: Config):
+    """The API process: the database bound, the job-events relay started, and the WSGI app; in the embedded
+    mode also the in-process worker and sweeper (returned, to be stopped at exit; None otherwise)."""
+    import db
+    from db import events
+    from web import create_app
+
+    db.connect(config.database)
+    catalog = _catalog(config)
+    embedded = None
+    if config.embedded:
+        from inference_api import embedded as embedded_mode
+
+        embedded = embedded_mode.start(config, catalog)
+        sender = embedded.sender
+    else:
+        from actors.sending import open_sender
+
+        sender = open_sender(config.broker_url)
+    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    return create_app(config, sender=sender, catalog=catalog), embedded
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:

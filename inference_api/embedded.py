@@ -69,7 +69,7 @@ def start(config: Config, catalog: Catalog) -> Embedded:
 
 
 def prepare_in_subprocess(name: str) -> None:
-    """Export in a child process: torch stays out of the serving process (414 MB, 8 s to import)."""
+    """Export in a child process: torch (large and slow to import) stays out of the serving process."""
     print(f"First start: preparing model {name} (a one-time ONNX export)...", file=sys.stderr, flush=True)
     done = subprocess.run([sys.executable, "-m", "inference_api", "models", "prepare", name], check=False)
     if done.returncode != 0:

@@ -1,40 +1,18 @@
-"""Run the project's real commands as child processes, the way the Procfile and `make run` do."""
+"""Run the project's real commands as child processes (through `harness.processes`, the one helper for
+child processes) and talk to them over HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from harness.processes import command, memory_mb, running
 
-
-def command(name: str) -> str:
-    return str(BIN / name)
-
-
-@contextlib.contextmanager
-def running(args: list[str], env: dict[str, str], log: Path):
-    """Start `args`; on exit stop it with SIGTERM (then SIGKILL) and keep its output in `log`."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+__all__ = ["command", "http", "loaded_libraries", "memory_mb", "running", "wait_for_job", "wait_until_serving"]
 
 
 def http(
@@ -72,13 +50,6 @@ def wait_for_job(base: str, job_id: str, timeout: float = 60.0) -> dict:
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {job}")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def loaded_libraries(pid: int) -> str:

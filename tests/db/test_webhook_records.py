@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from db import Failure, Job, Status, database
+from db import Failure, Job, Status
 from db.models import WebhookDelivery, utcnow
 from db.webhooks import Delivery, attempt, claim_unsent, lost, outcome
 

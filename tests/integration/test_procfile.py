@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.processes import command, http, loaded_libraries, rss_kib, running, wait_for_job, wait_until_serving
+from tests.processes import command, http, loaded_libraries, memory_mb, running, wait_for_job, wait_until_serving
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -52,4 +52,4 @@ def test_release_web_and_worker_processes_serve_a_job_end_to_end(tmp_path, postg
         for pid in children:
             libraries = loaded_libraries(pid)
             assert "onnxruntime" in libraries and "libtorch" not in libraries
-            print(f"RSS: API {rss_kib(web.pid) // 1024} MB, worker process {rss_kib(pid) // 1024} MB")
+            print(f"RSS: API {memory_mb(web.pid)['rss']} MB, worker process {memory_mb(pid)['rss']} MB")

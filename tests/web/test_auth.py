@@ -1,5 +1,5 @@
 """API keys: `Authorization: Bearer <key>` on every data route once keys are configured (web/auth.py),
-and the keys read once from API_KEYS / API_KEYS_FILE (inference_api/config.py)."""
+and the keys read once from API_KEYS / API_KEYS_FILE (core/config.py)."""
 
 import hmac
 import json

@@ -1,4 +1,5 @@
-"""Child processes the harness starts: output kept in a log file, always stopped (SIGTERM, then SIGKILL)."""
+"""Child processes for the tests, the chaos run and the benchmark harness: one way to start them (output
+kept in a log file), watch them and always stop them (SIGTERM, then SIGKILL after a bound)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def command(name: str) -> str:
+    """A console script of this environment (`inference-api`, `dramatiq`), as the Procfile runs it."""
+    return str(BIN / name)
 
 
 class ServiceDied(RuntimeError):
@@ -75,6 +84,16 @@ class Service:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def running(args: list[str], env: dict[str, str], log: Path, timeout: float = 15.0):
+    """Start `args` for the length of a `with` block; yields the `subprocess.Popen`."""
+    service = Service(Path(args[0]).name, args, env, log).start()
+    try:
+        yield service.process
+    finally:
+        service.stop(timeout)
 
 
 def _kill(pid: int) -> None:
