@@ -49,7 +49,7 @@ def receiver(secret: str, answers: list[int] = (204,)) -> Iterator[Receiver]:
     state: Receiver
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = dict(self.headers.items())
             try:
