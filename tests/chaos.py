@@ -8,6 +8,10 @@ what was accepted and whether anything was lost or written twice.
 Faults: `kill -9` of a worker process (the supervisor restarts the worker as Kubernetes would),
 `rabbitmqctl close_all_connections`, `rabbitmqctl stop_app` / `start_app`, a PostgreSQL restart. Every
 server it stops is started again in a `finally`. It uses its own database and vhost.
+
+One client in four asks for a webhook: a local receiver checks every call's signature (its first call
+answers 500, so retries are exercised) and the report counts finished jobs whose webhook never arrived
+and calls that were not correctly signed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from tests import servers
 from tests.processes import command, wait_until_serving
+from tests.webhook_receiver import Receiver, new_secret, receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_CLUSTER = ["pg_ctlcluster", "--skip-systemctl-redirect"]
@@ -46,6 +51,10 @@ class Report:
     http_5xx_during_faults: int = 0
     http_5xx_outside_faults: int = 0
     client_retries: int = 0
+    webhooks_expected: int = 0  # finished jobs that asked for a webhook
+    webhooks_missing: int = 0  # of those, never received correctly signed
+    webhooks_unsigned: int = 0  # calls whose signature did not verify
+    webhook_calls: int = 0
     seconds: float = 0.0
 
 
@@ -107,10 +116,14 @@ class Load(threading.Thread):
     """POSTs at a steady rate until `total` jobs are accepted and the faults are over (`settled`); each
     request retries with its Idempotency-Key until it is accepted."""
 
-    def __init__(self, port: int, total: int, rate: float, in_fault: threading.Event, report: Report):
+    def __init__(
+        self, port: int, total: int, rate: float, in_fault: threading.Event, report: Report, webhook: str | None = None
+    ):
         super().__init__(daemon=True)
         self.port, self.total, self.rate, self.in_fault, self.report = port, total, rate, in_fault, report
+        self.webhook = webhook  # client 0 asks for it on every job
         self.accepted: list[str] = []
+        self.hooked: list[str] = []
         self.lock = threading.Lock()
         self.settled = threading.Event()  # set once every fault has been injected
 
@@ -128,7 +141,10 @@ class Load(threading.Thread):
             with self.lock:
                 if len(self.accepted) >= self.total and self.settled.is_set():
                     return
-            body = json.dumps({"inputs": f"chaos message {n} from client {index}"})
+            hooked = index == 0 and self.webhook is not None
+            body = json.dumps(
+                {"inputs": f"chaos message {n} from client {index}", **({"webhook": self.webhook} if hooked else {})}
+            )
             key = str(uuid.uuid4())
             while True:  # a client that keeps its promise: retry the same request until it is accepted
                 try:
@@ -149,6 +165,8 @@ class Load(threading.Thread):
                 if status in (200, 202):
                     with self.lock:
                         self.accepted.append(payload["id"])
+                        if hooked:
+                            self.hooked.append(payload["id"])
                     break
                 if status >= 500:
                     field_name = "http_5xx_during_faults" if self.in_fault.is_set() else "http_5xx_outside_faults"
@@ -240,6 +258,18 @@ def faults(supervisor: Supervisor) -> list[tuple[str, callable]]:
 def run(
     accepted: int, rate: float, models_dir: Path, workdir: Path, *, only: str = "", drain_timeout: float = 240
 ) -> Report:
+    with receiver(new_secret(), answers=[500, 204]) as hooks:
+        return _run(accepted, rate, models_dir, workdir, hooks, only=only, drain_timeout=drain_timeout)
+
+
+def received(hooks: Receiver) -> set[str]:
+    """The job ids the receiver got a correctly signed call for, answered 2xx."""
+    return {c.payload["data"]["id"] for c in list(hooks.calls) if c.payload is not None and c.answered < 300}
+
+
+def _run(
+    accepted: int, rate: float, models_dir: Path, workdir: Path, hooks: Receiver, *, only: str, drain_timeout: float
+) -> Report:
     report = Report()
     started = time.monotonic()
     database_url = servers.postgres_url("inference_api_chaos")
@@ -253,11 +283,14 @@ def run(
         "PORT": str(port),
         "SWEEP_AFTER": "20",
         "LOG_LEVEL": "WARNING",
+        "WEBHOOK_SECRET": hooks.secret,
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
     }
     workdir.mkdir(parents=True, exist_ok=True)
     subprocess.run([command("inference-api"), "migrate"], env=env, check=True, capture_output=True)
     # a queue left over from an earlier run would deliver ids of jobs that no longer exist: drop it
-    subprocess.run(["rabbitmqctl", "purge_queue", "-p", "inference_api_chaos", "inference"], capture_output=True)
+    for queue in ("inference", "webhooks"):
+        subprocess.run(["rabbitmqctl", "purge_queue", "-p", "inference_api_chaos", queue], capture_output=True)
     web_log = workdir / "web.log"
     processes: list[subprocess.Popen] = []
     supervisor = Supervisor(
@@ -266,7 +299,7 @@ def run(
         workdir / "worker.log",
     )
     in_fault = threading.Event()
-    load = Load(port, accepted, rate, in_fault, report)
+    load = Load(port, accepted, rate, in_fault, report, webhook=hooks.url)
     seen: dict[str, tuple] = {}
     try:
         with web_log.open("wb") as out:
@@ -302,6 +335,8 @@ def run(
             if len(current) >= len(load.accepted):
                 break
             time.sleep(2)
+        while time.monotonic() < deadline + 60 and set(load.hooked) & set(current) - received(hooks):
+            time.sleep(1)  # deliveries retried with backoff, or relayed by the sweeper
     finally:
         supervisor.stop()
         for process in processes:
@@ -324,6 +359,11 @@ def run(
         for (error,) in psql(database_url, f"SELECT error FROM job WHERE status='failed' AND id IN ({quoted})"):
             reason = (error or "")[:80]
             report.failed_reasons[reason] = report.failed_reasons.get(reason, 0) + 1
+    finished_hooked = set(load.hooked) & set(final)
+    report.webhooks_expected = len(finished_hooked)
+    report.webhooks_missing = len(finished_hooked - received(hooks))
+    report.webhooks_unsigned = sum(1 for c in list(hooks.calls) if c.payload is None)
+    report.webhook_calls = len(hooks.calls)
     report.seconds = round(time.monotonic() - started, 1)
     return report
 
@@ -342,7 +382,8 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    sys.exit(0 if report.lost == 0 and report.written_twice == 0 else 1)
+    webhooks_ok = report.webhooks_missing == 0 and report.webhooks_unsigned == 0
+    sys.exit(0 if report.lost == 0 and report.written_twice == 0 and webhooks_ok else 1)
 
 
 if __name__ == "__main__":

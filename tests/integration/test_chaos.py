@@ -1,4 +1,5 @@
-"""A small chaos run in CI: every fault once, under load; nothing accepted may be lost or written twice.
+"""A small chaos run in CI: every fault once, under load; nothing accepted may be lost or written twice, and
+every finished job that asked for a webhook gets it, correctly signed.
 The full run (2,000 jobs) is `python -m tests.chaos`; its figures are in the README."""
 
 import json
@@ -21,3 +22,5 @@ def test_nothing_accepted_is_lost_or_written_twice_through_crashes_and_outages(t
     assert report.lost == 0, report
     assert report.written_twice == 0, report
     assert report.succeeded + report.failed == report.accepted
+    assert report.webhooks_expected > 0, report
+    assert report.webhooks_missing == 0 and report.webhooks_unsigned == 0, report
