@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 
 from actors.webhooks import MAX_ATTEMPTS
 from core.errors import InvalidRequest
+from core.owners import webhook_secret
 from core.urls import check_webhook_url
 from db import Job
 from db.views import job_view, timestamp
@@ -34,7 +35,7 @@ USER_AGENT = "inference-api-webhooks"
 
 class Deliverer:
     def __init__(self, secret: str, *, allow_private: bool = False, max_attempts: int = MAX_ATTEMPTS):
-        self.signer = Webhook(secret)
+        self.secret = secret  # WEBHOOK_SECRET; each owner's calls are signed with its own (core.owners)
         self.allow_private = allow_private
         self.max_attempts = max_attempts
         self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": USER_AGENT})
@@ -61,7 +62,7 @@ class Deliverer:
             "Content-Type": "application/json",
             "webhook-id": message_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self.signer.sign(message_id, now, body),
+            "webhook-signature": Webhook(webhook_secret(self.secret, delivery.owner)).sign(message_id, now, body),
         }
         try:
             check_webhook_url(delivery.url, allow_private=self.allow_private)

@@ -7,10 +7,24 @@ of one deployment never share it, and useless to anyone who reads the database. 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 
 OPEN = ""  # the owner of every job when no keys are configured (not NULL: unique indexes need a value)
 
 
 def owner_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def webhook_secret(base: str, owner: str) -> str:
+    """The secret that signs `owner`'s webhooks: `base` (WEBHOOK_SECRET) itself when keys are off, else one
+    derived for that owner (HMAC-SHA256 of its id under `base`), so that no tenant can verify, or forge,
+    another tenant's calls. A tenant reads its own with GET /webhooks/secret; rotating `base` rotates all."""
+    if owner == OPEN:
+        return base
+    encoded = base.removeprefix("whsec_").rstrip("=")
+    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    derived = hmac.new(key, f"inference-api webhook secret:{owner}".encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(derived).decode()

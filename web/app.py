@@ -20,6 +20,7 @@ from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem
 from web.resources.openapi import OpenAPI
+from web.resources.webhook_secret import WebhookSecret
 from web.validation import Limits
 from web.waiting import Waiter
 from web.webhooks import WebhookPolicy
@@ -43,6 +44,7 @@ def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog
     app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog, webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
+    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
     app.add_route("/models", ModelCollection(catalog, config.models_path))
     app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
     app.add_route("/healthz", Health())

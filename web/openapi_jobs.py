@@ -53,6 +53,27 @@ def add(document: dict[str, Any], config: Config, catalog, operation) -> None:
         operationId="deleteInference",
         parameters=[paths["/inference/{job_id}"]["get"]["parameters"][0]],
     )
+    paths["/webhooks/secret"] = {
+        "get": operation(
+            "The secret the caller's webhooks are signed with (Standard Webhooks), to verify them",
+            {
+                "200": {
+                    "description": "The caller's own secret: one per API key",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"secret": {"type": "string", "pattern": "^whsec_"}},
+                                "required": ["secret"],
+                            }
+                        }
+                    },
+                },
+                "404": _error("Webhooks are not enabled on this server"),
+            },
+            operationId="getWebhookSecret",
+        )
+    }
     job = schemas["Job"]["properties"]
     timestamp = {"type": "string", "format": "date-time"}
     job["deleted_at"] = {**timestamp, "description": "when the client deleted its inputs and output"}

@@ -1,6 +1,8 @@
 """Webhook delivery (actors/webhooks.py, actors/delivery.py): a real Dramatiq worker on a StubBroker posts
 to a real HTTP receiver that checks every signature; a first answer of 500 is retried with backoff."""
 
+import contextlib
+
 import dramatiq
 import pytest
 
@@ -9,6 +11,7 @@ from actors.delivery import Deliverer
 from actors.sending import open_sender
 from actors.setup import worker_sender
 from actors.sweeper import sweep
+from core.owners import owner_id, webhook_secret
 from db import Failure, Job, Status
 from db.models import WebhookDelivery, utcnow
 from db.webhooks import Delivery
@@ -117,3 +120,15 @@ def test_the_sweeper_sends_again_a_delivery_whose_message_was_lost(database):
     assert sweep(actors, queued_after=webhooks.QUIET).webhooks == 1
     assert actors.broker.queues[webhooks.QUEUE].qsize() == 1
     assert sweep(actors, queued_after=webhooks.QUIET).webhooks == 0  # sent: not again before QUIET passes
+
+
+def test_a_tenants_webhooks_are_signed_with_its_own_secret(database):
+    owner = owner_id("key-of-tenant-a")
+    with receiver(webhook_secret(SECRET, owner)) as own, receiver(SECRET) as server_wide:
+        for hooks in (own, server_wide):
+            job = hooked_job(hooks.url, owner=owner)
+            Job.cancel(job.id)
+            with contextlib.suppress(dramatiq.Retry):  # the server-wide receiver answers 401: retried
+                Deliverer(SECRET, allow_private=True)(str(delivery_of(job).id))
+    assert own.calls[0].payload is not None  # verifies with the tenant's secret
+    assert server_wide.calls[0].payload is None  # and not with WEBHOOK_SECRET itself

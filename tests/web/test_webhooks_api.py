@@ -111,3 +111,20 @@ def test_the_openapi_document_describes_webhooks_only_when_they_are_enabled(clie
 
     assert "webhook" not in properties(client)
     assert {"webhook", "webhook_events"} <= properties(hooked)
+
+
+def test_each_api_key_reads_its_own_webhook_secret(config, database, sender_stub, catalog):
+    base = new_secret()
+    config = replace(config, webhook_secret=base, api_keys=("key-a-1234", "key-b-5678"))
+    client = TestClient(create_app(config, sender=sender_stub, catalog=catalog))
+    a = client.simulate_get("/webhooks/secret", headers={"Authorization": "Bearer key-a-1234"})
+    b = client.simulate_get("/webhooks/secret", headers={"Authorization": "Bearer key-b-5678"})
+    assert a.status_code == b.status_code == 200
+    assert a.json["secret"].startswith("whsec_") and a.json["secret"] not in (b.json["secret"], base)
+    assert a.headers["cache-control"] == "no-store"
+    assert client.simulate_get("/webhooks/secret").status_code == 401
+
+
+def test_without_keys_the_webhook_secret_is_the_servers_and_without_one_there_is_none(client, hooked):
+    assert client.simulate_get("/webhooks/secret").status_code == 404
+    assert hooked.simulate_get("/webhooks/secret").json["secret"].startswith("whsec_")
