@@ -17,7 +17,7 @@ ACTOR = "deliver_webhook"
 OPTIONS = {
     "max_retries": 10,  # the attempt count kept in the delivery row decides first (MAX_ATTEMPTS)
     "min_backoff": 2_000,  # 2 s, 4 s, 8 s, ... (with jitter) up to 5 minutes between attempts:
-    "max_backoff": 300_000,  # all 11 attempts within about 20 minutes
+    "max_backoff": 300_000,  # all 11 attempts within 12 to 24 minutes
     "time_limit": 30_000,
 }
 MAX_ATTEMPTS = OPTIONS["max_retries"] + 1
