@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov in a virtual environment of its own (its pins clash with the dev tools); tests/deploy finds it there.
+CHECKOV := $(VENV)/checkov/bin/checkov
 
 .PHONY: run test lint format worker clean
 
 run: $(STAMP)
 	$(BIN)/inference-api serve
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -34,7 +36,12 @@ bench: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable ./client --editable '.[worker,export,dev]'
+	$(BIN)/python -m pip install --quiet --editable ./client --editable '.[worker,export,dev,deploy]'
+	touch $@
+
+$(CHECKOV): $(STAMP)
+	test -x $(VENV)/checkov/bin/python || $(BIN)/python -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet 'checkov>=3.3,<4'
 	touch $@
 
 clean:

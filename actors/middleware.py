@@ -6,6 +6,7 @@ import logging
 
 from dramatiq.middleware import Middleware
 
+from actors.fleet import Heartbeat
 from actors.inference import ACTOR
 from db import Failure, Job, database
 
@@ -38,6 +39,25 @@ class PreloadModels(Middleware):
                 self.runtimes.preload([name])
             except Exception as e:  # a model that cannot load fails its jobs with the reason; keep serving others
                 logger.error("could not preload model %s: %s", name, e)
+
+
+class ReportLoadedModels(Middleware):
+    """Run a `Heartbeat` in each worker process, after fork: the database says which models it has
+    loaded while it lives. A clean shutdown deletes its row; a killed process' row expires."""
+
+    def __init__(self, runtimes, *, every: float):
+        self.runtimes = runtimes
+        self.every = every
+        self.heartbeat: Heartbeat | None = None
+
+    def after_worker_boot(self, broker, worker):
+        self.heartbeat = Heartbeat(self.runtimes, every=self.every)
+        self.heartbeat.start()
+
+    def before_worker_shutdown(self, broker, worker):
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
 
 
 class RetriesExhausted(Middleware):

@@ -22,6 +22,15 @@ class Runtimes:
         self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()
         self._preloading = False
+        self._listeners: list = []
+
+    def loaded(self) -> list[str]:
+        """The models loaded in this process now, by name."""
+        return sorted(self._loaded)
+
+    def on_load(self, listener) -> None:
+        """Call `listener(name)` after each model loads (the heartbeat reports it at once)."""
+        self._listeners.append(listener)
 
     def preload(self, names: list[str]) -> None:
         self._preloading = True
@@ -54,6 +63,8 @@ class Runtimes:
         with self._lock:
             if name not in self._loaded:
                 self._loaded[name] = self._load(name)
+                for listener in self._listeners:
+                    listener(name)
             return self._loaded[name]
 
     def _load(self, name: str):

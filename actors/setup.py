@@ -11,7 +11,7 @@ from actors import inference, webhooks
 from actors.batching import Batcher
 from actors.broker import make_broker
 from actors.delivery import Deliverer
-from actors.middleware import DatabaseConnection, PreloadModels, RetriesExhausted
+from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.registry import Runtimes
 from actors.sending import Sender
 
@@ -21,11 +21,14 @@ def worker_sender(
     runtimes: Runtimes,
     *,
     preload: list[str] = (),
+    heartbeat: float | None = None,
     webhook_secret: str = "",
     webhook_allow_private: bool = False,
 ) -> Sender:
-    """The broker and actors a worker consumes with (and can send through). Without a webhook secret the
-    webhooks actor is declared but cannot deliver (the API refuses webhooks then: none are ever recorded)."""
+    """The broker and actors a worker consumes with (and can send through). With `heartbeat` (seconds),
+    each worker process records the models it has loaded in the database that often. Without a webhook
+    secret the webhooks actor is declared but cannot deliver (the API refuses webhooks then: none are
+    ever recorded)."""
     specs = list(runtimes.catalog)
     batcher = Batcher(
         runtimes,
@@ -33,6 +36,8 @@ def worker_sender(
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
     )
     middleware = [DatabaseConnection()]
+    if heartbeat:
+        middleware.append(ReportLoadedModels(runtimes, every=heartbeat))
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware)

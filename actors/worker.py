@@ -2,7 +2,8 @@
 
 Each worker process imports it: configuration is read once from the environment here, the database and
 broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the only place that
-sets it), and `PreloadModels` loads the default model after fork.
+sets it), `PreloadModels` loads the default model after fork and `ReportLoadedModels` records in the
+database, every HEARTBEAT_SECONDS, which models the process has loaded.
 """
 
 import logging
@@ -29,6 +30,7 @@ broker = worker_sender(
     config.broker_url,
     runtimes,
     preload=preload,
+    heartbeat=config.heartbeat_seconds,
     webhook_secret=config.webhook_secret,
     webhook_allow_private=config.webhook_allow_private,
 ).broker

@@ -1,5 +1,6 @@
-"""Token counts for the API's `truncate: false` check: the prepared model's own tokenizer, loaded on
-first use. `tokenizers` is imported only then: an API that never sees `truncate: false` never loads it."""
+"""Token counts for the `truncate: false` check at the door: the prepared model's own tokenizer, loaded
+on first use. Only the embedded mode uses it (its models are at hand); a separate API process reads no
+model files, and the worker refuses such an input instead (the job fails with the reason)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ class Config:
     sweep_after: int = 600  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
     sweep_max: int = 3  # re-sends before a job is failed as lost
     sweep_every: int = 60  # seconds between sweeps of the embedded mode's sweeper thread
+    heartbeat_seconds: int = 10  # how often a worker process records its loaded models in the database
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
     result_ttl: int = 7 * 24 * 3600  # seconds a finished job keeps its inputs and output (0: for ever)
     purge_every: int = 3600  # seconds between purges of the embedded mode's purge thread
@@ -106,6 +107,7 @@ class Config:
             sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
             sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
             sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
+            heartbeat_seconds=integer("HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
             api_keys=api_keys(env),
             result_ttl=integer("RESULT_TTL", defaults.result_ttl, minimum=0),
             purge_every=integer("PURGE_EVERY", defaults.purge_every),

@@ -100,18 +100,20 @@ def build_app(config: Config):
 
     db.connect(config.database)
     catalog = _catalog(config)
-    embedded = None
+    embedded = tokens = None
     if config.embedded:
+        from catalog.tokens import TokenCounter
         from inference_api import embedded as embedded_mode
 
         embedded = embedded_mode.start(config, catalog)
         sender = embedded.sender
+        tokens = TokenCounter(config.models_path)  # the models are at hand here: `truncate: false` checked at once
     else:
         from actors.sending import open_sender
 
         sender = open_sender(config.broker_url)
     events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
-    return create_app(config, sender=sender, catalog=catalog), embedded
+    return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
@@ -163,22 +165,57 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
+    """Export each model (unless prepared already) and record its preparation in the database (the
+    `model` table, which `GET /models` reads on any host): a model prepared but not recorded is an error,
+    and running the command again records it without exporting again."""
     catalog = _catalog(config)
+    import peewee
+
+    import db
+    from actors.fleet import record_prepared
     from actors.prepare import PrepareError, prepare
 
     names = list(catalog.models) if args.all else args.names or [catalog.default]
     unknown = [n for n in names if n not in catalog.models]
     if unknown:
         sys.exit(f"inference-api: unknown model(s) {', '.join(unknown)}; catalog: {', '.join(catalog.models)}")
-    failed = []
+    db.connect(config.database)
+    where = _shown(config.database)
+    failed, unrecorded = [], []
     for name in names:
         try:
-            prepare(catalog.models[name], config.models_path, force=args.force)
+            target = prepare(catalog.models[name], config.models_path, force=args.force)
         except PrepareError as e:
             print(f"{name}: {e}", file=sys.stderr)
             failed.append(name)
-    if failed:
-        sys.exit(f"inference-api: could not prepare {', '.join(failed)}")
+            continue
+        try:
+            with db.database.connection_context():
+                record_prepared(target)
+        except peewee.PeeweeException as e:
+            print(f"{name}: prepared in {target}, but not recorded in {where}: {str(e).strip()}", file=sys.stderr)
+            unrecorded.append(name)
+        else:
+            print(f"{name}: recorded in {where}", file=sys.stderr)
+    if unrecorded:
+        print(
+            f"inference-api: {', '.join(unrecorded)} not recorded: GET /models reports a model prepared from the "
+            f"database. Check DATABASE_URL, run `inference-api migrate`, then run this command again "
+            "(nothing is exported twice; a worker that loads the model records it too).",
+            file=sys.stderr,
+        )
+    if failed or unrecorded:
+        sys.exit(f"inference-api: could not prepare {', '.join(failed + unrecorded)}")
+
+
+def _shown(url: str) -> str:
+    """A database URL fit for a message: no password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 def _catalog(config: Config):

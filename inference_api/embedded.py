@@ -50,6 +50,7 @@ def start(config: Config, catalog: Catalog) -> Embedded:
         config.broker_url,
         runtimes,
         preload=runtimes.preload_names(config.preload_models),
+        heartbeat=config.heartbeat_seconds,
         webhook_secret=config.webhook_secret,
         webhook_allow_private=config.webhook_allow_private,
     )

@@ -36,6 +36,10 @@ def test_serve_alone_accepts_a_job_and_answers_it(tmp_path, models_dir):
         assert status == 202
         assert wait_for_job(base, old_style["id"])["output"] == finished["output"]
         assert http("GET", f"{base}/readyz")[0] == 200
+        model = http("GET", f"{base}/models/all-MiniLM-L6-v2")[1]  # recorded by the in-process worker
+        assert (model["prepared"], model["ready"], model["workers"]) == (True, True, 1)
+        too_long = {"inputs": "word " * 300, "parameters": {"truncate": False}}  # the tokenizer is at hand here
+        assert http("POST", f"{base}/inference", too_long)[0] == 422
     assert (tmp_path / "inference.db").is_file()
     assert "Serving on" in log.read_text()
 

@@ -54,17 +54,19 @@ def test_the_api_process_imports_no_ml_runtime_and_only_the_sending_side_of_acto
     assert {m for m in modules if m.split(".")[0] == "actors"} <= SENDING_SIDE
 
 
-def test_the_api_process_loads_tokenizers_only_when_a_request_asks_not_to_truncate(tmp_path, models_dir):
+def test_the_api_process_reads_no_model_files_and_leaves_token_counts_to_the_worker(tmp_path, models_dir):
+    """With its models at hand (MODELS_DIR set) the API still loads no tokenizer: `truncate: false` is the
+    worker's check (it fails the job with the reason); only the embedded mode counts tokens at once."""
     modules = imported_modules(
         "from falcon.testing import TestClient\nfrom core.config import Config\nfrom inference_api import cli\n"
         "import db\nfrom db import migrate\napp, _ = cli.build_app(Config.from_env())\nmigrate.apply()\n"
-        "import sys\nassert 'tokenizers' not in sys.modules\n"
         "client = TestClient(app)\n"
-        "client.simulate_post('/inference', json={'inputs': 'x ' * 400, 'parameters': {'truncate': False}})",
+        "client.simulate_post('/inference', json={'inputs': 'x ' * 400, 'parameters': {'truncate': False}})\n"
+        "client.simulate_get('/models')",
         {"DATA_DIR": str(tmp_path), "BROKER_URL": "amqp://guest:guest@127.0.0.1:1/", "MODELS_DIR": str(models_dir)},
     )
-    assert "tokenizers" in modules
-    assert not roots(modules) & (HEAVY | {"onnxruntime", "numpy"})
+    assert "web.resources.models" in modules
+    assert not roots(modules) & (HEAVY | ML_RUNTIME)
 
 
 def test_the_sweeper_process_imports_no_ml_runtime(tmp_path):

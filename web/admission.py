@@ -13,7 +13,7 @@ import falcon
 from core.errors import InvalidRequest, Overloaded
 from core.owners import OPEN
 from db import Job
-from web.validation import InferenceRequest
+from web.request import InferenceRequest
 
 
 class Backlog:

@@ -16,9 +16,10 @@ from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
 from web.middleware import DatabaseConnection
+from web.request import RequestSchema
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
-from web.resources.models import ModelCollection, ModelItem
+from web.resources.models import ModelCollection, ModelItem, Readiness
 from web.resources.openapi import OpenAPI
 from web.resources.webhook_secret import WebhookSecret
 from web.validation import Limits
@@ -26,28 +27,37 @@ from web.waiting import Waiter
 from web.webhooks import WebhookPolicy
 
 
-def create_app(config: Config, *, sender: Sender | None = None, catalog: Catalog | None = None) -> falcon.App:
+def create_app(
+    config: Config, *, sender: Sender | None = None, catalog: Catalog | None = None, tokens: TokenCounter | None = None
+) -> falcon.App:
     """Build the API. `sender` and `catalog` default to what `config` describes; the embedded mode
-    passes the ones its in-process worker shares. The database must already be bound (`db.connect`)."""
+    passes the ones its in-process worker shares. The database must already be bound (`db.connect`).
+
+    The API reads no model files: `GET /models` answers from the database. `tokens` is given only where
+    the models are at hand (the embedded mode): then `truncate: false` on a too-long input is a 422 at
+    once; without it the worker refuses such an input and fails the job with the reason."""
     catalog = catalog or Catalog.from_config(config)
     sender = sender or open_sender(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
+    webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
+    # validates POST /inference and is described in /openapi.json
+    schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[*middleware, DatabaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    tokens = TokenCounter(config.models_path)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
     backlog = Backlog(config.max_backlog)
-    webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
-    app.add_route("/inference", InferenceCollection(catalog, sender, limits, tokens, waiter, backlog, webhooks))
+    app.add_route(
+        "/inference", InferenceCollection(schema, sender, limits, tokens, waiter, backlog, Readiness(), webhooks)
+    )
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
     app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
-    app.add_route("/models", ModelCollection(catalog, config.models_path))
-    app.add_route("/models/{name}", ModelItem(catalog, config.models_path))
+    app.add_route("/models", ModelCollection(catalog))
+    app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
-    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog)))
+    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
     return app

@@ -1,37 +1,24 @@
-"""The OpenAPI parts of listing, deleting and webhooks (jobs branch, issue #14), added to the document
-built by `web.openapi.document` in one call, so they can move to the shared schema source as one piece."""
+"""The OpenAPI parts of listing, deleting and webhooks (issue #14), added to the document `web.openapi`
+builds: the paths before it applies security to every operation, the schemas after. The request's
+`webhook` fields come from `web.webhooks.schema_fields`, through the request's own schema objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from core.config import Config
-from core.urls import MAX_URL_LENGTH
 from db import STATUSES
 from web.resources.jobs import INCLUDABLE, MAX_LIMIT
 from web.webhooks import EVENTS
 
 
-def add(document: dict[str, Any], config: Config, catalog, operation) -> None:
-    paths, schemas = document["paths"], document["components"]["schemas"]
-    paths["/inference"]["get"] = operation(
-        "The caller's jobs, newest first",
-        {
-            "200": {
-                "description": "A page of jobs; `next` (and the `Link` header) gives the next one",
-                "content": {"application/json": {"schema": _ref("JobList")}},
-                "headers": {
-                    "Link": {
-                        "description": '`<url>; rel="next"` when there is a next page',
-                        "schema": {"type": "string"},
-                    }
-                },
-            },
-            "422": _error("A query parameter is invalid; `field` names it"),
-            "503": {"$ref": "#/components/responses/Unavailable"},
-        },
-        operationId="listInference",
-        parameters=[
+def add_paths(paths: dict[str, Any], catalog) -> None:
+    """GET /inference, DELETE /inference/{job_id} and GET /webhooks/secret (security is added by the caller)."""
+    unavailable = {"$ref": "#/components/responses/Unavailable"}
+    paths["/inference"]["get"] = {
+        "summary": "The caller's jobs, newest first",
+        "operationId": "listInference",
+        "parameters": [
             _query("status", {"enum": list(STATUSES)}, "only jobs in this status"),
             _query("model", {"enum": sorted(catalog.models)}, "only jobs of this model"),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "jobs per page (default 20)"),
@@ -42,38 +29,52 @@ def add(document: dict[str, Any], config: Config, catalog, operation) -> None:
                 "`inputs`, `output` or both (comma-separated): left out otherwise",
             ),
         ],
-    )
-    paths["/inference/{job_id}"]["delete"] = operation(
-        "Delete a job's inputs and output (canceled first if unfinished); the job stays as a tombstone",
-        {
+        "responses": {
+            "200": {
+                "description": "A page of jobs; `next` (and the `Link` header) gives the next one",
+                "content": {"application/json": {"schema": _ref("JobList")}},
+                "headers": {
+                    "Link": {"description": "`<url>; rel=next` when there is a next page", "schema": {"type": "string"}}
+                },
+            },
+            "422": _error("A query parameter is invalid; `field` names it"),
+            "503": unavailable,
+        },
+    }
+    item = paths["/inference/{job_id}"]
+    item["delete"] = {
+        "summary": "Delete a job's inputs and output (canceled first if unfinished); the job stays as a tombstone",
+        "operationId": "deleteInference",
+        "parameters": [item["get"]["parameters"][0]],
+        "responses": {
             "204": {"description": "Deleted (again: still 204)"},
             "404": _error("No such job (or not a job id)"),
-            "503": {"$ref": "#/components/responses/Unavailable"},
+            "503": unavailable,
         },
-        operationId="deleteInference",
-        parameters=[paths["/inference/{job_id}"]["get"]["parameters"][0]],
-    )
+    }
+    secret = {
+        "type": "object",
+        "properties": {"secret": {"type": "string", "pattern": "^whsec_"}},
+        "required": ["secret"],
+    }
     paths["/webhooks/secret"] = {
-        "get": operation(
-            "The secret the caller's webhooks are signed with (Standard Webhooks), to verify them",
-            {
+        "get": {
+            "summary": "The secret the caller's webhooks are signed with (Standard Webhooks), to verify them",
+            "operationId": "getWebhookSecret",
+            "responses": {
                 "200": {
                     "description": "The caller's own secret: one per API key",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"secret": {"type": "string", "pattern": "^whsec_"}},
-                                "required": ["secret"],
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": secret}},
                 },
                 "404": _error("Webhooks are not enabled on this server"),
             },
-            operationId="getWebhookSecret",
-        )
+        }
     }
+
+
+def add_schemas(components: dict[str, Any], config: Config) -> dict[str, Any]:
+    """The job's tombstone and webhook fields, the job list and the webhook deliveries."""
+    schemas = components["schemas"]
     job = schemas["Job"]["properties"]
     timestamp = {"type": "string", "format": "date-time"}
     job["deleted_at"] = {**timestamp, "description": "when the client deleted its inputs and output"}
@@ -108,27 +109,10 @@ def add(document: dict[str, Any], config: Config, catalog, operation) -> None:
         },
         "required": ["id", "event", "status", "attempts"],
     }
-    if not config.webhook_secret:
-        return  # webhooks are refused (422): not part of the request schema
-    scheme = "https?" if config.webhook_allow_private else "https"
-    fields = {
-        "webhook": {
-            "type": "string",
-            "maxLength": MAX_URL_LENGTH,
-            "pattern": f"^{scheme}://",
-            "description": "POST the finished job here, signed per Standard Webhooks"
-            + ("" if config.webhook_allow_private else " (https, public addresses only)"),
-        },
-        "webhook_events": {
-            "type": "array",
-            "items": {"enum": list(EVENTS)},
-            "minItems": 1,
-            "description": "the statuses to be called for (default: all three)",
-        },
-    }
-    for variant in schemas["InferenceRequest"]["anyOf"]:
-        variant["properties"].update(fields)
-        variant["dependentRequired"] = {"webhook_events": ["webhook"]}
+    if config.webhook_secret:  # the fields are in the request's variants (web.webhooks.schema_fields)
+        for variant in schemas["InferenceRequest"]["anyOf"]:
+            variant["dependentRequired"] = {"webhook_events": ["webhook"]}
+    return components
 
 
 def _ref(name: str) -> dict[str, str]:

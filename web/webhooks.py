@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest
-from core.urls import check_webhook_url
+from core.schema import Array, Enum, Schema, String
+from core.urls import MAX_URL_LENGTH, check_webhook_url
 from db import TERMINAL
 from db.lifecycle import STATUSES
 
@@ -23,6 +24,29 @@ class Webhook:
 class WebhookPolicy:
     enabled: bool  # a signing secret is configured: nothing is ever delivered unsigned
     allow_private: bool = False
+
+    def schema_fields(self) -> dict[str, Schema]:
+        """The request's fields (`web.request.RequestSchema`'s `extra`): none while webhooks are off."""
+        if not self.enabled:
+            return {}
+        schemes = "https or http" if self.allow_private else "https"
+        return {
+            "webhook": String(
+                min_length=1,
+                max_length=MAX_URL_LENGTH,
+                description=f"POST the finished job here ({schemes}), signed per Standard Webhooks",
+            ),
+            "webhook_events": Array(
+                Enum(EVENTS), min_items=1, description="the statuses to be called for (default: all three)"
+            ),
+        }
+
+    def refuse_if_off(self, body: Any) -> None:
+        """Before the schema (where the fields are unknown while webhooks are off): say why."""
+        if not self.enabled and isinstance(body, dict) and "webhook" in body:
+            raise InvalidRequest(
+                "webhooks are not enabled on this server (it has no WEBHOOK_SECRET to sign them)", field="webhook"
+            )
 
     def parse(self, body: dict[str, Any]) -> Webhook | None:
         """The webhook a request asks for (None: none), or a 422 naming the field at fault."""

@@ -20,7 +20,10 @@ def postgres(postgres_url):
     """Our own PostgreSQL database, emptied and migrated for each test."""
     database = db.connect(postgres_url, max_connections=8)
     with database.connection_context():
-        database.execute_sql("DROP TABLE IF EXISTS webhook_delivery, job, migratehistory")
+        tables = [row[0] for row in database.execute_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        if tables:  # every table, whichever migrations made it
+            quoted = ", ".join(f'"{table}"' for table in tables)
+            database.execute_sql(f"DROP TABLE IF EXISTS {quoted} CASCADE")
     migrate.apply()
     yield database
     database.close_all()

@@ -5,6 +5,8 @@ from dataclasses import replace
 import pytest
 from falcon.testing import TestClient
 
+from actors.fleet import record_prepared
+from catalog.tokens import TokenCounter
 from db import Job
 from tests.conftest import queued_messages
 from web import create_app
@@ -14,8 +16,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def client(config, database, sender_stub, tiny):
+    """The API as the embedded mode builds it: the models are at hand, so `truncate: false` is checked at
+    once (a 422); an API without them leaves it to the worker (tests/web/test_health_and_models.py)."""
     catalog, _, models, _ = tiny
-    return TestClient(create_app(replace(config, models_dir=models), sender=sender_stub, catalog=catalog))
+    for spec in catalog:
+        record_prepared(models / spec.name)  # what `inference-api models prepare` writes
+    tokens = TokenCounter(models)
+    return TestClient(
+        create_app(replace(config, models_dir=models), sender=sender_stub, catalog=catalog, tokens=tokens)
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,7 +73,7 @@ BAD = [
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"max_new_tokens": 513}}, "parameters.max_new_tokens"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"temperature": 0}}, "parameters.temperature"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"top_p": 1.5}}, "parameters.top_p"),
-    ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"stop": ["a", ""]}}, "parameters.stop"),
+    ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"stop": ["a", ""]}}, "parameters.stop[1]"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"seed": -1}}, "parameters.seed"),
     ({"model": "tiny-gpt2", "inputs": "a", "parameters": {"normalize": True}}, "parameters.normalize"),
     ({"inputs": "word " * 300, "parameters": {"truncate": False}}, "inputs"),

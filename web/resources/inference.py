@@ -10,43 +10,49 @@ import falcon
 import peewee
 
 from actors.sending import Sender
-from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from db.retention import erase
 from web.admission import Backlog, idempotency_key, replay, request_hash
 from web.auth import owner_of
+from web.request import InferenceRequest, RequestSchema
 from web.resources.jobs import list_jobs
+from web.resources.models import Readiness
 from web.serialize import job_view
-from web.validation import InferenceRequest, Limits, parse_inference, read_json
+from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
 from web.webhooks import Webhook, WebhookPolicy
+
+MODEL_READY = "Inference-Model-Ready"
 
 
 class InferenceCollection:
     def __init__(
         self,
-        catalog: Catalog,
+        schema: RequestSchema,
         sender: Sender,
         limits: Limits,
-        tokens: TokenCounter,
+        tokens: TokenCounter | None,
         waiter: Waiter,
         backlog: Backlog,
+        readiness: Readiness,
         webhooks: WebhookPolicy | None = None,
     ):
-        self.catalog = catalog
+        self.schema = schema
         self.sender = sender
         self.limits = limits
         self.tokens = tokens
         self.waiter = waiter
         self.backlog = backlog
+        self.readiness = readiness
         self.webhooks = webhooks or WebhookPolicy(enabled=False)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
         body = read_json(req, self.limits)
-        request = parse_inference(body, self.catalog, self.limits, self.tokens)
+        self.webhooks.refuse_if_off(body)
+        request = self.schema.parse(body, self.tokens)
         webhook = self.webhooks.parse(body)
         job, replayed = self._accept(request, webhook, key, owner_of(req))
         if replayed:
@@ -58,10 +64,12 @@ class InferenceCollection:
             if waited:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
+        if not job.finished and (ready := self.readiness.ready(job.model)) is not None:
+            resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
         resp.media = job_view(job)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        list_jobs(req, resp, self.catalog, owner_of(req))
+        list_jobs(req, resp, self.schema.catalog, owner_of(req))
 
     def _accept(
         self, request: InferenceRequest, webhook: Webhook | None, key: str | None, owner: str

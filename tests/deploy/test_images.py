@@ -1,0 +1,90 @@
+"""The Dockerfiles: hadolint-clean, multi-stage, non-root, pinned, and each installs only its own extra."""
+
+from __future__ import annotations
+
+import configparser
+import re
+
+import pytest
+
+from tests.deploy.helpers import DOCKERFILES, ROOT, find, run, tool
+
+IMAGES = {  # Dockerfile -> what `pip install` gets, and what must never be in it
+    "Dockerfile.api": ("/src", ("torch", "onnxruntime", "transformers", "[worker]", "[export]")),
+    "Dockerfile.worker": ("/src[worker]", ("torch", "transformers", "[export]")),
+    "Dockerfile.prepare": ("/src[export]", ()),
+}
+
+
+def instructions(path) -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def test_the_three_images_exist():
+    assert sorted(p.name for p in DOCKERFILES) == sorted(IMAGES)
+
+
+def test_dockerfiles_pass_hadolint():
+    result = run(tool("hadolint"), *map(str, DOCKERFILES))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_each_image_is_multi_stage_non_root_and_pinned(name):
+    steps = instructions(ROOT / name)
+    bases = [args.split()[0] for op, args in steps if op == "FROM"]
+    assert len(bases) >= 2, "multi-stage: the build tools stay out of the final image"
+    for base in bases:
+        _, _, tag = base.partition(":")
+        assert tag and tag != "latest" and re.search(r"\d+\.\d+\.\d+", tag), f"{base}: pin the base image's version"
+    final = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM") :]
+    users = [args for op, args in final if op == "USER"]
+    assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) >= 10000
+    assert not any(op == "RUN" and "pip install" in args for op, args in final), "installs belong to the build stage"
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_each_image_installs_only_its_extra(name):
+    target, forbidden = IMAGES[name]
+    installs = [args for op, args in instructions(ROOT / name) if op == "RUN" and "pip install" in args]
+    project = [args for args in installs if "/src" in args]
+    assert len(project) == 1 and re.search(rf'"?{re.escape(target)}"?(\s|$)', project[0]), project
+    for args in installs:
+        for word in forbidden:
+            assert word not in args, f"{name} installs {word}"
+    torch = [args for args in installs if "torch" in args]
+    if name == "Dockerfile.prepare":
+        assert torch and "download.pytorch.org/whl/cpu" in torch[0] and "torch==" in torch[0], "CPU torch, pinned"
+
+
+def test_the_extras_the_images_install_keep_torch_out_of_the_worker():
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    extras = parser["options.extras_require"]
+    base = parser["options"]["install_requires"]
+    assert "torch" not in base and "transformers" not in base
+    assert "export" in extras and "torch" in extras["export"]
+    if "worker" in extras:  # the [worker] extra lands with issue #8; until then the base carries onnxruntime
+        assert "onnxruntime" in extras["worker"] and "torch" not in extras["worker"]
+
+
+def test_each_workload_runs_the_image_that_has_what_it_needs(objects):
+    found = objects["minikube"]
+
+    def image(kind, name):
+        o = find(found, kind, name)
+        spec = o["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else o["spec"]
+        return spec["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[0]
+
+    assert image("Deployment", "api") == "inference-api-api"
+    assert image("Job", "migrate") == "inference-api-api"
+    assert image("CronJob", "sweeper") == "inference-api-api"
+    assert image("Deployment", "worker") == "inference-api-worker"
+    assert image("Job", "prepare-models") == "inference-api-prepare"
+
+
+def test_the_build_context_leaves_out_what_the_images_do_not_need():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests", "deploy", ".env"} <= set(ignored)

@@ -1,0 +1,130 @@
+"""The manifests render with kustomize, and what they render is valid: schemas, KEDA models, yamllint."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+
+from tests.deploy.helpers import K8S, ROOT, find, run, tool
+
+KUBERNETES_VERSION = "1.34.0"
+KEDA_KINDS = {"ScaledObject"}
+
+
+def test_every_overlay_renders_with_kustomize(objects):
+    for name, found in objects.items():
+        kinds = {o["kind"] for o in found}
+        expected = {"Namespace", "Deployment", "StatefulSet", "Job", "CronJob", "Service", "ConfigMap", "Secret"}
+        assert expected <= kinds, f"{name} lacks {expected - kinds}"
+        assert all(o["metadata"].get("namespace") == "inference-api" for o in found if o["kind"] != "Namespace")
+    assert {o["kind"] for o in objects["keda"]} >= KEDA_KINDS
+    assert not KEDA_KINDS & {o["kind"] for o in objects["production"]}, "KEDA is a component, off by default"
+    assert "replicas" not in find(objects["keda"], "Deployment", "worker")["spec"], "KEDA owns the worker count"
+
+
+def test_the_generated_secret_is_the_one_every_workload_references(objects):
+    for name, found in objects.items():
+        secrets = [o["metadata"]["name"] for o in found if o["kind"] == "Secret"]
+        assert len(secrets) == 1 and secrets[0].startswith("inference-api-secrets-"), secrets
+        text = str(found)
+        assert "'inference-api-secrets'" not in text, f"{name}: a reference missed the generated (hashed) name"
+
+
+def test_every_built_in_object_passes_kubernetes_validate_strict(objects):
+    errors = []
+    for name, found in objects.items():
+        for o in found:
+            if o["kind"] in KEDA_KINDS:
+                continue
+            try:
+                kubernetes_validate.validate(o, KUBERNETES_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as e:
+                errors.append(f"{name} {o['kind']}/{o['metadata']['name']}: {e.message} at {list(e.path)}")
+    assert not errors, "\n".join(errors)
+
+
+def test_the_keda_objects_validate_against_the_keda_models(objects):
+    from cloudcoil.models.keda import v1alpha1
+
+    for o in (o for o in objects["keda"] if o["kind"] in KEDA_KINDS):
+        model = getattr(v1alpha1, o["kind"]).model_validate(o)
+        # The models ignore unknown fields: a round trip that drops one is a field KEDA does not know.
+        dumped = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+        assert dumped == o, f"{o['kind']}: fields KEDA does not know:\n{dumped}\n!=\n{o}"
+    scaled = find(objects["keda"], "ScaledObject", "worker")
+    assert scaled["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"}
+    # The broker's address comes from the worker container's own environment, which the Secret fills.
+    trigger = scaled["spec"]["triggers"][0]["metadata"]
+    worker = find(objects["keda"], "Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
+    assert trigger["hostFromEnv"] in {e["name"] for e in worker["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def test_the_keda_trigger_watches_the_queue_the_actor_consumes(objects):
+    from actors import inference
+
+    scaled = find(objects["keda"], "ScaledObject", "worker")
+    assert scaled["spec"]["triggers"][0]["metadata"]["queueName"] == inference.QUEUE
+
+
+def test_yaml_passes_yamllint_strict(rendered_dir):
+    sources = [str(p) for p in K8S.rglob("*.yaml")] + [str(p) for p in (ROOT / ".github").rglob("*.yml")]
+    result = run(tool("yamllint"), "-s", "-c", str(ROOT / ".yamllint.yaml"), *sources)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # What kustomize writes is YAML too; its long base64 lines and style are kustomize's, not ours.
+    rendered = run(tool("yamllint"), "-s", "-d", "{extends: relaxed, rules: {line-length: disable}}", str(rendered_dir))
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+
+
+@pytest.mark.parametrize("overlay", ["minikube", "production"])
+def test_the_overlays_keep_their_differences(objects, overlay):
+    found = objects[overlay]
+    service = find(found, "Service", "api")
+    api = find(found, "Deployment", "api")
+    hpa = find(found, "HorizontalPodAutoscaler", "api")
+    assert "replicas" not in api["spec"], "the HPA owns the API's replica count"
+    if overlay == "minikube":
+        assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 30080
+        assert hpa["spec"]["minReplicas"] == 1
+        assert all(c["image"].endswith(":dev") for c in api["spec"]["template"]["spec"]["containers"])
+    else:
+        assert service["spec"]["type"] == "ClusterIP"
+        assert hpa["spec"]["minReplicas"] >= 3 and find(found, "Deployment", "worker")["spec"]["replicas"] >= 2
+        claim = find(found, "PersistentVolumeClaim", "models")
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "workers on several nodes share the models"
+
+
+def quantity(value: str | int, unit: str) -> float:
+    """A CPU quantity in millicores or a memory quantity in MiB."""
+    text = str(value)
+    if unit == "cpu":
+        return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+    factors = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    suffix = text[-2:]
+    return float(text[:-2]) * factors[suffix] if suffix in factors else float(text) / 2**20
+
+
+def test_the_minikube_overlay_fits_a_small_laptop(objects):
+    """Minikube's default node: 2 CPUs, of which Kubernetes' own pods (API server, etcd, scheduler,
+    controller manager, CoreDNS, metrics-server, Calico) request about 1. What runs at once: the
+    long-running pods, a sweeper run, and the bigger of the two Jobs (they run before the workers)."""
+    found = objects["minikube"]
+
+    def requests(kind: str, name: str, unit: str) -> float:
+        o = find(found, kind, name)
+        spec = o["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else o["spec"]
+        hpa = [
+            h for h in found if h["kind"] == "HorizontalPodAutoscaler" and h["spec"]["scaleTargetRef"]["name"] == name
+        ]
+        replicas = hpa[0]["spec"]["minReplicas"] if hpa else o["spec"].get("replicas", 1)
+        return replicas * sum(
+            quantity(c["resources"]["requests"][unit], unit) for c in spec["template"]["spec"]["containers"]
+        )
+
+    for unit, budget in (("cpu", 900), ("memory", 4096)):
+        running = sum(
+            requests(kind, name, unit)
+            for kind, name in [("Deployment", "api"), ("Deployment", "worker"), ("StatefulSet", "postgres"),
+                               ("StatefulSet", "rabbitmq"), ("CronJob", "sweeper")]
+        )  # fmt: skip
+        jobs = max(requests("Job", "migrate", unit), requests("Job", "prepare-models", unit))
+        assert running + jobs <= budget, f"{unit}: {running} + {jobs} requested, {budget} available"
