@@ -77,6 +77,15 @@ class Config:
                 raise ConfigError(f"{name} must be >= {minimum}, got {value}")
             return value
 
+        def boolean(name: str) -> bool:
+            """1/0, true/false, yes/no, on/off; unset or empty is false."""
+            raw = env.get(name, "").strip().lower()
+            if raw in ("", "0", "false", "no", "off"):
+                return False
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
+
         broker_url = text("BROKER_URL", EMBEDDED_BROKER)
         if broker_url != EMBEDDED_BROKER and not broker_url.startswith(("amqp://", "amqps://")):
             raise ConfigError(f"BROKER_URL must be amqp://... or {EMBEDDED_BROKER}, got {broker_url!r}")
@@ -112,18 +121,9 @@ class Config:
             result_ttl=integer("RESULT_TTL", defaults.result_ttl, minimum=0),
             purge_every=integer("PURGE_EVERY", defaults.purge_every),
             webhook_secret=webhook_secret(env),
-            webhook_allow_private=flag(env, "WEBHOOK_ALLOW_PRIVATE"),
+            webhook_allow_private=boolean("WEBHOOK_ALLOW_PRIVATE"),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
         )
-
-
-def flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
 
 
 def webhook_secret(env: Mapping[str, str]) -> str:
