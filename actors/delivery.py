@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 from actors.webhooks import MAX_ATTEMPTS
 from core.errors import InvalidRequest
 from core.owners import webhook_secret
-from core.urls import check_webhook_url
+from core.urls import Unresolvable, check_webhook_url
 from db import Job
 from db.views import job_view, timestamp
 from db.webhooks import Delivery, attempt, outcome
@@ -66,11 +66,14 @@ class Deliverer:
         }
         try:
             check_webhook_url(delivery.url, allow_private=self.allow_private)
+        except Unresolvable as e:  # DNS may be down for a moment: a failed attempt, retried
+            code, error = None, e.description
         except InvalidRequest as e:  # no point retrying a refused address
             outcome(delivery.id, status=Delivery.FAILED, error=e.description)
             logger.warning("webhook %s of job %s refused: %s", message_id, job.id, e.description)
             return
-        code, error = self._post(delivery.url, body, headers)
+        else:
+            code, error = self._post(delivery.url, body, headers)
         if code is not None and 200 <= code < 300:
             outcome(delivery.id, status=Delivery.DELIVERED, status_code=code)
             return

@@ -18,6 +18,10 @@ from core.errors import InvalidRequest
 MAX_URL_LENGTH = 2048
 
 
+class Unresolvable(InvalidRequest):
+    """The host does not resolve now: a 422 when a job names it, a failed attempt (retried) at delivery."""
+
+
 def check_webhook_url(url: object, *, allow_private: bool, field: str = "webhook") -> str:
     """`url` if we may call it, else `InvalidRequest` naming `field` and the reason."""
     if not isinstance(url, str) or not url:
@@ -50,7 +54,7 @@ def check_addresses(host: str, port: int, *, field: str = "webhook") -> list[str
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as e:
-        raise InvalidRequest(f"`{field}`: the host {host!r} does not resolve ({e})", field=field) from None
+        raise Unresolvable(f"`{field}`: the host {host!r} does not resolve ({e})", field=field) from None
     addresses = sorted({info[4][0] for info in infos})
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])

@@ -132,3 +132,13 @@ def test_a_tenants_webhooks_are_signed_with_its_own_secret(database):
                 Deliverer(SECRET, allow_private=True)(str(delivery_of(job).id))
     assert own.calls[0].payload is not None  # verifies with the tenant's secret
     assert server_wide.calls[0].payload is None  # and not with WEBHOOK_SECRET itself
+
+
+def test_a_host_that_does_not_resolve_at_delivery_time_is_retried_not_given_up(database):
+    job = hooked_job("https://no-such-host.invalid/hook")
+    Job.cancel(job.id)
+    with pytest.raises(dramatiq.Retry):
+        Deliverer(SECRET, allow_private=False)(str(delivery_of(job).id))
+    delivery = delivery_of(job)
+    assert (delivery.status, delivery.attempts) == (Delivery.PENDING, 1)
+    assert "does not resolve" in delivery.last_error
