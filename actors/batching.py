@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors import metrics
 from db import Failure, Job, Status, database
 
 logger = logging.getLogger(__name__)
@@ -111,13 +112,16 @@ class Batcher:
         try:
             fresh = Job.claim_fresh(list(futures))
             fresh_ids = {str(job.id) for job in fresh}
+            metrics.started(fresh)
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
                 self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))  # saved by the writer
-            for job in Job.unfinished([i for i in futures if i not in fresh_ids]):
+            started_before = [i for i in futures if i not in fresh_ids]
+            for job in Job.unfinished(started_before) if started_before else ():
                 claimed = Job.claim(job.id)
                 if claimed is None:
                     continue
+                metrics.started([claimed])
                 if claimed.attempts > MAX_STARTS:
                     crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
                     self._save(futures, [(claimed, crashed)])
@@ -135,7 +139,7 @@ class Batcher:
     def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict]]) -> None:
         if not outcomes:
             return
-        Job.finish_many(outcomes)
+        metrics.finished(outcomes, Job.finish_many(outcomes))
         self.jobs += len(outcomes)
         if self.on_saved is not None and (hooked := [job.id for job, _ in outcomes if job.webhook]):
             self.on_saved(hooked)
@@ -166,13 +170,17 @@ class Batcher:
                 texts = [text for job in group.jobs for text in job.inputs]
                 outputs = _split(run_sorted(model, texts, limit, task=group.task, **group.parameters), group.jobs)
         except Exception as e:
+            metrics.failed_run(group.model, e)
             if len(group.jobs) > 1:  # find the input at fault: each job on its own
                 alone = [_Group(group.model, group.task, group.parameters, [job]) for job in group.jobs]
                 return [outcome for single in alone for outcome in self._run(single)]
-            logger.warning("job %s failed: %s", group.jobs[0].id, e)
+            logger.warning("job %s failed: %s", group.jobs[0].id, type(e).__name__)
+            logger.debug("job %s failed: %s", group.jobs[0].id, e)  # the message may quote the input
             failed = {"status": Status.FAILED, "failure": Failure.MODEL_ERROR, "error": f"{type(e).__name__}: {e}"}
             return [(group.jobs[0], failed)]
-        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        seconds = time.perf_counter() - started
+        metrics.ran(group.model, outputs, seconds)
+        elapsed = round(seconds * 1000, 3)
         return [
             (job, {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed})
             for job, output in zip(group.jobs, outputs, strict=True)

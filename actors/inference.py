@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import dramatiq
 
-if TYPE_CHECKING:  # the API declares the actor to send; only workers load the batcher
+if TYPE_CHECKING:  # the sending side (the API) never loads the batcher, nor the worker's metrics
     from actors.batching import Batcher
 
 QUEUE = "inference"

@@ -6,6 +6,7 @@ import logging
 
 from dramatiq.middleware import Middleware
 
+from actors import metrics
 from actors.fleet import Heartbeat
 from actors.inference import ACTOR
 from db import Failure, Job, database
@@ -78,8 +79,10 @@ class RetriesExhausted(Middleware):
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
         reason = f"gave up after {attempts} attempts: {type(exception).__name__}: {exception}"
         try:
-            if Job.fail(message.args[0], Failure.RETRIES_EXHAUSTED, reason) and self.sender is not None:
-                self.sender.deliver_webhooks([message.args[0]])
+            if Job.fail(message.args[0], Failure.RETRIES_EXHAUSTED, reason):
+                metrics.gave_up(Job.get_by_id(message.args[0]), Failure.RETRIES_EXHAUSTED)
+                if self.sender is not None:
+                    self.sender.deliver_webhooks([message.args[0]])
         except Exception as e:
             logger.error("job %s: could not record the failure (%s); the sweeper will", message.args[0], e)
         finally:

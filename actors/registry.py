@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from actors.metrics import MODEL_LOAD_SECONDS
 from catalog import Catalog, prepared
 from core.errors import ModelNotPrepared, UnknownModel
 
@@ -78,5 +79,7 @@ class Runtimes:
         started = time.perf_counter()
         model = runtime.load(path, intra_op_threads=self.intra_op_threads)
         how = "preloaded" if self._preloading else "on first use"
-        logger.info("loaded model %s (%s) in %.0f ms", name, how, (time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        MODEL_LOAD_SECONDS.labels(name).observe(seconds)
+        logger.info("loaded model %s (%s) in %.0f ms", name, how, seconds * 1000)
         return model

@@ -16,7 +16,7 @@ import pika.exceptions
 from dramatiq.errors import BrokerError
 
 from actors import inference, webhooks
-from actors.broker import make_broker, ping
+from actors.broker import make_broker, ping, queue_depths
 from core.errors import Unavailable
 from db import Job
 from db.webhooks import claim_unsent, unsend
@@ -91,6 +91,10 @@ class Sender:
             ping(self.broker)
         except (pika.exceptions.AMQPError, OSError) as e:
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
+
+    def queue_depths(self) -> dict[str, tuple[int, int | None]]:
+        """Messages ready and consumers per queue (see `actors.broker.queue_depths`)."""
+        return queue_depths(self.broker)
 
 
 def open_sender(broker_url: str) -> Sender:

@@ -11,6 +11,7 @@ from actors import inference, webhooks
 from actors.batching import Batcher
 from actors.broker import make_broker
 from actors.delivery import Deliverer
+from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.registry import Runtimes
 from actors.sending import Sender
@@ -35,7 +36,7 @@ def worker_sender(
         max_jobs=max(spec.max_batch_size for spec in specs),
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
     )
-    middleware = [DatabaseConnection()]
+    middleware = [DramatiqMetrics(), DatabaseConnection()]
     if heartbeat:
         middleware.append(ReportLoadedModels(runtimes, every=heartbeat))
     if preload:

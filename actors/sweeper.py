@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from actors import webhooks
 from actors.inference import OPTIONS
+from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.errors import Unavailable
 from db import Failure, Job, database
 from db.models import utcnow
-from db.webhooks import lost
+from db.webhooks import lost as lost_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     for job in Job.stale(queued_before=now - queued_after, running_before=now - RUNNING_GRACE):
         if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
-            if Job.fail(job.id, Failure.LOST, reason):
-                report.failed += 1
+            failed = Job.fail(job.id, Failure.LOST, reason)
+            report.failed += failed
+            if failed:
+                SWEEP_LOST.inc()
                 if getattr(sender, "webhooks", None) is not None:
                     sender.deliver_webhooks([job.id])
             continue
@@ -57,8 +60,9 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             logger.warning("sweep: broker unavailable; %s will be sent on the next sweep", job.id)
             break
         report.resent += 1
+        SWEEP_RESENDS.inc()
     if getattr(sender, "webhooks", None) is not None:
-        report.webhooks = sender.send_deliveries(lost(webhooks.QUIET))
+        report.webhooks = sender.send_deliveries(lost_deliveries(webhooks.QUIET))
     if report.resent or report.failed or report.webhooks:
         logger.info("%s", report)
     return report

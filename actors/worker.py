@@ -1,19 +1,30 @@
 """Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 64` (the Procfile).
 
-Each worker process imports it: configuration is read once from the environment here, the database and
-broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the only place that
-sets it), `PreloadModels` loads the default model after fork and `ReportLoadedModels` records in the
-database, every HEARTBEAT_SECONDS, which models the process has loaded.
+Each worker process imports it: configuration is read once from the environment here, logging is set up,
+the database and broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the
+only place that sets it), `PreloadModels` loads the default model after fork, `ReportLoadedModels` records
+in the database which models the process has loaded (every HEARTBEAT_SECONDS: `GET /models` says `ready`)
+and the liveness `Heartbeat` touches a file that `inference-api worker-alive` checks (the Kubernetes probe).
+
+Metrics: prometheus-client's multiprocess mode is turned on (in Dramatiq's metrics directory,
+`dramatiq_prom_db`) before anything imports prometheus-client, so the exposition server Dramatiq's
+middleware forks from the CLI's main process (port `dramatiq_prom_port`, 9191) serves every process' sum.
 """
 
-import logging
+import os
+
+from dramatiq.middleware.prometheus import DB_PATH
+
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH  # where Dramatiq's exposition server reads
 
 import dramatiq
 
 import db
+from actors.liveness import Heartbeat
 from actors.registry import Runtimes
 from actors.setup import worker_sender
 from catalog import Catalog, CatalogError
+from core import logs
 from core.config import Config, ConfigError
 from core.errors import UnknownModel
 
@@ -24,7 +35,7 @@ try:
     preload = runtimes.preload_names(config.preload_models)
 except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
-logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure(config.log_level, config.log_format)
 db.connect(config.database)
 broker = worker_sender(
     config.broker_url,
@@ -34,4 +45,5 @@ broker = worker_sender(
     webhook_secret=config.webhook_secret,
     webhook_allow_private=config.webhook_allow_private,
 ).broker
+broker.add_middleware(Heartbeat(config.worker_heartbeat_dir))
 dramatiq.set_broker(broker)

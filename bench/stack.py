@@ -4,6 +4,7 @@ and `dramatiq actors.worker`, on our database and vhost."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from bench.infra import Infra
 from bench.settings import Settings
@@ -39,8 +40,16 @@ def api(settings: Settings, infra: Infra, port: int, log_name: str) -> Service:
 
 
 def worker_memory(service: Service) -> list[dict[str, float]]:
-    """RSS of each dramatiq worker process (the CLI's children; the parent only supervises)."""
-    return [memory_mb(pid) for pid in service.children()]
+    """RSS of each dramatiq worker process: the CLI's children that run models (the parent only supervises;
+    its other child, Dramatiq's metrics server, runs none)."""
+    return [memory_mb(pid) for pid in service.children() if _runs_models(pid)]
+
+
+def _runs_models(pid: int) -> bool:
+    try:
+        return "onnxruntime" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
 
 
 class Stack:

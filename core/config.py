@@ -44,6 +44,9 @@ class Config:
     webhook_secret: str = field(default="", repr=False)  # whsec_... (base64): signs webhooks; empty: no webhooks
     webhook_allow_private: bool = False  # deliver to private/loopback addresses and plain http (tests, dev)
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one JSON object a line) or text; from_env defaults to text when embedded
+    worker_heartbeat_dir: Path = Path("/tmp/inference-api/heartbeats")  # worker liveness files, one per process
+    build_commit: str = "unknown"  # shown by inference_api_build_info
 
     @property
     def embedded(self) -> bool:
@@ -123,6 +126,9 @@ class Config:
             webhook_secret=webhook_secret(env),
             webhook_allow_private=boolean("WEBHOOK_ALLOW_PRIVATE"),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
+            log_format=log_format(env, broker_url),
+            worker_heartbeat_dir=Path(text("WORKER_HEARTBEAT_DIR", str(defaults.worker_heartbeat_dir))),
+            build_commit=text("BUILD_COMMIT", defaults.build_commit),
         )
 
 
@@ -139,6 +145,14 @@ def webhook_secret(env: Mapping[str, str]) -> str:
     if not 24 <= len(key) <= 64:
         raise ConfigError(f"WEBHOOK_SECRET must hold 24 to 64 bytes (it holds {len(key)})")
     return raw
+
+
+def log_format(env: Mapping[str, str], broker_url: str) -> str:
+    """`LOG_FORMAT`: json (the default with a real broker, for log collectors) or text (the embedded default)."""
+    value = env.get("LOG_FORMAT", "").strip().lower() or ("text" if broker_url == EMBEDDED_BROKER else "json")
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
 
 
 def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
+import orjson
 import peewee
 
 from core.owners import OPEN
@@ -21,6 +22,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)  # stored naive, always UTC
 
 
+def dumps(value) -> str:
+    """JSON for the job's JSON columns: orjson, several times faster than the standard library on the
+    long float lists of embeddings."""
+    return orjson.dumps(value).decode()
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = database
@@ -30,10 +37,10 @@ class Job(BaseModel):
     id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
     model = peewee.CharField(max_length=200)
     task = peewee.CharField(max_length=64)
-    inputs = peewee.JSONField()
-    parameters = peewee.JSONField(default=dict)
+    inputs = peewee.JSONField(dumps=dumps)
+    parameters = peewee.JSONField(default=dict, dumps=dumps)
     status = peewee.CharField(max_length=16, default=Status.QUEUED, index=True)
-    output = peewee.JSONField(null=True)
+    output = peewee.JSONField(null=True, dumps=dumps)
     error = peewee.TextField(null=True)
     failure = peewee.CharField(max_length=32, null=True)  # a `db.lifecycle.Failure` code when failed
     attempts = peewee.IntegerField(default=0)
@@ -182,11 +189,16 @@ class Job(BaseModel):
 
     @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
-        """Record a batch of outcomes in one transaction and announce them; returns the ids written."""
+        """Record a batch of outcomes in one transaction and announce them; returns the ids written.
+
+        On PostgreSQL a batch is one `UPDATE ... FROM (VALUES ...)`: one statement instead of one a job."""
         with database.atomic():
-            written = [job for job, fields in outcomes if job.finish(**fields, notify=False)]
-            record_deliveries(written)
-            written = [job.id for job in written]
+            if len(outcomes) > 1 and isinstance(database.obj, peewee.PostgresqlDatabase):
+                written = _finish_in_one_statement(outcomes)
+            else:
+                written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
+            done = {str(job_id) for job_id in written}
+            record_deliveries((job, fields["status"]) for job, fields in outcomes if str(job.id) in done)
             announce(written)
         events.publish(written)
         return written
@@ -213,7 +225,7 @@ class Job(BaseModel):
         with database.atomic():
             written = self._finish(status, fields)
             if written:
-                record_deliveries([self])
+                record_deliveries([(self, status)])
         return _announced(self.id, written)
 
     def _finish(self, status: str, fields: dict) -> bool:
@@ -249,13 +261,13 @@ class WebhookDelivery(BaseModel):
         indexes = ((("job", "event"), True),)
 
 
-def record_deliveries(jobs: Iterable[Job]) -> int:
-    """Inside the transaction that finished `jobs`: a pending delivery for each whose webhook asked for the
-    status it reached. A job without a webhook costs nothing (no query)."""
+def record_deliveries(finished: Iterable[tuple[Job, str]]) -> int:
+    """Inside the transaction that finished these jobs (each with the status it reached): a pending delivery
+    for each whose webhook asked for that status. A job without a webhook costs nothing (no query)."""
     rows = [
-        {"job": job.id, "event": job.status, "url": job.webhook, "owner": job.owner, "created_at": utcnow()}
-        for job in jobs
-        if job.webhook and job.status in job.events
+        {"job": job.id, "event": status, "url": job.webhook, "owner": job.owner, "created_at": utcnow()}
+        for job, status in finished
+        if job.webhook and status in job.events
     ]
     if rows:
         WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
@@ -267,8 +279,34 @@ def _finished(move: peewee.ModelUpdate) -> int:
     cls = move.model
     with database.atomic():
         moved = list(move.returning(cls.id, cls.status, cls.owner, cls.webhook, cls.webhook_events).execute())
-        record_deliveries(moved)
+        record_deliveries((row, row.status) for row in moved)
     return len(moved)
+
+
+_FINISHED = ("status", "output", "error", "failure", "finished_at", "queue_ms", "inference_ms")
+_FINISH_SQL = """
+UPDATE job SET status = v.status, output = v.output::json, error = v.error, failure = v.failure,
+    finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8, inference_ms = v.inference_ms::float8
+FROM (VALUES {rows}) AS v(id, status, output, error, failure, finished_at, queue_ms, inference_ms)
+WHERE job.id = v.id::uuid AND job.status = %s
+RETURNING job.id
+"""
+
+
+def _finish_in_one_statement(outcomes: list[tuple[Job, dict]]) -> list:
+    """`Job.finish` for a batch, as one statement (PostgreSQL), guarded the same way: only running jobs."""
+    now = utcnow()
+    output = Job.output.db_value
+    rows, params = [], []
+    for job, fields in outcomes:
+        check(fields["status"], {Status.RUNNING})
+        queue_ms = _ms(job.created_at, job.started_at) if job.started_at is not None else None
+        values = {**dict.fromkeys(_FINISHED), **fields, "finished_at": now, "queue_ms": queue_ms}
+        values["output"] = output(values["output"])
+        rows.append("(" + ", ".join(["%s"] * (1 + len(_FINISHED))) + ")")
+        params += [str(job.id), *(values[name] for name in _FINISHED)]
+    cursor = database.execute_sql(_FINISH_SQL.format(rows=", ".join(rows)), (*params, Status.RUNNING))
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _announced(job_id, moved: int) -> bool:

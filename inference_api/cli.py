@@ -1,14 +1,15 @@
-"""The `inference-api` command: serve, migrate, sweep, purge, models prepare, and the client's submit. A
-composition root."""
+"""The `inference-api` command: serve, migrate, sweep, purge, models prepare, worker-alive, and the client's
+submit. A composition root."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from dataclasses import replace
+from pathlib import Path
 
+from core import logs
 from core.config import Config, ConfigError
 from core.errors import InferenceError
 
@@ -49,12 +50,17 @@ def main(argv: list[str] | None = None) -> None:
     prepare.add_argument("--force", action="store_true", help="prepare again even when already prepared")
     prepare.set_defaults(run=cmd_prepare)
 
+    alive = commands.add_parser("worker-alive", help="exit 0 when a worker process beat recently (liveness probe)")
+    alive.add_argument("--max-age", type=float, default=30.0, metavar="S", help="heartbeat age limit (default 30)")
+    alive.add_argument("--dir", type=Path, help="heartbeat directory (default: WORKER_HEARTBEAT_DIR)")
+    alive.set_defaults(run=cmd_worker_alive)
+
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
     except ConfigError as e:
         parser.exit(2, f"inference-api: configuration error: {e}\n")
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.log_level, config.log_format)
     try:
         args.run(args, config)
     except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback
@@ -216,6 +222,16 @@ def _shown(url: str) -> str:
     if parts.password is None:
         return url
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def cmd_worker_alive(args: argparse.Namespace, config: Config) -> None:
+    from actors.liveness import alive
+
+    directory = args.dir or config.worker_heartbeat_dir
+    pids = alive(directory, args.max_age)
+    if not pids:
+        sys.exit(f"inference-api: no worker process beat in {directory} within {args.max_age:g} s")
+    print(f"alive: worker process(es) {', '.join(map(str, pids))}")
 
 
 def _catalog(config: Config):

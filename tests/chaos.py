@@ -30,6 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from actors.liveness import alive
 from tests import servers
 from tests.processes import command, wait_until_serving
 from tests.webhook_receiver import Receiver, new_secret, receiver
@@ -60,28 +61,33 @@ class Report:
 
 class Supervisor(threading.Thread):
     """Keeps `dramatiq actors.worker` running: restarts it whenever it exits, as Kubernetes would, and kills
-    it when it has had no worker process for `liveness` seconds, as a liveness probe would (Dramatiq's main
-    process can hang for good when a worker process crashes while it signals that it is ready)."""
+    it when it has had no live worker process for `liveness` seconds (`boot_grace` before the first one
+    beat), as the liveness probe `inference-api worker-alive` would: Dramatiq's main process can hang for
+    good when a worker process crashes while it signals that it is ready. Worker processes are told by
+    their heartbeat files (the main process has another child: the metrics server)."""
 
     def __init__(self, args: list[str], env: dict, log: Path):
         super().__init__(daemon=True)
-        self.args, self.env, self.log = args, {**env, "PYTHONUNBUFFERED": "1"}, log
+        self.heartbeats = log.parent / "heartbeats"
+        env = {**env, "PYTHONUNBUFFERED": "1", "WORKER_HEARTBEAT_DIR": str(self.heartbeats)}
+        self.args, self.env, self.log = args, env, log
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
         self.restarts = 0
 
     liveness = 8.0
+    boot_grace = 30.0
 
     def run(self) -> None:
         with self.log.open("ab") as out:
             while not self.stopping.is_set():
                 self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-                alive_at = time.monotonic()
+                alive_at, booted = time.monotonic(), False
                 while self.process.poll() is None and not self.stopping.is_set():
                     time.sleep(0.5)
                     if self.children():
-                        alive_at = time.monotonic()
-                    elif time.monotonic() - alive_at > self.liveness:
+                        alive_at, booted = time.monotonic(), True
+                    elif time.monotonic() - alive_at > (self.liveness if booted else self.boot_grace):
                         self.process.kill()  # the liveness probe's verdict
                         self.process.wait()
                 if not self.stopping.is_set():
@@ -89,11 +95,14 @@ class Supervisor(threading.Thread):
                     time.sleep(1)
 
     def children(self) -> list[int]:
-        """The worker processes that are alive (not zombies)."""
+        """The worker processes of the current main process that are alive (not zombies) and beat recently."""
         if self.process is None:
             return []
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        return [int(pid) for pid in found.stdout.split() if _state(int(pid)) not in ("Z", "X", "")]
+        beating = set(alive(self.heartbeats, max_age=self.liveness))
+        return [
+            int(pid) for pid in found.stdout.split() if int(pid) in beating and _state(int(pid)) not in ("Z", "X", "")
+        ]
 
     def stop(self) -> None:
         self.stopping.set()

@@ -11,12 +11,17 @@ import falcon
 from actors.sending import Sender, open_sender
 from catalog import Catalog
 from catalog.tokens import TokenCounter
+from core import __version__
 from core.config import Config
+from db.models import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.intake import Intake
+from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.request import RequestSchema
+from web.resources import openai
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem, Readiness
@@ -44,14 +49,13 @@ def create_app(
     schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
-    app = falcon.App(middleware=[*middleware, DatabaseConnection()])
+    app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=dumps)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
-    backlog = Backlog(config.max_backlog)
-    app.add_route(
-        "/inference", InferenceCollection(schema, sender, limits, tokens, waiter, backlog, Readiness(), webhooks)
-    )
+    intake = Intake(sender, Backlog(config.max_backlog))
+    app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
     app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
@@ -59,5 +63,10 @@ def create_app(
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
+    app.add_route("/v1/embeddings", openai.Embeddings(schema, limits, tokens, intake, waiter))
+    openai_models = openai.Models(catalog)
+    app.add_route("/v1/models", openai_models)
+    app.add_route("/v1/models/{model}", openai_models, suffix="model")
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
+    app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
     return app

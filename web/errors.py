@@ -19,6 +19,7 @@ from core.errors import (
     PayloadTooLarge,
     Unavailable,
 )
+from web import openai_errors
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
 
 def _raising(to_http: Callable[[Any], falcon.HTTPError]):
     def handle(req, resp, ex, params):
+        if type(ex) is Unavailable:  # raised by the sending side only: counted as a refusal by the broker
+            req.context.refused_by = "broker"
         raise to_http(ex)
 
     return handle
@@ -60,6 +63,7 @@ def _raising(to_http: Callable[[Any], falcon.HTTPError]):
 
 def handle_database_error(req, resp, ex, params):
     logger.warning("database unavailable during %s %s: %s", req.method, req.path, ex)
+    req.context.refused_by = "database"
     raise falcon.HTTPServiceUnavailable(
         title="Service unavailable", description="the database is unavailable", retry_after=5
     )
@@ -75,6 +79,10 @@ def install(app: falcon.App) -> None:
 
 
 def _serialize(req, resp, exception: falcon.HTTPError) -> None:
+    if openai_errors.applies(req):  # the OpenAI-compatible routes answer in OpenAI's error shape
+        resp.media = openai_errors.body(exception, exception.description or _describe(req, exception))
+        resp.content_type = falcon.MEDIA_JSON
+        return
     body = exception.to_dict()
     if "description" not in body:  # Falcon's own routing errors come with a title only
         body["description"] = _describe(req, exception)

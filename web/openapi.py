@@ -14,12 +14,12 @@ import core
 from catalog import Catalog
 from core.config import Config
 from core.schema import char_class
-from web import openapi_jobs
+from web import openapi_jobs, openapi_v1
 from web.openapi_schemas import body, error, header, ref, retry_after, schemas
 from web.request import RequestSchema
 from web.waiting import MAX_WAIT
 
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
 def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[str, Any]:
@@ -33,6 +33,7 @@ def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[s
             if protected:
                 operation["responses"]["401"] = ref("responses", "Unauthorized")
             operation["responses"] = dict(sorted(operation["responses"].items()))
+    paths.update(openapi_v1.paths(config, catalog))  # the OpenAI-compatible routes, in OpenAI's error shape
     return {
         "openapi": "3.1.0",
         "info": {
@@ -154,6 +155,13 @@ def _probes() -> dict[str, Any]:
             "get": _operation("health", "Liveness: the process answers; touches nothing", {"200": body("Alive", alive)})
         },
         "/readyz": {"get": _operation("ready", "Readiness: the database and the broker answer", ready)},
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Prometheus metrics (text exposition format 0.0.4)",
+                {"200": {"description": "The metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            )
+        },
         "/openapi.json": {
             "get": _operation("openapi", "This description", {"200": body("The OpenAPI document", {"type": "object"})})
         },
@@ -162,7 +170,7 @@ def _probes() -> dict[str, Any]:
 
 def _components(config: Config, catalog: Catalog, request: RequestSchema) -> dict[str, Any]:
     components: dict[str, Any] = {
-        "schemas": schemas(catalog, request),
+        "schemas": {**schemas(catalog, request), **openapi_v1.schemas(config, catalog)},
         "responses": {
             "Unavailable": {
                 **error("The database or the message broker is unavailable; retry later"),

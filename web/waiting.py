@@ -9,11 +9,14 @@ last waitress threads from requests that bring work.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 from db import Job, database
 from db.events import JobEvents, events
+from web.metrics import WAITING
 
 MAX_WAIT = 60  # seconds
 RECHECK = 2.0  # seconds between re-reads when no event comes
@@ -43,18 +46,33 @@ class Waiter:
         """The job once finished or after `seconds`, and whether we waited at all (False: no slot free)."""
         if job.finished or seconds <= 0:
             return job, seconds > 0
-        if not self._slots.acquire(blocking=False):
-            return job, False
+        with self.slot() as held:
+            return (self.wait_holding(job, seconds), True) if held else (job, False)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Take a waiting slot for the block; yields False when none is free. A route that must wait for
+        its answer (POST /v1/embeddings) takes one before it accepts the work, so it never leaves a job
+        behind for want of a thread to wait on it."""
+        held = self._slots.acquire(blocking=False)
+        if held:
+            WAITING.inc()
         try:
-            deadline = time.monotonic() + seconds
-            with self.hub.waiting(job.id) as finished:
-                while True:
-                    current = Job.get_or_none(Job.id == job.id) or job
-                    database.close()  # hold no pooled connection while asleep
-                    remaining = deadline - time.monotonic()
-                    if current.finished or remaining <= 0:
-                        return current, True
-                    finished.wait(min(remaining, RECHECK))
-                    finished.clear()
+            yield held
         finally:
-            self._slots.release()
+            if held:
+                WAITING.dec()
+                self._slots.release()
+
+    def wait_holding(self, job: Job, seconds: float) -> Job:
+        """The job once finished or after `seconds`; the caller holds a slot (`slot()`)."""
+        deadline = time.monotonic() + seconds
+        with self.hub.waiting(job.id) as finished:
+            while True:
+                current = Job.get_or_none(Job.id == job.id) or job
+                database.close()  # hold no pooled connection while asleep
+                remaining = deadline - time.monotonic()
+                if current.finished or remaining <= 0:
+                    return current
+                finished.wait(min(remaining, RECHECK))
+                finished.clear()

@@ -19,6 +19,7 @@ NOT_SET_IN_KUBERNETES = {
     "DATA_DIR": "the embedded mode's SQLite and models; DATABASE_URL and MODELS_DIR are set instead",
     "INFERENCE_CATALOG": "the catalog shipped in the package; mount a ConfigMap and set it to use your own",
     "API_KEYS_FILE": "the keys come from the Secret as API_KEYS",
+    "BUILD_COMMIT": "baked into each image at build time (`ARG BUILD_COMMIT`, the workflow passes the commit)",
 }
 # Per container, what it has no use for.
 NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}

@@ -4,7 +4,8 @@ Positive and negative examples for every operation: no 5xx ever, no request that
 accepted (`negative_data_rejection`), every response as documented (status, content type, headers, body),
 and the API key enforced where the document says so (`ignored_auth` probes without a key and with a bad one).
 Jobs the fuzzing created are then read back and canceled by id, so 200 and 409 are exercised too. Requests
-never sleep here (`Waiter.wait` answers at once): waiting itself is tested in test_waiting.py.
+never sleep here (`Waiter.wait` answers at once; a stand-in worker answers POST /v1/embeddings): waiting
+itself is tested in test_waiting.py.
 
 Examples come from each operation's Hypothesis strategy (`APIOperation.as_strategy`) under our own `@given`:
 schemathesis' fixture loader (`schemathesis.pytest.from_fixture`) breaks on pytest 9.2, which removed the
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import load_all_checks
 
+from db import Job, Status
 from web import create_app
 from web.waiting import Waiter
 
@@ -54,6 +56,17 @@ RUNS = [
 @pytest.fixture(autouse=True)
 def no_sleeping(monkeypatch):
     monkeypatch.setattr(Waiter, "wait", lambda self, job, seconds: (job, False))
+    monkeypatch.setattr(Waiter, "wait_holding", lambda self, job, seconds: instant_embeddings(job))
+
+
+def instant_embeddings(job: Job) -> Job:
+    """POST /v1/embeddings waits for its job in the call: a stand-in worker answers it at once."""
+    claimed = Job.claim(job.id)
+    if claimed is not None:  # not a replay of a finished job
+        claimed.finish(
+            Status.SUCCEEDED, output=[{"embedding": [0.5], "tokens": 3, "truncated": False}] * len(job.inputs)
+        )
+    return Job.get_by_id(job.id)
 
 
 @pytest.mark.parametrize(("changes", "examples", "minimum"), [run[1:] for run in RUNS], ids=[run[0] for run in RUNS])

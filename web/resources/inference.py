@@ -7,22 +7,22 @@ from __future__ import annotations
 import uuid
 
 import falcon
-import peewee
 
 from actors.sending import Sender
 from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from db.retention import erase
-from web.admission import Backlog, idempotency_key, replay, request_hash
+from web.admission import idempotency_key
 from web.auth import owner_of
-from web.request import InferenceRequest, RequestSchema
+from web.intake import Intake
+from web.request import RequestSchema
 from web.resources.jobs import list_jobs
 from web.resources.models import Readiness
 from web.serialize import job_view
 from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
-from web.webhooks import Webhook, WebhookPolicy
+from web.webhooks import WebhookPolicy
 
 MODEL_READY = "Inference-Model-Ready"
 
@@ -31,20 +31,18 @@ class InferenceCollection:
     def __init__(
         self,
         schema: RequestSchema,
-        sender: Sender,
         limits: Limits,
         tokens: TokenCounter | None,
+        intake: Intake,
         waiter: Waiter,
-        backlog: Backlog,
         readiness: Readiness,
         webhooks: WebhookPolicy | None = None,
     ):
         self.schema = schema
-        self.sender = sender
         self.limits = limits
         self.tokens = tokens
+        self.intake = intake
         self.waiter = waiter
-        self.backlog = backlog
         self.readiness = readiness
         self.webhooks = webhooks or WebhookPolicy(enabled=False)
 
@@ -53,8 +51,7 @@ class InferenceCollection:
         body = read_json(req, self.limits)
         self.webhooks.refuse_if_off(body)
         request = self.schema.parse(body, self.tokens)
-        webhook = self.webhooks.parse(body)
-        job, replayed = self._accept(request, webhook, key, owner_of(req))
+        job, replayed = self.intake.accept(request, key, owner_of(req), self.webhooks.parse(body))
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
@@ -70,34 +67,6 @@ class InferenceCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         list_jobs(req, resp, self.schema.catalog, owner_of(req))
-
-    def _accept(
-        self, request: InferenceRequest, webhook: Webhook | None, key: str | None, owner: str
-    ) -> tuple[Job, bool]:
-        """The job for this request and whether it already existed (same owner, Idempotency-Key and body)."""
-        digest = request_hash(request, webhook) if key else None
-        if key and (existing := replay(key, digest, owner)) is not None:
-            if existing.never_enqueued:  # its first send failed: send it now
-                self.sender.resend(existing)
-                existing = Job.get_by_id(existing.id)
-            return existing, True
-        self.backlog.admit(request.spec.name)
-        try:
-            job = Job.create(
-                model=request.spec.name,
-                task=request.task,
-                inputs=request.inputs,
-                parameters=request.parameters,
-                idempotency_key=key,
-                request_hash=digest,
-                owner=owner,
-                webhook=webhook.url if webhook else None,
-                webhook_events=",".join(webhook.events) if webhook else None,
-            )  # committed (autocommit) before the message exists: a worker always finds the row
-        except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
-            return replay(key, digest, owner), True
-        self.sender.enqueue(job.id)
-        return job, False
 
 
 class InferenceCancel:

@@ -1,0 +1,56 @@
+"""Logging, set up once by each composition root: JSON lines (python-json-logger) or plain text.
+
+Every line carries the request id of the request being served (`request_id`, set by the web tier), and
+whatever a call passes in `extra` (`job_id`, `model`, `status`, `ms`, ...) becomes a JSON field. User
+text (inputs, outputs) is logged at debug level only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RequestId(logging.Filter):
+    """Put the current request id on the record (a JSON field), when there is one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
+
+
+def formatter(style: str) -> logging.Formatter:
+    if style == "text":
+        return logging.Formatter(TEXT_FORMAT)
+    return JsonFormatter(
+        "{asctime}{levelname}{name}{message}",
+        style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )
+
+
+def configure(level: str, style: str) -> None:
+    """Format the root logger's lines as `style` (json or text) at `level`.
+
+    Under the dramatiq CLI the root logger already has Dramatiq's handler (a pipe to the main process,
+    which writes the lines out): it is kept and reformatted. Elsewhere a handler on stderr is added."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        handler.setFormatter(formatter(style))
+        if not any(isinstance(f, RequestId) for f in handler.filters):
+            handler.addFilter(RequestId())
+    root.setLevel(level)
+    # pika reports every connection opened and closed at INFO (the queue-depth reads, /readyz): debug only.
+    numeric = root.getEffectiveLevel()
+    logging.getLogger("pika").setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))

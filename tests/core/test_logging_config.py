@@ -1,0 +1,40 @@
+"""LOG_FORMAT, WORKER_HEARTBEAT_DIR and BUILD_COMMIT, and the log formats they choose."""
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from core import logs
+from core.config import Config, ConfigError
+
+
+def test_logs_are_json_with_a_real_broker_and_text_when_embedded_unless_told():
+    assert Config.from_env({"BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/"}).log_format == "json"
+    assert Config.from_env({}).log_format == "text"
+    assert Config.from_env({"LOG_FORMAT": "JSON"}).log_format == "json"
+
+
+def test_an_unknown_log_format_is_a_configuration_error_naming_the_variable():
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be json or text"):
+        Config.from_env({"LOG_FORMAT": "xml"})
+
+
+def test_heartbeat_dir_and_build_commit_have_defaults_and_can_be_set():
+    assert Config.from_env({}).worker_heartbeat_dir == Path("/tmp/inference-api/heartbeats")
+    config = Config.from_env({"WORKER_HEARTBEAT_DIR": "/run/beats", "BUILD_COMMIT": "abc123"})
+    assert (config.worker_heartbeat_dir, config.build_commit) == (Path("/run/beats"), "abc123")
+
+
+def test_a_json_line_carries_the_request_id_and_the_extra_fields():
+    record = logging.LogRecord("web.requests", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+    record.status = 200
+    token = logs.request_id.set("req-1")
+    try:
+        logs.RequestId().filter(record)
+    finally:
+        logs.request_id.reset(token)
+    line = json.loads(logs.formatter("json").format(record))
+    assert line["message"] == "GET /x" and line["level"] == "INFO" and line["logger"] == "web.requests"
+    assert line["request_id"] == "req-1" and line["status"] == 200

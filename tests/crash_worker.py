@@ -1,0 +1,20 @@
+"""`dramatiq tests.crash_worker`: the real worker, except that each worker process dies (SIGKILL) right
+after it booted and wrote its first heartbeat: the case where Dramatiq's main process can hang with no
+live worker process. For the liveness test only."""
+
+import os
+import signal
+
+from dramatiq.middleware import Middleware
+
+from actors.liveness import Heartbeat
+from actors.worker import broker
+
+
+class CrashAtBoot(Middleware):
+    def after_worker_boot(self, broker, worker):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# After-hooks run in reverse order: placed before Heartbeat, it crashes once the heartbeat file exists.
+broker.add_middleware(CrashAtBoot(), before=Heartbeat)

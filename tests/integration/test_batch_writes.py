@@ -1,0 +1,29 @@
+"""A batch's outcomes are written in one statement on PostgreSQL, guarded like one job at a time."""
+
+import pytest
+
+from db import Failure, Job, Status
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_batch_of_outcomes_is_written_once_and_skips_a_job_canceled_meanwhile(postgres):
+    jobs = Job.claim_fresh([Job.create(model="m", task="feature-extraction", inputs=[str(i)]).id for i in range(3)])
+    ok, failed, canceled = sorted(jobs, key=lambda job: job.inputs)
+    assert Job.cancel(canceled.id)
+    outcomes = [
+        (ok, {"status": Status.SUCCEEDED, "output": [{"embedding": [0.25, -1.5], "tokens": 3}], "inference_ms": 4.5}),
+        (failed, {"status": Status.FAILED, "failure": Failure.MODEL_ERROR, "error": "ModelError: no"}),
+        (canceled, {"status": Status.SUCCEEDED, "output": [{"embedding": [9.0]}], "inference_ms": 1.0}),
+    ]
+    written = Job.finish_many(outcomes)
+    assert sorted(map(str, written)) == sorted([str(ok.id), str(failed.id)])
+    stored = {job.id: job for job in Job.select()}
+    assert (stored[ok.id].status, stored[ok.id].output) == (
+        Status.SUCCEEDED,
+        [{"embedding": [0.25, -1.5], "tokens": 3}],
+    )
+    assert stored[ok.id].inference_ms == 4.5 and stored[ok.id].queue_ms >= 0 and stored[ok.id].finished_at
+    assert (stored[failed.id].status, stored[failed.id].failure) == (Status.FAILED, Failure.MODEL_ERROR)
+    assert stored[canceled.id].status == Status.CANCELED and stored[canceled.id].output is None
+    assert Job.finish_many(outcomes[:2]) == []  # a redelivered batch writes nothing twice

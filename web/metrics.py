@@ -1,0 +1,158 @@
+"""The web tier's Prometheus metrics, the Falcon middleware that counts requests, and `GET /metrics`.
+
+The families live in prometheus-client's default registry (one set per process). `/metrics` shows that
+registry (in the embedded mode the worker's families are there too) plus two per-app collectors: the
+queue depth, read from the broker at most every `QueueDepth.ttl` seconds whatever the scrape rate, and
+the build info. Labels are bounded: route templates (never paths), known methods, status codes, catalog
+model names and task names, refusal reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import falcon
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from core import logs
+
+logger = logging.getLogger("web.requests")
+
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+REQUESTS = Counter(
+    "inference_api_http_requests", "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)  # fmt: skip
+REQUEST_SECONDS = Histogram(
+    "inference_api_http_request_duration_seconds", "Time to answer an HTTP request, waiting included.",
+    ["route", "method"], buckets=SECONDS,
+)  # fmt: skip
+ACCEPTED = Counter("inference_api_jobs_accepted", "Jobs accepted (202 or 200), by model and task.", ["model", "task"])
+REFUSED = Counter(
+    "inference_api_jobs_refused",
+    "POST /inference refused, by reason: backlog (429), broker or database (503), invalid (other 4xx).",
+    ["reason"],
+)
+PUBLISH_SECONDS = Histogram(
+    "inference_api_publish_duration_seconds", "Time to publish a job's message (until the broker confirms).",
+    buckets=SECONDS,
+)  # fmt: skip
+WAITING = Gauge("inference_api_waiting_requests", "Requests waiting for their job to finish (Prefer: wait, ?wait=).")
+
+REQUEST_ID_MAX = 128
+
+
+class RequestMetrics:
+    """Falcon middleware: the request id (taken from `X-Request-ID` or made, and sent back), one log line
+    and the request metrics per request. Installed first, so it sees every answer, errors included."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+        req.context.request_id = request_id(req.get_header("X-Request-ID"))
+        req.context.log_token = logs.request_id.set(req.context.request_id)
+        resp.set_header("X-Request-ID", req.context.request_id)
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        seconds = time.perf_counter() - req.context.get("started", time.perf_counter())
+        route = req.uri_template or "unmatched"
+        method = req.method if req.method in METHODS else "OTHER"
+        status = resp.status_code
+        REQUESTS.labels(route, method, str(status)).inc()
+        REQUEST_SECONDS.labels(route, method).observe(seconds)
+        if route == "/inference" and method == "POST" and status >= 400:
+            REFUSED.labels(refusal(status, req.context.get("refused_by"))).inc()
+        logger.info(
+            "%s %s %d %.1f ms",
+            method,
+            route,
+            status,
+            seconds * 1000,
+            extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 3)},
+        )
+        if (token := req.context.get("log_token")) is not None:
+            logs.request_id.reset(token)
+
+
+def request_id(header: str | None) -> str:
+    """The client's `X-Request-ID` when it is printable ASCII of at most 128 characters, else a new one."""
+    if header and len(header) <= REQUEST_ID_MAX and header.isascii() and header.isprintable() and " " not in header:
+        return header
+    return uuid.uuid4().hex
+
+
+def refusal(status: int, refused_by: str | None) -> str:
+    if status == 429:
+        return "backlog"
+    if status == 503:
+        return refused_by or "broker"
+    return "invalid" if status < 500 else "error"
+
+
+class QueueDepth:
+    """Messages ready and consumers per queue, read from the broker at most once per `ttl` seconds (the
+    reading scrape pays one short broker connection; the others reuse it). Nothing when unreadable."""
+
+    def __init__(self, read, *, ttl: float = 2.0):
+        self.read = read  # () -> {queue: (ready messages, consumers or None)}
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._depths: dict[str, tuple[int, int | None]] = {}
+
+    def depths(self) -> dict[str, tuple[int, int | None]]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.ttl:
+                try:
+                    self._depths = self.read()
+                except Exception as e:  # the broker is down: no samples rather than stale ones
+                    logger.warning("could not read queue depths: %s", e)
+                    self._depths = {}
+                self._read_at = time.monotonic()
+            return self._depths
+
+    def collect(self):
+        depths = self.depths()
+        ready = GaugeMetricFamily(
+            "inference_api_queue_messages", "Messages ready in the broker's queue (read every few seconds).",
+            labels=["queue"],
+        )  # fmt: skip
+        consumers = GaugeMetricFamily(
+            "inference_api_queue_consumers", "Consumers of the broker's queue (RabbitMQ only).", labels=["queue"]
+        )
+        for queue, (messages, count) in sorted(depths.items()):
+            ready.add_metric([queue], messages)
+            if count is not None:
+                consumers.add_metric([queue], count)
+        yield ready
+        yield consumers
+
+
+class BuildInfo:
+    def __init__(self, version: str, commit: str):
+        self.version, self.commit = version, commit
+
+    def collect(self):
+        info = InfoMetricFamily("inference_api_build", "The running version and commit.")
+        info.add_metric([], {"version": self.version, "commit": self.commit})
+        yield info
+
+
+class Metrics:
+    """GET /metrics: the process' registry plus this app's queue depth and build info."""
+
+    def __init__(self, *collectors):
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(REGISTRY)
+        for collector in collectors:
+            self.registry.register(collector)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = CONTENT_TYPE_PLAIN_0_0_4
+        resp.data = generate_latest(self.registry)

@@ -1,0 +1,206 @@
+"""The OpenAI-compatible routes' part of /openapi.json: their paths and schemas, merged into the document
+by `web.openapi.document`.
+
+Self-contained on purpose: it needs only the configuration, the catalog and the document's `Text` schema
+(a text as validation takes it), which it references. Errors here have OpenAI's shape (`OpenAIError`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.config import Config
+from web.resources.openai import ENCODINGS, RETRY_AFTER, WAIT, embedding_models
+
+JSON = "application/json"
+
+
+def paths(config: Config, catalog) -> dict[str, Any]:
+    secured = bool(config.api_keys)
+    names = [spec.name for spec in embedding_models(catalog)]
+    retry = {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}}
+
+    def operation(summary: str, operation_id: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+        if secured:
+            unauthorized = _error("No API key, or not a valid one (`authentication_error`)")
+            responses["401"] = {**unauthorized, "headers": {"WWW-Authenticate": {"required": True, "schema": {}}}}
+        security = [{"bearer": []}] if secured else []
+        return {"summary": summary, "operationId": operation_id, **more, "security": security, "responses": responses}
+
+    return {
+        "/v1/embeddings": {
+            "post": operation(
+                "OpenAI-compatible embeddings: one job, waited on in the call",
+                "createEmbeddings",
+                {
+                    "200": {
+                        **_body("The embeddings, in the order of the inputs", _schema("EmbeddingsResponse")),
+                        "headers": {
+                            "Location": {
+                                "description": "the job: /inference/{id}",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "400": _error("Malformed JSON, an empty body or invalid UTF-8"),
+                    "409": _error("The job was canceled meanwhile (POST /inference/{id}/cancel)"),
+                    "413": _error(f"The body is over {config.max_body_bytes} bytes"),
+                    "415": _error("The body is not application/json"),
+                    "422": _error("A field is invalid; `param` names it (`model_not_found`: not an embedding model)"),
+                    "429": {**_error(f"The model already has {config.max_backlog} jobs waiting"), "headers": retry},
+                    "500": _error("The job failed: the message says why"),
+                    "503": {
+                        **_error(
+                            f"The database or the broker is unavailable, every waiting thread is busy, or the job "
+                            f"did not finish within {WAIT} s (`timeout`: it still completes, at /inference/{{id}})"
+                        ),
+                        "headers": retry,
+                    },
+                },
+                parameters=[
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "description": "as on POST /inference: a retry with the same key and body returns the same job",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _printable()},
+                    }
+                ],
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("EmbeddingsRequest")}},
+                    "description": f"At most {config.max_body_bytes} bytes; retried after {RETRY_AFTER} s on 503",
+                },
+            )
+        },
+        "/v1/models": {
+            "get": operation(
+                "OpenAI-compatible list of the embedding models",
+                "listEmbeddingModels",
+                {"200": _body("The models", _schema("ModelList"))},
+            )
+        },
+        "/v1/models/{model}": {
+            "get": operation(
+                "One embedding model",
+                "getEmbeddingModel",
+                {"200": _body("The model", _schema("OpenAIModel")), "404": _error("Not an embedding model here")},
+                parameters=[
+                    {
+                        "name": "model",
+                        "in": "path",
+                        "required": True,
+                        "description": "an embedding model (any other: 404)",
+                        "schema": {"enum": names},
+                    }
+                ],
+            )
+        },
+    }
+
+
+def schemas(config: Config, catalog) -> dict[str, Any]:
+    names = [spec.name for spec in embedding_models(catalog)]
+    text = _schema("Text")
+    return {
+        "EmbeddingsRequest": {
+            "type": "object",
+            "description": "OpenAI's embeddings request; `input` as token ids is refused (send text)",
+            "properties": {
+                "model": {"enum": [*names, None], "description": "an embedding model; omitted or null: the default"},
+                "input": {
+                    "anyOf": [text, {"type": "array", "items": text, "minItems": 1, "maxItems": config.max_inputs}]
+                },
+                "encoding_format": {"enum": [*ENCODINGS, None], "description": "default float"},
+                "dimensions": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "the models here have no shorter embeddings: only their own size is accepted",
+                },
+                "user": {"type": ["string", "null"], "pattern": "^[^\\u0000]*$", "description": "accepted, ignored"},
+            },
+            "required": ["input"],
+            "additionalProperties": False,
+        },
+        "EmbeddingsResponse": {
+            "type": "object",
+            "properties": {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "object": {"const": "embedding"},
+                            "index": {"type": "integer", "minimum": 0},
+                            "embedding": {
+                                "description": "floats, or base64 of little-endian float32 (`encoding_format`)",
+                                "anyOf": [{"type": "array", "items": {"type": "number"}}, {"type": "string"}],
+                            },
+                        },
+                        "required": ["object", "index", "embedding"],
+                    },
+                },
+                "model": {"type": "string"},
+                "usage": {
+                    "type": "object",
+                    "description": "tokens the model read, special tokens included, after truncation",
+                    "properties": {
+                        "prompt_tokens": {"type": "integer", "minimum": 0},
+                        "total_tokens": {"type": "integer", "minimum": 0},
+                    },
+                    "required": ["prompt_tokens", "total_tokens"],
+                },
+            },
+            "required": ["object", "data", "model", "usage"],
+        },
+        "ModelList": {
+            "type": "object",
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _schema("OpenAIModel")}},
+            "required": ["object", "data"],
+        },
+        "OpenAIModel": {
+            "type": "object",
+            "properties": {
+                "id": {"enum": names},
+                "object": {"const": "model"},
+                "created": {"type": "integer", "description": "when it was prepared here (Unix s); 0: not here"},
+                "owned_by": {"type": "string"},
+            },
+            "required": ["id", "object", "created", "owned_by"],
+        },
+        "OpenAIError": {
+            "type": "object",
+            "description": "OpenAI's error shape, on every /v1 route",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "message": {"type": "string"},
+                        "type": {"type": "string", "examples": ["invalid_request_error", "authentication_error"]},
+                        "param": {"type": ["string", "null"], "examples": ["input[1]", "model"]},
+                        "code": {"type": ["string", "null"], "examples": ["model_not_found", "timeout"]},
+                    },
+                    "required": ["message", "type", "param", "code"],
+                }
+            },
+            "required": ["error"],
+        },
+    }
+
+
+def _printable() -> str:
+    """What `str.isprintable` takes of the header characters (Latin-1, as WSGI reads them)."""
+    return "^[^" + "".join(f"\\u{i:04x}" for i in range(256) if not chr(i).isprintable()) + "]*$"
+
+
+def _schema(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _body(description, _schema("OpenAIError"))
