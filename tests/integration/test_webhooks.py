@@ -58,3 +58,19 @@ def test_a_job_on_the_real_servers_is_delivered_signed_after_a_first_500(
     assert len(second.payload["data"]["output"][0]["embedding"]) == 384
     (delivery,) = job["webhook"]["deliveries"]
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 2, 204)
+
+
+def test_a_batch_saved_in_one_statement_on_postgresql_records_its_deliveries(postgres):
+    from db import Job, Status
+    from db.models import WebhookDelivery
+
+    def job(**fields):
+        return Job.create(model="m", task="feature-extraction", inputs=["x"], **fields)
+
+    hooked = [job(webhook="https://example.org/a", webhook_events="succeeded,failed") for _ in range(2)]
+    quiet = job(webhook="https://example.org/b", webhook_events="canceled")
+    plain = job()
+    outcomes = [(Job.claim(j.id), {"status": Status.SUCCEEDED, "output": [{"x": 1}]}) for j in (*hooked, quiet, plain)]
+    assert len(Job.finish_many(outcomes)) == 4  # one UPDATE ... FROM (VALUES ...) on PostgreSQL
+    recorded = {(d.job_id, d.event) for d in WebhookDelivery.select()}
+    assert recorded == {(j.id, "succeeded") for j in hooked}
