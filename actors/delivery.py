@@ -19,6 +19,7 @@ import dramatiq
 import httpx
 from standardwebhooks import Webhook
 
+from actors.metrics import WEBHOOK_ATTEMPTS
 from actors.webhooks import MAX_ATTEMPTS
 from core.errors import InvalidRequest
 from core.owners import webhook_secret
@@ -70,20 +71,24 @@ class Deliverer:
             code, error = None, e.description
         except InvalidRequest as e:  # no point retrying a refused address
             outcome(delivery.id, status=Delivery.FAILED, error=e.description)
+            WEBHOOK_ATTEMPTS.labels("refused").inc()
             logger.warning("webhook %s of job %s refused: %s", message_id, job.id, e.description)
             return
         else:
             code, error = self._post(delivery.url, body, headers)
         if code is not None and 200 <= code < 300:
             outcome(delivery.id, status=Delivery.DELIVERED, status_code=code)
+            WEBHOOK_ATTEMPTS.labels("delivered").inc()
             return
         if delivery.attempts >= self.max_attempts:
             outcome(delivery.id, status=Delivery.FAILED, status_code=code, error=error)
+            WEBHOOK_ATTEMPTS.labels("failed").inc()
             logger.warning(
                 "webhook %s of job %s failed after %d attempts: %s", message_id, job.id, delivery.attempts, error
             )
             return
         outcome(delivery.id, status=Delivery.PENDING, status_code=code, error=error)
+        WEBHOOK_ATTEMPTS.labels("retried").inc()
         raise dramatiq.Retry(f"webhook {message_id}: {error}")  # retried with backoff, no traceback logged
 
     def _post(self, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str | None]:

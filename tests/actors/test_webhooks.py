@@ -5,6 +5,7 @@ import contextlib
 
 import dramatiq
 import pytest
+from prometheus_client import REGISTRY
 
 from actors import webhooks
 from actors.delivery import Deliverer
@@ -142,3 +143,19 @@ def test_a_host_that_does_not_resolve_at_delivery_time_is_retried_not_given_up(d
     delivery = delivery_of(job)
     assert (delivery.status, delivery.attempts) == (Delivery.PENDING, 1)
     assert "does not resolve" in delivery.last_error
+
+
+def test_delivery_attempts_are_counted_by_outcome(database):
+    def count(outcome):
+        return REGISTRY.get_sample_value("inference_api_webhook_attempts_total", {"outcome": outcome}) or 0.0
+
+    before = {name: count(name) for name in ("delivered", "retried")}
+    with receiver(SECRET, answers=[500, 204]) as hooks:
+        job = hooked_job(hooks.url)
+        Job.cancel(job.id)
+        deliver = Deliverer(SECRET, allow_private=True)
+        with pytest.raises(dramatiq.Retry):
+            deliver(str(delivery_of(job).id))
+        deliver(str(delivery_of(job).id))
+    assert count("retried") == before["retried"] + 1
+    assert count("delivered") == before["delivered"] + 1
