@@ -14,6 +14,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
 
+from actors.consumer import CoalescingRabbitmqBroker
 from core.config import EMBEDDED_BROKER
 
 
@@ -28,7 +29,7 @@ def make_broker(url: str, *, middleware: list[Middleware] = ()) -> dramatiq.Brok
     if url == EMBEDDED_BROKER:
         broker = StubBroker(middleware=base_middleware())
     else:
-        broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=base_middleware())
+        broker = CoalescingRabbitmqBroker(url=url, confirm_delivery=True, middleware=base_middleware())
     for m in middleware:
         broker.add_middleware(m)
     return broker

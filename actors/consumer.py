@@ -1,0 +1,69 @@
+"""A RabbitMQ broker whose consumer acknowledges the messages finished together with as few frames as it can.
+
+Dramatiq's consumer schedules one callback, and sends one `basic.ack`, per message. A batch finishes 32
+messages at once: here the worker threads queue their acks and the first one schedules a single flush on
+the connection's thread, which sends one `basic.ack(multiple=True)` for every tag below the lowest message
+still being worked on (all of them are finished: delivery tags grow per channel) and single acks for the
+rest. RabbitMQ and pika then handle one frame per batch instead of one per message. Nacks (messages
+Dramatiq gives up on) go first, each on its own, so a multiple ack never covers a message still to nack.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pika.exceptions
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.errors import ConnectionClosed
+
+
+class CoalescingConsumer(_RabbitmqConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._acks: list[int] = []
+        self._nacks: list[int] = []
+
+    def ack(self, message) -> None:
+        self._queue(message, self._acks)
+
+    def nack(self, message) -> None:
+        self._queue(message, self._nacks)
+
+    def _queue(self, message, into: list[int]) -> None:
+        with self._lock:
+            try:
+                self.known_tags.remove(message._tag)
+            except KeyError:
+                self.logger.warning("Failed to settle message: not in known tags.")
+                return
+            into.append(message._tag)
+            if len(self._acks) + len(self._nacks) > 1:
+                return  # a flush is scheduled and has not run yet: it takes this one too
+        try:
+            self.connection.add_callback_threadsafe(self._flush)
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as e:
+            raise ConnectionClosed(e) from None
+
+    def _flush(self) -> None:
+        """On the connection's thread (the consumer's), where deliveries are read too: a tag not yet in
+        `known_tags` is newer than every tag queued here."""
+        with self._lock:
+            acks, nacks = sorted(self._acks), self._nacks
+            self._acks, self._nacks = [], []
+            held = min(self.known_tags, default=None)  # the oldest message still being worked on
+        for tag in nacks:
+            self.channel.basic_nack(tag, requeue=False)
+        below = [tag for tag in acks if held is None or tag < held]
+        if below:
+            self.channel.basic_ack(below[-1], multiple=True)
+        for tag in acks[len(below) :]:
+            self.channel.basic_ack(tag)
+
+
+class CoalescingRabbitmqBroker(RabbitmqBroker):
+    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with the consumer above."""
+
+    @property
+    def consumer_class(self):
+        return CoalescingConsumer
