@@ -73,6 +73,7 @@ class Batcher:
         self._started = self._batching = False
         self._lock = threading.Lock()
         self._last_size = 0
+        self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)
         self.batches = 0  # counters for tests and metrics
         self.jobs = 0
 
@@ -200,6 +201,8 @@ class Batcher:
         if done:
             metrics.finished(done, Job.finish_many(done))
             self.jobs += len(done)
+            if self.on_saved is not None and (hooked := [job.id for job, _ in done if job.webhook]):
+                self.on_saved(hooked)
         self._release([str(job.id) for job, _ in outcomes])
         for job, fields in outcomes:
             waiting = futures.pop(str(job.id), [])

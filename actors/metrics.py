@@ -69,6 +69,11 @@ RUNTIME_ERRORS = Counter(
 )
 SWEEP_RESENDS = Counter("inference_api_sweeper_resends", "Jobs the sweeper sent again.")
 SWEEP_LOST = Counter("inference_api_sweeper_lost_jobs", "Jobs the sweeper failed as lost.")
+WEBHOOK_ATTEMPTS = Counter(
+    "inference_api_webhook_attempts",
+    "Webhook delivery attempts by outcome: delivered, retried, failed (retries ran out) or refused (the URL).",
+    ["outcome"],
+)
 
 
 class DramatiqMetrics(Prometheus):

@@ -8,6 +8,7 @@ from dramatiq.middleware import Middleware
 
 from actors import metrics
 from actors.fleet import Heartbeat
+from actors.inference import ACTOR
 from db import Failure, Job, database
 
 logger = logging.getLogger(__name__)
@@ -65,11 +66,15 @@ class RetriesExhausted(Middleware):
 
     Installed before `Retries`, so its after-hook runs once `Retries` has decided (Dramatiq runs after-hooks
     in reverse order). If even this write fails (the database is still down), the job stays queued or
-    running and the sweeper sends it again or fails it later.
+    running and the sweeper sends it again or fails it later. The failed job's webhook is sent through
+    `sender`.
     """
 
+    def __init__(self, sender=None):
+        self.sender = sender
+
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if exception is None or not message.failed or not message.args:
+        if exception is None or not message.failed or not message.args or message.actor_name != ACTOR:
             return
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
         reason = f"gave up after {attempts} attempts: {short_reason(exception)}"
@@ -77,6 +82,8 @@ class RetriesExhausted(Middleware):
         try:
             if Job.fail(message.args[0], Failure.RETRIES_EXHAUSTED, reason):
                 metrics.gave_up(Job.get_by_id(message.args[0]), Failure.RETRIES_EXHAUSTED)
+                if self.sender is not None:
+                    self.sender.deliver_webhooks([message.args[0]])
         except Exception as e:
             logger.error("job %s: could not record the failure (%s); the sweeper will", message.args[0], e)
         finally:

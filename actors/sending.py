@@ -1,11 +1,14 @@
 """The sending side: what the API, the sweeper and the embedded start use to put jobs on the queue.
 
 `Sender.enqueue` is the first send of a job; `Sender.resend` the one way to send a job again, used by
-the sweeper, the embedded start and an idempotent replay.
+the sweeper, the embedded start and an idempotent replay. `Sender.deliver_webhooks` sends the webhook
+messages of jobs that just finished (their delivery rows were written with their outcome).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dramatiq
@@ -14,16 +17,47 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
-from actors import inference
+from actors import inference, webhooks
 from actors.broker import make_broker, ping, queue_depths
 from core.errors import Unavailable
 from db import Job
+from db.webhooks import claim_unsent, unsend
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Sender:
     broker: dramatiq.Broker
     actor: dramatiq.Actor
+    webhooks: dramatiq.Actor | None = None
+
+    def deliver_webhooks(self, job_ids: Iterable) -> int:
+        """Send the messages of these jobs' pending, unsent webhook deliveries; never raises (what cannot
+        be sent now is sent by the sweeper). Returns how many were sent."""
+        ids = list(job_ids)
+        if self.webhooks is None:  # a sender built without the webhooks actor: the sweeper sends them
+            return 0
+        try:
+            return self.send_deliveries(claim_unsent(ids))
+        except Exception as e:  # the job's outcome is saved: a delivery is never worth failing it
+            logger.warning("webhooks: could not send deliveries of %d job(s) (%s); the sweeper will", len(ids), e)
+            return 0
+
+    def send_deliveries(self, delivery_ids: list) -> int:
+        """Send delivery messages; the ones the broker refuses are left for the next sweep."""
+        for index, delivery_id in enumerate(delivery_ids):
+            try:
+                self.webhooks.send(str(delivery_id))
+            except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
+                logger.warning(
+                    "webhooks: broker unavailable (%s); %d delivery(ies) left for the sweeper",
+                    e,
+                    len(delivery_ids) - index,
+                )
+                unsend(delivery_ids[index:])
+                return index
+        return len(delivery_ids)
 
     def send(self, job_id) -> None:
         """Publish a job's message; with RabbitMQ, returns only once the broker confirmed it."""
@@ -82,4 +116,4 @@ class Sender:
 def open_sender(broker_url: str, *, send_timeout: float = 5.0) -> Sender:
     """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
     broker = make_broker(broker_url, send_timeout=send_timeout)
-    return Sender(broker, inference.declare(broker))
+    return Sender(broker, inference.declare(broker), webhooks.declare(broker))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dramatiq.middleware import Retries
 
-from actors import inference
+from actors import inference, webhooks
 from actors.batching import Batcher
 from actors.broker import make_broker
+from actors.delivery import Deliverer
 from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.registry import Runtimes
@@ -25,9 +26,13 @@ def worker_sender(
     lease_seconds: float = 30.0,
     batch_timeout: float = 120.0,
     send_timeout: float = 5.0,
+    webhook_secret: str = "",
+    webhook_allow_private: bool = False,
 ) -> Sender:
-    """The broker and actor a worker consumes with (and can send through). With `heartbeat` (seconds),
-    each worker process records the models it has loaded in the database that often."""
+    """The broker and actors a worker consumes with (and can send through). With `heartbeat` (seconds),
+    each worker process records the models it has loaded in the database that often. Without a webhook
+    secret the webhooks actor is declared but cannot deliver (the API refuses webhooks then: none are
+    ever recorded)."""
     specs = list(runtimes.catalog)
     batcher = Batcher(
         runtimes,
@@ -42,5 +47,8 @@ def worker_sender(
     if preload:
         middleware.append(PreloadModels(runtimes, list(preload)))
     broker = make_broker(broker_url, middleware=middleware, send_timeout=send_timeout)
-    broker.add_middleware(RetriesExhausted(), before=Retries)
-    return Sender(broker, inference.declare(broker, batcher))
+    deliver = Deliverer(webhook_secret, allow_private=webhook_allow_private) if webhook_secret else None
+    sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver))
+    batcher.on_saved = sender.deliver_webhooks
+    broker.add_middleware(RetriesExhausted(sender), before=Retries)
+    return sender

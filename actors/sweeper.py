@@ -15,6 +15,7 @@ The rules (the README's Reliability section says the same):
 Sending again is always safe: the actor is idempotent, so a job whose first message was only slow runs
 once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N` under a supervisor) and, in
 the embedded mode, as a thread; a loop survives outages of the database or the broker and logs once each.
+It also sends again webhook deliveries whose message was lost (delivery is at least once).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from actors import webhooks
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.outage import Outage
 from db import Failure, Job, Status, database
 from db.models import utcnow
+from db.webhooks import lost as lost_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +40,13 @@ class SweepReport:
     resent: int = 0
     failed: int = 0
     waiting: int | None = None  # messages the broker held for the queue, when it said
+    webhooks: int = 0
 
     def __str__(self) -> str:
-        return f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost"
+        return (
+            f"sweep: {self.resent} job(s) sent again, {self.failed} failed as lost, "
+            f"{self.webhooks} webhook delivery(ies) sent again"
+        )
 
 
 def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
@@ -48,9 +55,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     now = utcnow()
     report = SweepReport()
     stale = Job.stale(queued_before=now - queued_after, now=now)
-    if not stale:
-        return report
-    report.waiting = sender.waiting()
+    report.waiting = sender.waiting() if stale else None
     queued = Job.queued_count() if any(job.status == Status.QUEUED for job in stale) else 0
     for job in stale:
         if job.status == Status.QUEUED and report.waiting is not None and report.waiting >= queued:
@@ -58,16 +63,20 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
         counted = job.status == Status.RUNNING or report.waiting == 0
         if counted and job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
-            lost = Job.fail(job.id, Failure.LOST, reason)
-            report.failed += lost
-            if lost:
+            failed = Job.fail(job.id, Failure.LOST, reason)
+            report.failed += failed
+            if failed:
                 SWEEP_LOST.inc()
+                if getattr(sender, "webhooks", None) is not None:
+                    sender.deliver_webhooks([job.id])
             continue
         job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
         sender.resend(job)
         report.resent += 1
         SWEEP_RESENDS.inc()
-    if report.resent or report.failed:
+    if getattr(sender, "webhooks", None) is not None:
+        report.webhooks = sender.send_deliveries(lost_deliveries(webhooks.QUIET))
+    if report.resent or report.failed or report.webhooks:
         logger.info("%s", report)
     return report
 

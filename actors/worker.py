@@ -45,6 +45,8 @@ broker = worker_sender(
     lease_seconds=config.lease_seconds,
     batch_timeout=config.batch_timeout,
     send_timeout=config.broker_send_timeout,
+    webhook_secret=config.webhook_secret,
+    webhook_allow_private=config.webhook_allow_private,
 ).broker
 broker.add_middleware(Heartbeat(config.worker_heartbeat_dir))
 dramatiq.set_broker(broker)

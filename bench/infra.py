@@ -44,12 +44,12 @@ class Infra:
     def reset_schema(self) -> None:
         """The job table exactly as this checkout's migrations build it, empty."""
         with db.database.connection_context():
-            db.database.execute_sql(f"DROP TABLE IF EXISTS job, migratehistory, {SEED_TABLE}")
+            db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
         migrate.apply()
 
     def truncate_jobs(self) -> None:
         with db.database.connection_context():
-            db.database.execute_sql("TRUNCATE job")
+            db.database.execute_sql("TRUNCATE job CASCADE")  # webhook_delivery too
 
     def purge(self, queues: tuple[str, ...] | None = None) -> int:
         """Empty our queues (those that exist); returns how many messages were dropped."""
@@ -77,7 +77,7 @@ class Infra:
                     channel.queue_delete(name)
         finally:
             with db.database.connection_context():
-                db.database.execute_sql(f"DROP TABLE IF EXISTS job, migratehistory, {SEED_TABLE}")
+                db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
             db.database.close_all()
             self.connected = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class Config:
     broker_send_timeout: int = 5  # seconds a publish may wait on a broker that blocks publishers
     drain_seconds: int = 20  # on SIGTERM, how long `serve` waits for the requests in flight
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
+    result_ttl: int = 7 * 24 * 3600  # seconds a finished job keeps its inputs and output (0: for ever)
+    purge_every: int = 3600  # seconds between purges of the embedded mode's purge thread
+    webhook_secret: str = field(default="", repr=False)  # whsec_... (base64): signs webhooks; empty: no webhooks
+    webhook_allow_private: bool = False  # deliver to private/loopback addresses and plain http (tests, dev)
     log_level: str = "INFO"
     log_format: str = "json"  # json (one JSON object a line) or text; from_env defaults to text when embedded
     worker_heartbeat_dir: Path = Path("/tmp/inference-api/heartbeats")  # worker liveness files, one per process
@@ -86,6 +91,15 @@ class Config:
                 raise ConfigError(f"{name} must be >= {minimum}, got {value}")
             return value
 
+        def boolean(name: str) -> bool:
+            """1/0, true/false, yes/no, on/off; unset or empty is false."""
+            raw = env.get(name, "").strip().lower()
+            if raw in ("", "0", "false", "no", "off"):
+                return False
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
+
         broker_url = text("BROKER_URL", EMBEDDED_BROKER)
         if broker_url != EMBEDDED_BROKER and not broker_url.startswith(("amqp://", "amqps://")):
             raise ConfigError(f"BROKER_URL must be amqp://... or {EMBEDDED_BROKER}, got {broker_url!r}")
@@ -123,11 +137,30 @@ class Config:
             broker_send_timeout=integer("BROKER_SEND_TIMEOUT", defaults.broker_send_timeout),
             drain_seconds=integer("DRAIN_SECONDS", defaults.drain_seconds, minimum=0),
             api_keys=api_keys(env),
+            result_ttl=integer("RESULT_TTL", defaults.result_ttl, minimum=0),
+            purge_every=integer("PURGE_EVERY", defaults.purge_every),
+            webhook_secret=webhook_secret(env),
+            webhook_allow_private=boolean("WEBHOOK_ALLOW_PRIVATE"),
             log_level=text("LOG_LEVEL", defaults.log_level).upper(),
             log_format=log_format(env, broker_url),
             worker_heartbeat_dir=Path(text("WORKER_HEARTBEAT_DIR", str(defaults.worker_heartbeat_dir))),
             build_commit=text("BUILD_COMMIT", defaults.build_commit),
         )
+
+
+def webhook_secret(env: Mapping[str, str]) -> str:
+    """`WEBHOOK_SECRET` as Standard Webhooks writes it: `whsec_` and 24 to 64 random bytes in base64."""
+    raw = env.get("WEBHOOK_SECRET", "").strip()
+    if not raw:
+        return ""
+    try:
+        encoded = raw.removeprefix("whsec_").rstrip("=")
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        raise ConfigError("WEBHOOK_SECRET must be whsec_ followed by base64") from None
+    if not 24 <= len(key) <= 64:
+        raise ConfigError(f"WEBHOOK_SECRET must hold 24 to 64 bytes (it holds {len(key)})")
+    return raw
 
 
 def log_format(env: Mapping[str, str], broker_url: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import orjson
 import peewee
 
+from core.owners import OPEN
 from db.connection import database
 from db.events import announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
@@ -50,19 +51,39 @@ class Job(BaseModel):
     finished_at = peewee.DateTimeField(null=True)
     queue_ms = peewee.FloatField(null=True)
     inference_ms = peewee.FloatField(null=True)
-    idempotency_key = peewee.CharField(max_length=255, null=True, unique=True)
+    idempotency_key = peewee.CharField(max_length=255, null=True)  # unique per owner
     request_hash = peewee.CharField(max_length=64, null=True)
     sweeps = peewee.IntegerField(default=0)  # times the sweeper sent it again
     swept_at = peewee.DateTimeField(null=True)  # when it last did
     lease_expires_at = peewee.DateTimeField(null=True)  # a running job's worker renews it while it works on it
+    owner = peewee.CharField(max_length=32, default=OPEN)  # the id of the API key that created it (core.owners)
+    deleted_at = peewee.DateTimeField(null=True)  # inputs and output deleted by the client (a tombstone)
+    purged_at = peewee.DateTimeField(null=True)  # inputs and output purged after RESULT_TTL (a tombstone)
+    webhook = peewee.TextField(null=True)  # where the finished job is delivered
+    webhook_events = peewee.CharField(max_length=64, null=True)  # comma-separated terminal statuses
 
     class Meta:
         table_name = "job"
-        indexes = ((("model", "status"), False),)
+        indexes = (
+            (("model", "status"), False),
+            (("owner", "idempotency_key"), True),
+            (("owner", "created_at", "id"), False),
+            (("finished_at",), False),
+        )
 
     @property
     def finished(self) -> bool:
         return self.status not in UNFINISHED
+
+    @property
+    def erased(self) -> bool:
+        """Its inputs and output are gone (deleted or purged); the row stays as a tombstone."""
+        return self.deleted_at is not None or self.purged_at is not None
+
+    @property
+    def events(self) -> list[str]:
+        """The terminal statuses its webhook is called for."""
+        return self.webhook_events.split(",") if self.webhook and self.webhook_events else []
 
     @property
     def never_enqueued(self) -> bool:
@@ -129,13 +150,13 @@ class Job(BaseModel):
         """queued or running -> canceled; False when it had already finished. Workers skip it from then on,
         and a worker still running it cannot write its result (finish is guarded on `running`)."""
         canceled = cls._move(cls.id == job_id, Status.CANCELED, finished_at=utcnow(), error="canceled by the client")
-        return _announced(job_id, canceled.execute())
+        return _announced(job_id, _finished(canceled))
 
     @classmethod
     def fail(cls, job_id, failure: str, reason: str) -> bool:
         """queued or running -> failed with `reason` (retries exhausted, or lost for good)."""
         failed = cls._move(cls.id == job_id, Status.FAILED, finished_at=utcnow(), error=reason, failure=failure)
-        return _announced(job_id, failed.execute())
+        return _announced(job_id, _finished(failed))
 
     @classmethod
     def not_enqueued(cls, job_id) -> bool:
@@ -154,7 +175,7 @@ class Job(BaseModel):
     def requeue(cls, job_id) -> bool:
         """failed as never enqueued -> queued again, to be sent now."""
         moved = cls._move(
-            (cls.id == job_id) & (cls.failure == Failure.NOT_ENQUEUED),
+            (cls.id == job_id) & (cls.failure == Failure.NOT_ENQUEUED) & cls.deleted_at.is_null(),
             Status.QUEUED,
             allowed_from={Status.FAILED},
             error=None,
@@ -215,6 +236,8 @@ class Job(BaseModel):
                 written = _finish_in_one_statement(outcomes)
             else:
                 written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
+            done = {str(job_id) for job_id in written}
+            record_deliveries((job, fields["status"]) for job, fields in outcomes if str(job.id) in done)
             announce(written)
         events.publish(written)
         return written
@@ -236,14 +259,67 @@ class Job(BaseModel):
             fields["queue_ms"] = _ms(self.created_at, self.started_at)
         if inference_ms is not None:
             fields["inference_ms"] = inference_ms
+        if not notify:  # part of `finish_many`, which records deliveries in its own transaction
+            return self._finish(status, fields)
+        with database.atomic():
+            written = self._finish(status, fields)
+            if written:
+                record_deliveries([(self, status)])
+        return _announced(self.id, written)
+
+    def _finish(self, status: str, fields: dict) -> bool:
         cls = type(self)
         written = cls._move(cls.id == self.id, status, allowed_from={Status.RUNNING}, **fields).execute()
         if written:
             for name, value in {"status": status, **fields}.items():
                 setattr(self, name, value)
-            if notify:
-                _announced(self.id, written)
         return bool(written)
+
+
+class WebhookDelivery(BaseModel):
+    """One event of a job to deliver to its webhook: written in the transaction that finishes the job,
+    so a finished job's delivery is never lost; its message is sent after the commit (and sent again by
+    the sweeper when it was lost)."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)  # also the `webhook-id`: receivers dedupe on it
+    job = peewee.ForeignKeyField(Job, on_delete="CASCADE", backref="deliveries")
+    event = peewee.CharField(max_length=16)  # the terminal status reached
+    url = peewee.TextField()
+    owner = peewee.CharField(max_length=32, default=OPEN)
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending, delivered, failed
+    attempts = peewee.IntegerField(default=0)
+    last_status_code = peewee.IntegerField(null=True)
+    last_error = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)  # when its message was last sent
+    attempted_at = peewee.DateTimeField(null=True)  # when it was last tried
+    delivered_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "webhook_delivery"
+        indexes = ((("job", "event"), True),)
+
+
+def record_deliveries(finished: Iterable[tuple[Job, str]]) -> int:
+    """Inside the transaction that finished these jobs (each with the status it reached): a pending delivery
+    for each whose webhook asked for that status. A job without a webhook costs nothing (no query)."""
+    rows = [
+        {"job": job.id, "event": status, "url": job.webhook, "owner": job.owner, "created_at": utcnow()}
+        for job, status in finished
+        if job.webhook and status in job.events
+    ]
+    if rows:
+        WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
+    return len(rows)
+
+
+def _finished(move: peewee.ModelUpdate) -> int:
+    """Run a guarded move to a terminal status and record its webhook deliveries, in one transaction."""
+    cls = move.model
+    with database.atomic():
+        moved = list(move.returning(cls.id, cls.status, cls.owner, cls.webhook, cls.webhook_events).execute())
+        record_deliveries((row, row.status) for row in moved)
+    return len(moved)
 
 
 _FINISHED = ("status", "output", "error", "failure", "finished_at", "queue_ms", "inference_ms")

@@ -1,5 +1,5 @@
-"""The `inference-api` command: serve, migrate, sweep, models prepare, worker-alive, and the client's submit.
-A composition root."""
+"""The `inference-api` command: serve, migrate, sweep, purge, models prepare, worker-alive, and the client's
+submit. A composition root."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)
+
+    purge = commands.add_parser(
+        "purge", help="drop inputs and outputs of jobs finished more than RESULT_TTL ago (a CronJob)"
+    )
+    purge.add_argument("--every", type=float, metavar="S", help="keep purging every S seconds")
+    purge.set_defaults(run=cmd_purge)
 
     commands.add_parser("submit", help="run a file of inputs through the API (inference-api submit --help)")
 
@@ -168,6 +174,26 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
         signal.signal(number, lambda *_: sweeper.stop())
     sweeper.sweep_once()
     sweeper.run()  # in the foreground: survives outages, logs each once, ends on SIGTERM or SIGINT
+
+
+def cmd_purge(args: argparse.Namespace, config: Config) -> None:
+    import datetime as dt
+    import time
+
+    import db
+    from db.retention import purge
+
+    db.connect(config.database)
+    if not config.result_ttl:
+        print("purge: RESULT_TTL is 0, results are kept for ever; nothing to do", flush=True)
+        return
+    while True:
+        with db.database.connection_context():
+            report = purge(dt.timedelta(seconds=config.result_ttl))
+        print(report, flush=True)
+        if not args.every:
+            return
+        time.sleep(args.every)
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:

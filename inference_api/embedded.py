@@ -20,6 +20,7 @@ from actors.sweeper import Sweeper
 from catalog import Catalog, prepared
 from core.config import Config
 from db import Job, database, migrate
+from db.retention import Purger
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,11 @@ class Embedded:
     sender: Sender
     worker: dramatiq.Worker
     sweeper: Sweeper
+    purger: Purger
 
     def stop(self) -> None:
         self.sweeper.stopping.set()
+        self.purger.stopping.set()
         self.worker.stop(timeout=30_000)  # in-flight batches finish; the rest is re-sent at next start
 
 
@@ -50,6 +53,8 @@ def start(config: Config, catalog: Catalog) -> Embedded:
         heartbeat=config.heartbeat_seconds,
         lease_seconds=config.lease_seconds,
         batch_timeout=config.batch_timeout,
+        webhook_secret=config.webhook_secret,
+        webhook_allow_private=config.webhook_allow_private,
     )
     sender.broker.emit_after("process_boot")  # as the dramatiq CLI does: starts the actor's time limit
     worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
@@ -62,7 +67,9 @@ def start(config: Config, catalog: Catalog) -> Embedded:
         max_sweeps=config.sweep_max,
     )
     sweeper.start()
-    return Embedded(sender, worker, sweeper)
+    purger = Purger(every=config.purge_every, ttl=config.result_ttl)
+    purger.start()
+    return Embedded(sender, worker, sweeper, purger)
 
 
 def prepare_in_subprocess(name: str) -> None:

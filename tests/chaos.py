@@ -12,6 +12,10 @@ Faults: `kill -9` of a worker process (the supervisor restarts the worker as Kub
 `--pg-outage S` PostgreSQL stopped for S seconds (longer than the workers' retry window: their messages
 are dead-lettered and only the sweeper brings the jobs back); with `--alarm S` a RabbitMQ memory alarm
 (`set_vm_memory_high_watermark 0`, publishers blocked) for S seconds. Nothing is restarted by hand.
+
+One client in four asks for a webhook: a local receiver checks every call's signature (its first call
+answers 500, so retries are exercised) and the report counts finished jobs whose webhook never arrived
+and calls that were not correctly signed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from harness.supervisor import Supervisor
 from tests import private_servers, servers
 from tests.chaos_load import Load, _recovery, psql, snapshot
 from tests.processes import command, wait_until_serving
+from tests.webhook_receiver import Receiver, new_secret, receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +56,10 @@ class Report:
     http_5xx_during_faults: int = 0
     http_5xx_outside_faults: int = 0
     client_retries: int = 0
+    webhooks_expected: int = 0  # finished jobs that asked for a webhook
+    webhooks_missing: int = 0  # of those, never received correctly signed
+    webhooks_unsigned: int = 0  # calls whose signature did not verify
+    webhook_calls: int = 0
     seconds: float = 0.0
     recovery_seconds: float = 0.0  # from the end of the last fault until every accepted job had finished
     after_faults: list[dict] = field(default_factory=list)  # per fault: jobs unfinished at its end, and how
@@ -117,11 +126,22 @@ def run(
     why = private_servers.available()
     if why:
         raise RuntimeError(f"chaos needs private servers: {why}")
-    with private_servers.private_postgres() as pg, private_servers.private_rabbitmq() as rabbit:
-        return _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep)
+    with (
+        private_servers.private_postgres() as pg,
+        private_servers.private_rabbitmq() as rabbit,
+        receiver(new_secret(), answers=[500, 204]) as hooks,
+    ):
+        servers_ = (pg, rabbit, hooks)
+        return _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep)
 
 
-def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep) -> Report:
+def received(hooks: Receiver) -> set[str]:
+    """The job ids the receiver got a correctly signed call for, answered 2xx."""
+    return {c.payload["data"]["id"] for c in list(hooks.calls) if c.payload is not None and c.answered < 300}
+
+
+def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep) -> Report:
+    pg, rabbit, hooks = servers_
     sweep_after, sweep_every, lease = sweep
     report = Report()
     started = time.monotonic()
@@ -135,6 +155,8 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
         "SWEEP_AFTER": f"{sweep_after:g}",
         "LEASE_SECONDS": f"{lease:g}",
         "LOG_LEVEL": "WARNING",
+        "WEBHOOK_SECRET": hooks.secret,
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
     }
     workdir.mkdir(parents=True, exist_ok=True)
     subprocess.run([command("inference-api"), "migrate"], env=env, check=True, capture_output=True)
@@ -156,7 +178,7 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
         "sweeper", [command("inference-api"), "sweep", "--every", f"{sweep_every:g}"], env, workdir / "sweeper.log"
     )
     in_fault = threading.Event()
-    load = Load(port, accepted, rate, in_fault, report)
+    load = Load(port, accepted, rate, in_fault, report, webhook=hooks.url)
     seen: dict[str, tuple] = {}
     recovered_at = time.monotonic()
     try:
@@ -189,6 +211,8 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
             if len(current) >= len(load.accepted):
                 break
             time.sleep(2)
+        while time.monotonic() < deadline + 60 and set(load.hooked) & set(current) - received(hooks):
+            time.sleep(1)  # deliveries retried with backoff, or relayed by the sweeper
         report.recovery_seconds = round(time.monotonic() - recovered_at, 1)
         final = snapshot(database_url, load.accepted)
         failed = psql(database_url, "SELECT id::text, error, failure FROM job WHERE status = 'failed'")
@@ -196,6 +220,12 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
         supervisor.stop()
         web.stop(15)
         sweeper.stop(15)
+    _tally(report, load, final, failed, seen, hooks)
+    report.seconds = round(time.monotonic() - started, 1)
+    return report
+
+
+def _tally(report: Report, load: Load, final: dict, failed: list, seen: dict, hooks: Receiver) -> None:
     report.accepted = len(load.accepted)
     report.lost = report.accepted - len(final)
     report.written_twice += sum(1 for i, row in final.items() if i in seen and seen[i][:3] != row[:3])
@@ -209,8 +239,11 @@ def _run(pg, rabbit, accepted, rate, models_dir, workdir, only, pg_outage, alarm
             reason = (error or "")[:80]
             report.failed_reasons[reason] = report.failed_reasons.get(reason, 0) + 1
             report.failed_as_lost += failure == "lost"
-    report.seconds = round(time.monotonic() - started, 1)
-    return report
+    finished_hooked = set(load.hooked) & set(final)
+    report.webhooks_expected = len(finished_hooked)
+    report.webhooks_missing = len(finished_hooked - received(hooks))
+    report.webhooks_unsigned = sum(1 for c in list(hooks.calls) if c.payload is None)
+    report.webhook_calls = len(hooks.calls)
 
 
 def main() -> None:
@@ -246,7 +279,8 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    sys.exit(0 if report.lost == 0 and report.written_twice == 0 and report.failed == 0 else 1)
+    webhooks_ok = report.webhooks_missing == 0 and report.webhooks_unsigned == 0
+    sys.exit(0 if report.lost == 0 and report.written_twice == 0 and report.failed == 0 and webhooks_ok else 1)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,14 @@ class Load(threading.Thread):
     """POSTs at a steady rate until `total` jobs are accepted and the faults are over (`settled`); each
     request retries with its Idempotency-Key until it is accepted."""
 
-    def __init__(self, port: int, total: int, rate: float, in_fault: threading.Event, report):
+    def __init__(
+        self, port: int, total: int, rate: float, in_fault: threading.Event, report, webhook: str | None = None
+    ):
         super().__init__(daemon=True)
         self.port, self.total, self.rate, self.in_fault, self.report = port, total, rate, in_fault, report
+        self.webhook = webhook  # client 0 asks for it on every job
         self.accepted: list[str] = []
+        self.hooked: list[str] = []
         self.lock = threading.Lock()
         self.settled = threading.Event()  # set once every fault has been injected
 
@@ -36,7 +40,10 @@ class Load(threading.Thread):
             with self.lock:
                 if len(self.accepted) >= self.total and self.settled.is_set():
                     return
-            body = json.dumps({"inputs": f"chaos message {n} from client {index}"})
+            hooked = index == 0 and self.webhook is not None
+            body = json.dumps(
+                {"inputs": f"chaos message {n} from client {index}", **({"webhook": self.webhook} if hooked else {})}
+            )
             key = str(uuid.uuid4())
             while True:  # a client that keeps its promise: retry the same request until it is accepted
                 try:
@@ -57,6 +64,8 @@ class Load(threading.Thread):
                 if status in (200, 202):
                     with self.lock:
                         self.accepted.append(payload["id"])
+                        if hooked:
+                            self.hooked.append(payload["id"])
                     break
                 if status >= 500:
                     field_name = "http_5xx_during_faults" if self.in_fault.is_set() else "http_5xx_outside_faults"

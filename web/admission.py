@@ -11,6 +11,7 @@ from typing import Any
 import falcon
 
 from core.errors import InvalidRequest, Overloaded
+from core.owners import OPEN
 from db import Job
 from web.request import InferenceRequest
 
@@ -48,14 +49,17 @@ def idempotency_key(req: falcon.Request) -> str | None:
     return key
 
 
-def request_hash(request: InferenceRequest) -> str:
+def request_hash(request: InferenceRequest, webhook: Any = None) -> str:
     canonical: list[Any] = [request.spec.name, request.task, request.inputs, request.parameters]
+    if webhook is not None:  # a request without one hashes as before
+        canonical.append([webhook.url, list(webhook.events)])
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-def replay(key: str, digest: str) -> Job | None:
-    """The job an earlier request with this key created, if any; 422 if that request had another body."""
-    job = Job.get_or_none(Job.idempotency_key == key)
+def replay(key: str, digest: str, owner: str = OPEN) -> Job | None:
+    """The job an earlier request of this owner with this key created, if any; 422 if that request had
+    another body. Keys are scoped per owner: another API key's job is never found, nor blocked."""
+    job = Job.get_or_none((Job.owner == owner) & (Job.idempotency_key == key))
     if job is not None and job.request_hash != digest:
         raise InvalidRequest("this `Idempotency-Key` was used with a different request body", field="Idempotency-Key")
     return job

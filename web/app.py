@@ -26,8 +26,10 @@ from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem, Readiness
 from web.resources.openapi import OpenAPI
+from web.resources.webhook_secret import WebhookSecret
 from web.validation import Limits
 from web.waiting import Waiter
+from web.webhooks import WebhookPolicy
 
 
 def create_app(
@@ -42,7 +44,9 @@ def create_app(
     catalog = catalog or Catalog.from_config(config)
     sender = sender or open_sender(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
-    schema = RequestSchema(catalog, limits)  # validates POST /inference and is described in /openapi.json
+    webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
+    # validates POST /inference and is described in /openapi.json
+    schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
@@ -51,9 +55,10 @@ def create_app(
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
     intake = Intake(sender, Backlog(config.max_backlog))
-    app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness()))
-    app.add_route("/inference/{job_id}", InferenceItem(waiter))
-    app.add_route("/inference/{job_id}/cancel", InferenceCancel())
+    app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
+    app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
+    app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
+    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
     app.add_route("/models", ModelCollection(catalog))
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())

@@ -1,7 +1,8 @@
 """Falcon middleware: API keys as `Authorization: Bearer <key>` (RFC 6750) on every route but the open ones.
 
 Runs before routing, so an unknown path answers 401 too and tells nothing about what exists. Keys are
-compared in constant time against every configured key; they are never logged.
+compared in constant time against every configured key; they are never logged. The caller's owner id
+(`core.owners.owner_id` of the key, never the key) goes on `req.context.owner`: jobs belong to it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import hmac
 from collections.abc import Iterable
 
 import falcon
+
+from core.owners import OPEN, owner_id
 
 # Probes and the API description: no user data, nothing a key protects.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
@@ -40,6 +43,7 @@ class BearerAuth:
                 description="the API key is not valid",
                 challenges=[f'Bearer realm="{REALM}", error="invalid_token"'],
             )
+        req.context.owner = owner_id(token)
 
     def accepts(self, token: str) -> bool:
         presented = token.encode("utf-8", "replace")
@@ -47,3 +51,8 @@ class BearerAuth:
         for key in self._keys:  # every key, whatever matched before: the time says nothing about which
             matched |= hmac.compare_digest(presented, key)
         return matched
+
+
+def owner_of(req: falcon.Request) -> str:
+    """The id of the API key behind a request; `OPEN` when no keys are configured (everything is shared)."""
+    return req.context.get("owner", OPEN)

@@ -13,10 +13,12 @@ import time
 import peewee
 
 from actors.sending import Sender
+from core.owners import OPEN
 from db import Job
 from web.admission import Backlog, replay, request_hash
 from web.metrics import ACCEPTED, PUBLISH_SECONDS
 from web.request import InferenceRequest
+from web.webhooks import Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +28,13 @@ class Intake:
         self.sender = sender
         self.backlog = backlog
 
-    def accept(self, request: InferenceRequest, key: str | None) -> tuple[Job, bool]:
-        """The job for this request and whether it already existed (same Idempotency-Key and body)."""
-        digest = request_hash(request) if key else None
-        if key and (existing := replay(key, digest)) is not None:
+    def accept(
+        self, request: InferenceRequest, key: str | None, owner: str = OPEN, webhook: Webhook | None = None
+    ) -> tuple[Job, bool]:
+        """The job for this request and whether it already existed (same owner, Idempotency-Key and body).
+        The job belongs to `owner` (the caller's API key id) and is delivered to `webhook` when it finishes."""
+        digest = request_hash(request, webhook) if key else None
+        if key and (existing := replay(key, digest, owner)) is not None:
             if existing.never_enqueued:  # its first send failed: send it now
                 self.sender.resend(existing)
                 existing = Job.get_by_id(existing.id)
@@ -43,9 +48,12 @@ class Intake:
                 parameters=request.parameters,
                 idempotency_key=key,
                 request_hash=digest,
+                owner=owner,
+                webhook=webhook.url if webhook else None,
+                webhook_events=",".join(webhook.events) if webhook else None,
             )  # committed (autocommit) before the message exists: a worker always finds the row
         except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
-            return replay(key, digest), True
+            return replay(key, digest, owner), True
         started = time.perf_counter()
         self.sender.enqueue(job.id)
         PUBLISH_SECONDS.observe(time.perf_counter() - started)

@@ -14,7 +14,7 @@ import core
 from catalog import Catalog
 from core.config import Config
 from core.schema import char_class
-from web import openapi_v1
+from web import openapi_jobs, openapi_v1
 from web.openapi_schemas import body, error, header, ref, retry_after, schemas
 from web.request import RequestSchema
 from web.waiting import MAX_WAIT
@@ -24,6 +24,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
 def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[str, Any]:
     paths = {**_inference(config), **_jobs(), **_catalog(catalog), **_probes()}
+    openapi_jobs.add_paths(paths, catalog)  # jobs branch (#14): listing, delete, the webhook secret
     secured = bool(config.api_keys)
     for path, item in paths.items():
         for operation in item.values():
@@ -41,7 +42,7 @@ def document(config: Config, catalog: Catalog, request: RequestSchema) -> dict[s
             "description": "Asynchronous language-model inference: POST a job, read it back (or wait for it).",
         },
         "paths": paths,
-        "components": _components(config, catalog, request),
+        "components": openapi_jobs.add_schemas(_components(config, catalog, request), config),
     }
 
 

@@ -8,6 +8,7 @@ inputs pick sentence-similarity), then that object validates the body and is the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,9 @@ def parameters_name(task: str) -> str:
 class RequestSchema:
     """The request's schema objects for one catalog and one set of limits."""
 
-    def __init__(self, catalog: Catalog, limits: Limits):
+    def __init__(self, catalog: Catalog, limits: Limits, extra: Mapping[str, Schema] | None = None):
         self.catalog = catalog
+        self.extra = dict(extra or {})  # optional fields of every variant (`webhook`, `webhook_events`)
         text = String(
             max_length=limits.max_input_chars,
             blank=False,
@@ -78,6 +80,7 @@ class RequestSchema:
             "model": Enum((spec.name, None) if default else (spec.name,)),
             "inputs": inputs,
             "parameters": self.named[parameters_name(task)],
+            **self.extra,
         }
         required = ("inputs",) if default else ("model", "inputs")
         return Object(properties, required, aliases={"text": "inputs"}, title=f"{spec.name}: {task}")

@@ -1,31 +1,17 @@
-"""The job as the API shows it."""
+"""The job as the API shows it (built in `db.views`, shared with the webhooks' payloads)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from db import Job, Status
+from db import Job
+from db.views import job_view as _job_view
+from db.views import timestamp
+from db.webhooks import of_job
+
+__all__ = ["job_view", "timestamp"]
 
 
-def timestamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
-
-
-def job_view(job: Job) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": str(job.id),
-        "status": job.status,
-        "model": job.model,
-        "task": job.task,
-        "created_at": timestamp(job.created_at),
-        "started_at": timestamp(job.started_at),
-        "finished_at": timestamp(job.finished_at),
-        "attempts": job.attempts,
-        "timings": {"queue_ms": job.queue_ms, "inference_ms": job.inference_ms},
-    }
-    if job.status == Status.SUCCEEDED:
-        view["output"] = job.output
-    if job.error:
-        view["error"] = job.error
-    return view
+def job_view(job: Job, *, inputs: bool = False, output: bool = True) -> dict[str, Any]:
+    """The job with its webhook's deliveries (one more query, only for a job that has a webhook)."""
+    return _job_view(job, inputs=inputs, output=output, deliveries=of_job(job) if job.webhook else None)

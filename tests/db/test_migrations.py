@@ -27,10 +27,14 @@ def test_a_fresh_database_has_every_migration_pending(tmp_path):
     assert "job" in db.database.get_tables()
 
 
-def test_the_idempotency_key_is_unique_and_backlogs_are_indexed(database):
+def test_idempotency_keys_are_unique_per_owner_and_backlogs_and_listings_are_indexed(database):
     indexes = {index.name: index for index in database.get_indexes("job")}
-    assert indexes["job_idempotency_key"].unique
+    assert "job_idempotency_key" not in indexes  # no longer global (004)
+    assert indexes["job_owner_idempotency_key"].unique
+    assert indexes["job_owner_idempotency_key"].columns == ["owner", "idempotency_key"]
     assert indexes["job_model_status"].columns == ["model", "status"]
+    assert indexes["job_owner_created_at_id"].columns == ["owner", "created_at", "id"]
+    assert indexes["job_finished_at"].columns == ["finished_at"]
 
 
 def test_migrations_roll_back_one_by_one(database):

@@ -154,6 +154,8 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths_the_system_us
         ("worker", "broker", 5672): True,
         ("sweeper", "database", 5432): True,
         ("sweeper", "broker", 5672): True,
+        ("purge", "database", 5432): True,
+        ("purge", "broker", 5672): False,
         ("migrate", "database", 5432): True,
         ("prepare", "database", 5432): True,
         ("migrate", "broker", 5672): False,

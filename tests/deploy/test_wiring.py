@@ -22,11 +22,17 @@ NOT_SET_IN_KUBERNETES = {
     "BUILD_COMMIT": "baked into each image at build time (`ARG BUILD_COMMIT`, the workflow passes the commit)",
 }
 # Per container, what it has no use for.
+NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}
 UNUSED = {
     "worker": {"API_KEYS": "the worker serves no HTTP"},
-    "migrate": {"BROKER_URL": "migrations touch the database only", "API_KEYS": "no HTTP"},
-    "prepare": {"BROKER_URL": "preparation touches the database and the volume", "API_KEYS": "no HTTP"},
-    "sweeper": {"API_KEYS": "no HTTP"},
+    "migrate": {"BROKER_URL": "migrations touch the database only", "API_KEYS": "no HTTP", **NO_WEBHOOKS},
+    "prepare": {
+        "BROKER_URL": "preparation touches the database and the volume",
+        "API_KEYS": "no HTTP",
+        **NO_WEBHOOKS,
+    },
+    "sweeper": {"API_KEYS": "no HTTP", **NO_WEBHOOKS},
+    "purge": {"BROKER_URL": "the purge touches the database only", "API_KEYS": "no HTTP", **NO_WEBHOOKS},
 }
 # Parts of the deploy that use code landing with the package refactor (issue #8): checked once they exist.
 PENDING = {
@@ -94,6 +100,7 @@ APP_CONTAINERS = {
     "api": ("Deployment", "api"),
     "worker": ("Deployment", "worker"),
     "sweeper": ("CronJob", "sweeper"),
+    "purge": ("CronJob", "purge"),
     "migrate": ("Job", "migrate"),
     "prepare": ("Job", "prepare-models"),
 }

@@ -1,5 +1,6 @@
 """A small chaos run in CI: every short fault once and a broker memory alarm, under load, on private servers
-(tests/private_servers.py); nothing accepted may be lost, failed or written twice. The full runs (with a
+(tests/private_servers.py); nothing accepted may be lost, failed or written twice, and every finished job
+that asked for a webhook gets it, correctly signed. The full runs (with a
 PostgreSQL outage of minutes) are `python -m tests.chaos`; their figures are in the README."""
 
 import json
@@ -27,3 +28,5 @@ def test_nothing_accepted_is_lost_or_written_twice_through_crashes_outages_and_a
     assert report.written_twice == 0, report
     assert report.failed == 0, report
     assert report.succeeded == report.accepted
+    assert report.webhooks_expected > 0, report
+    assert report.webhooks_missing == 0 and report.webhooks_unsigned == 0, report

@@ -16,7 +16,7 @@ def test_release_web_and_worker_processes_serve_a_job_end_to_end(tmp_path, postg
 
     database = db.connect(postgres_url)
     with database.connection_context():
-        database.execute_sql("DROP TABLE IF EXISTS job, migratehistory")
+        database.execute_sql("DROP TABLE IF EXISTS webhook_delivery, job, migratehistory")
     database.close_all()
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -1,4 +1,6 @@
-"""POST /inference (accept a job) and GET /inference/{id} (read it back)."""
+"""POST /inference (accept a job), GET /inference/{id} (read it back), DELETE /inference/{id} (drop its
+inputs and output) and POST /inference/{id}/cancel. A job belongs to the API key that created it: any
+other key gets 404, as if it did not exist."""
 
 from __future__ import annotations
 
@@ -6,16 +8,21 @@ import uuid
 
 import falcon
 
+from actors.sending import Sender
 from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
+from db.retention import erase
 from web.admission import idempotency_key
+from web.auth import owner_of
 from web.intake import Intake
 from web.request import RequestSchema
+from web.resources.jobs import list_jobs
 from web.resources.models import Readiness
 from web.serialize import job_view
 from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
+from web.webhooks import WebhookPolicy
 
 MODEL_READY = "Inference-Model-Ready"
 
@@ -29,6 +36,7 @@ class InferenceCollection:
         intake: Intake,
         waiter: Waiter,
         readiness: Readiness,
+        webhooks: WebhookPolicy | None = None,
     ):
         self.schema = schema
         self.limits = limits
@@ -36,11 +44,14 @@ class InferenceCollection:
         self.intake = intake
         self.waiter = waiter
         self.readiness = readiness
+        self.webhooks = webhooks or WebhookPolicy(enabled=False)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         key = idempotency_key(req)
-        request = self.schema.parse(read_json(req, self.limits), self.tokens)
-        job, replayed = self.intake.accept(request, key)
+        body = read_json(req, self.limits)
+        self.webhooks.refuse_if_off(body)
+        request = self.schema.parse(body, self.tokens)
+        job, replayed = self.intake.accept(request, key, owner_of(req), self.webhooks.parse(body))
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
@@ -54,33 +65,52 @@ class InferenceCollection:
             resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
         resp.media = job_view(job)
 
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        list_jobs(req, resp, self.schema.catalog, owner_of(req))
+
 
 class InferenceCancel:
+    def __init__(self, sender: Sender | None = None):
+        self.sender = sender
+
     def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
-        job = find_job(job_id)
+        job = find_job(job_id, owner_of(req))
         if not Job.cancel(job.id):
             raise Conflict(f"job {job.id} has already {job.status}; only a queued or running job can be canceled")
+        if self.sender is not None:
+            self.sender.deliver_webhooks([job.id])
         resp.media = job_view(Job.get_by_id(job.id))
 
 
 class InferenceItem:
-    def __init__(self, waiter: Waiter):
+    def __init__(self, waiter: Waiter, sender: Sender | None = None):
         self.waiter = waiter
+        self.sender = sender
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
-        job = find_job(job_id)
+        job = find_job(job_id, owner_of(req))
         seconds = req.get_param_as_int("wait", min_value=0, max_value=MAX_WAIT)
         if seconds:
             job, _ = self.waiter.wait(job, seconds)
         resp.media = job_view(job)
 
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
+        """Drop the job's inputs and output (the row stays as a tombstone); an unfinished job is canceled
+        first. Deleting again changes nothing and answers 204 as well."""
+        job = find_job(job_id, owner_of(req))
+        if not job.finished and Job.cancel(job.id) and self.sender is not None:
+            self.sender.deliver_webhooks([job.id])
+        erase(job.id)
+        resp.status = falcon.HTTP_204
 
-def find_job(job_id: str) -> Job:
+
+def find_job(job_id: str, owner: str) -> Job:
+    """The owner's job, else `JobNotFound` (another owner's job is not found either: it says nothing)."""
     try:
         key = uuid.UUID(job_id)
     except ValueError:
         raise JobNotFound(f"{job_id!r} is not a job id (a UUID)") from None
-    job = Job.get_or_none(Job.id == key)
+    job = Job.get_or_none((Job.id == key) & (Job.owner == owner))
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job

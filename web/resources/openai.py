@@ -22,6 +22,7 @@ from db import Job, Status
 from db.fleet import PreparedModel
 from db.lifecycle import Failure
 from web.admission import idempotency_key
+from web.auth import owner_of
 from web.intake import Intake
 from web.openai_errors import invalid
 from web.request import InferenceRequest, RequestSchema
@@ -55,7 +56,7 @@ class Embeddings:
                 raise Unavailable(
                     "every thread that can wait for a result is busy; retry shortly", retry_after=RETRY_AFTER
                 )
-            job, _ = self.intake.accept(request, key)
+            job, _ = self.intake.accept(request, key, owner_of(req))  # the caller's job (#11)
             job = self.waiter.wait_holding(job, WAIT)
         resp.location = f"/inference/{job.id}"  # the job, kept: as POST /inference says where it is
         resp.media = embeddings_view(finished(job), encoding)

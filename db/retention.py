@@ -1,0 +1,86 @@
+"""Retention: finished jobs keep their inputs and output for `RESULT_TTL`, then lose them.
+
+The purge and a client's DELETE both leave the row as a tombstone (id, status, model, task, times, error,
+webhook deliveries) and drop what the client sent and got (inputs, parameters, output) with the
+idempotency key (a retry with it makes a new job). The purge works in batches of `batch` rows, each its
+own short transaction keyed by primary key, so it never holds a long lock on the job table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+from db.connection import database
+from db.lifecycle import TERMINAL
+from db.models import Job, utcnow
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+ERASED = {"inputs": [], "parameters": {}, "output": None, "idempotency_key": None, "request_hash": None}
+
+
+@dataclass
+class PurgeReport:
+    purged: int = 0
+    batches: int = 0
+
+    def __str__(self) -> str:
+        return f"purge: {self.purged} finished job(s) lost their inputs and output in {self.batches} batch(es)"
+
+
+def erase(job_id) -> bool:
+    """DELETE: drop a finished job's inputs and output now (a tombstone stays). False if it is unfinished."""
+    query = Job.update(**ERASED, deleted_at=utcnow()).where(
+        (Job.id == job_id) & Job.status.in_(sorted(TERMINAL)) & Job.deleted_at.is_null()
+    )
+    return bool(query.execute())
+
+
+def purge(ttl: dt.timedelta, *, batch: int = BATCH, now: dt.datetime | None = None) -> PurgeReport:
+    """Erase the inputs and output of every job finished more than `ttl` ago, `batch` rows at a time."""
+    cutoff = (now or utcnow()) - ttl
+    report = PurgeReport()
+    while True:
+        with database.atomic():
+            ids = [
+                row.id
+                for row in Job.select(Job.id)
+                .where(
+                    (Job.finished_at < cutoff)
+                    & Job.status.in_(sorted(TERMINAL))
+                    & Job.purged_at.is_null()
+                    & Job.deleted_at.is_null()
+                )
+                .limit(batch)
+            ]
+            if ids:
+                report.purged += Job.update(**ERASED, purged_at=utcnow()).where(Job.id.in_(ids)).execute()
+                report.batches += 1
+        if len(ids) < batch:
+            return report
+
+
+class Purger(threading.Thread):
+    """Purge every `every` seconds until stopped (the embedded mode; production runs `inference-api purge`).
+    A `ttl` of 0 keeps results for ever: the thread then does nothing."""
+
+    def __init__(self, *, every: float, ttl: int):
+        super().__init__(name="purger", daemon=True)
+        self.every, self.ttl = every, ttl
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while self.ttl and not self.stopping.wait(self.every):
+            try:
+                report = purge(dt.timedelta(seconds=self.ttl))
+                if report.purged:
+                    logger.info("%s", report)
+            except Exception as e:  # the database may be down: try again next time
+                logger.warning("purge failed: %s", e)
+            finally:
+                if not database.is_closed():
+                    database.close()
