@@ -9,30 +9,16 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-import orjson
 import peewee
 
 from core.owners import OPEN
+from db.base import BaseModel, dumps, ms, utcnow
+from db.batch import finish_in_one_statement
 from db.connection import database
 from db.events import announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)  # stored naive, always UTC
-
-
-def dumps(value) -> str:
-    """JSON for the job's JSON columns: orjson, several times faster than the standard library on the
-    long float lists of embeddings."""
-    return orjson.dumps(value).decode()
-
-
-class BaseModel(peewee.Model):
-    class Meta:
-        database = database
 
 
 class Job(BaseModel):
@@ -233,7 +219,7 @@ class Job(BaseModel):
         On PostgreSQL a batch is one `UPDATE ... FROM (VALUES ...)`: one statement instead of one a job."""
         with database.atomic():
             if len(outcomes) > 1 and isinstance(database.obj, peewee.PostgresqlDatabase):
-                written = _finish_in_one_statement(outcomes)
+                written = finish_in_one_statement(outcomes, cls.output.db_value)
             else:
                 written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
             done = {str(job_id) for job_id in written}
@@ -256,7 +242,7 @@ class Job(BaseModel):
         finished by another delivery)."""
         fields = {"output": output, "error": error, "failure": failure, "finished_at": utcnow()}
         if self.started_at is not None:
-            fields["queue_ms"] = _ms(self.created_at, self.started_at)
+            fields["queue_ms"] = ms(self.created_at, self.started_at)
         if inference_ms is not None:
             fields["inference_ms"] = inference_ms
         if not notify:  # part of `finish_many`, which records deliveries in its own transaction
@@ -322,39 +308,9 @@ def _finished(move: peewee.ModelUpdate) -> int:
     return len(moved)
 
 
-_FINISHED = ("status", "output", "error", "failure", "finished_at", "queue_ms", "inference_ms")
-_FINISH_SQL = """
-UPDATE job SET status = v.status, output = v.output::json, error = v.error, failure = v.failure,
-    finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8, inference_ms = v.inference_ms::float8
-FROM (VALUES {rows}) AS v(id, status, output, error, failure, finished_at, queue_ms, inference_ms)
-WHERE job.id = v.id::uuid AND job.status = %s
-RETURNING job.id
-"""
-
-
-def _finish_in_one_statement(outcomes: list[tuple[Job, dict]]) -> list:
-    """`Job.finish` for a batch, as one statement (PostgreSQL), guarded the same way: only running jobs."""
-    now = utcnow()
-    output = Job.output.db_value
-    rows, params = [], []
-    for job, fields in outcomes:
-        check(fields["status"], {Status.RUNNING})
-        queue_ms = _ms(job.created_at, job.started_at) if job.started_at is not None else None
-        values = {**dict.fromkeys(_FINISHED), **fields, "finished_at": now, "queue_ms": queue_ms}
-        values["output"] = output(values["output"])
-        rows.append("(" + ", ".join(["%s"] * (1 + len(_FINISHED))) + ")")
-        params += [str(job.id), *(values[name] for name in _FINISHED)]
-    cursor = database.execute_sql(_FINISH_SQL.format(rows=", ".join(rows)), (*params, Status.RUNNING))
-    return [row[0] for row in cursor.fetchall()]
-
-
 def _announced(job_id, moved: int) -> bool:
     """Tell waiters a job finished (autocommit: delivered at once); returns whether it moved."""
     if moved:
         announce([job_id])
         events.publish([job_id])
     return bool(moved)
-
-
-def _ms(start: dt.datetime, end: dt.datetime) -> float:
-    return round((end - start).total_seconds() * 1000, 3)

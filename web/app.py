@@ -13,7 +13,7 @@ from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core import __version__
 from core.config import Config
-from db.models import dumps
+from db.base import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth

@@ -18,7 +18,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
     job = migrator.orm["job"]
     migrator.add_fields(
         job,
-        owner=pw.CharField(max_length=32, default=""),
+        owner=pw.CharField(max_length=32, default="", constraints=[pw.SQL("DEFAULT ''")]),  # old writers too
         deleted_at=pw.DateTimeField(null=True),
         purged_at=pw.DateTimeField(null=True),
         webhook=pw.TextField(null=True),

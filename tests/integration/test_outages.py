@@ -44,7 +44,7 @@ def private_db(servers):
     url = pg.create_database("outages")
     database = db.connect(url, max_connections=8)
     with database.connection_context():
-        database.execute_sql("DROP TABLE IF EXISTS job, migratehistory")
+        database.execute_sql("DROP TABLE IF EXISTS webhook_delivery, job, migratehistory")
     migrate.apply()
     yield url
     if not pg_up(pg):

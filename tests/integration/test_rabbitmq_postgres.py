@@ -11,7 +11,8 @@ from actors.registry import Runtimes
 from actors.sending import open_sender
 from actors.setup import worker_sender
 from db import Job
-from tests.actors.test_runtime import TEXTS, cosine
+from tests.actors.test_runtime import TEXTS
+from tests.parity import cosine
 from tests.tiny_models import TASK_REQUESTS
 from web import create_app
 

@@ -1,0 +1,35 @@
+"""A batch's outcomes written in one statement on PostgreSQL: `UPDATE ... FROM (VALUES ...)`, guarded like
+`Job.finish` (only running jobs move), instead of one UPDATE a job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from db.base import ms, utcnow
+from db.connection import database
+from db.lifecycle import Status, check
+
+FINISHED = ("status", "output", "error", "failure", "finished_at", "queue_ms", "inference_ms")
+SQL = """
+UPDATE job SET status = v.status, output = v.output::json, error = v.error, failure = v.failure,
+    finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8, inference_ms = v.inference_ms::float8
+FROM (VALUES {rows}) AS v(id, status, output, error, failure, finished_at, queue_ms, inference_ms)
+WHERE job.id = v.id::uuid AND job.status = %s
+RETURNING job.id
+"""
+
+
+def finish_in_one_statement(outcomes: list[tuple[Any, dict]], encode_output: Callable[[Any], Any]) -> list:
+    """Write `outcomes` (a running job and the fields of its outcome); returns the ids written."""
+    now = utcnow()
+    rows, params = [], []
+    for job, fields in outcomes:
+        check(fields["status"], {Status.RUNNING})
+        queue_ms = ms(job.created_at, job.started_at) if job.started_at is not None else None
+        values = {**dict.fromkeys(FINISHED), **fields, "finished_at": now, "queue_ms": queue_ms}
+        values["output"] = encode_output(values["output"])
+        rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")
+        params += [str(job.id), *(values[name] for name in FINISHED)]
+    cursor = database.execute_sql(SQL.format(rows=", ".join(rows)), (*params, Status.RUNNING))
+    return [row[0] for row in cursor.fetchall()]
