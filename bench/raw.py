@@ -30,7 +30,7 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
         barrier.wait(TIMEOUT)
         seconds_per_batch, texts_done, i = [], 0, index
         meter = Meter(root=os.getppid()).__enter__() if index == 0 else None  # the harness's whole tree is ours
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         while time.monotonic() - started < seconds:
             batch = batches[i % len(batches)]
             t0 = time.perf_counter()
@@ -39,7 +39,8 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
             texts_done += len(batch)
             i += 1
         cores = meter.stop() if meter else None
-        results.put(("round", index, round_, started, time.monotonic(), texts_done, seconds_per_batch, cores))
+        cpu = time.process_time() - cpu
+        results.put(("round", index, round_, started, time.monotonic(), texts_done, seconds_per_batch, cores, cpu))
     barrier.wait(TIMEOUT)
     if index == 0:  # the others are idle now: one text, one call, as a lone request would get
         took = []
@@ -103,13 +104,15 @@ def _collect(results, children, count: int) -> list[tuple]:
 
 
 def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> dict:
-    per_round, batch_seconds, cores = [], [], []
+    per_round, batch_seconds, cores, cpu, done = [], [], [], 0.0, 0
     for round_ in range(rounds):
         parts = [m for m in messages if m[0] == "round" and m[2] == round_]
         span = max(m[4] for m in parts) - min(m[3] for m in parts)
         per_round.append(sum(m[5] for m in parts) / span)
         batch_seconds += [s for m in parts for s in m[6]]
         cores += [m[7] for m in parts if m[7] is not None]
+        cpu += sum(m[8] for m in parts)
+        done += sum(m[5] for m in parts)
     single = next(m[2] for m in messages if m[0] == "single")
     memory = [m[2] for m in sorted((m for m in messages if m[0] == "memory"), key=lambda m: m[1])]
     return {
@@ -122,5 +125,6 @@ def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> 
         "batch_size": size,
         "batch_ms": latency_ms(batch_seconds),
         "single_ms": latency_ms(single),
+        "cpu_ms_per_text": round(1000 * cpu / done, 3) if done else None,  # what the model itself costs
         "rss_mb": memory,
     }

@@ -46,7 +46,8 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
         batch, single = result["batch_ms"], result["single_ms"]
         return (
             f"{head}  batch of {result['batch_size']}: p50 {batch['p50']:.1f} ms p99 {batch['p99']:.1f} ms; "
-            f"raw_single p50 {single['p50']:.2f} ms p99 {single['p99']:.2f} ms"
+            f"raw_single p50 {single['p50']:.2f} ms p99 {single['p99']:.2f} ms; "
+            f"CPU {result['cpu_ms_per_text']:.2f} ms per text"
         )
     if mode == "seed":
         return f"{head}  message p50 {result['message_ms']['p50']:.1f} ms p99 {result['message_ms']['p99']:.1f} ms"
@@ -55,6 +56,8 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
         rss = "/".join(f"{m['rss']:.0f}" for m in result["rss_mb"])
         ready = result.get("throughput_after_ready")
         ready_text = f"; {ready:.1f}/s counted once every worker process was ready" if ready else ""
+        if result.get("cpu_ms_per_job") is not None:
+            ready_text += f"; CPU {result['cpu_ms_per_job']:.2f} ms per job in the worker processes"
         return (
             f"{head}  job inference_ms p50 {inference['p50']:.1f} p99 {inference['p99']:.1f}; "
             f"worker RSS {rss} MB{ready_text}"
@@ -184,6 +187,10 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
         "ratios": ratio_values,
         "latency_ms": latency_values,
         "rss_mb": memory_values,
+        "cpu_ms": {
+            "raw_per_text": modes.get("raw", {}).get("cpu_ms_per_text"),
+            "worker_per_job": modes.get("worker", {}).get("cpu_ms_per_job"),
+        },
         "targets": targets(ratio_values, latency_values, memory_values, quantization),
     }
 
@@ -197,6 +204,12 @@ def summary(doc: dict) -> str:
         lines.append(f"  {name:<32} {shown:>10}  target {check['target']:<8} {verdict}")
     latency = doc["latency_ms"]
     lines.append(f"  latency_ms: p50 {latency['p50']}  p99 {latency['p99']}  raw_single {latency['raw_single']}")
+    cpu = doc.get("cpu_ms", {})
+    if cpu.get("raw_per_text") and cpu.get("worker_per_job"):
+        lines.append(
+            f"  cpu_ms: raw {cpu['raw_per_text']} per text, worker {cpu['worker_per_job']} per job "
+            f"(overhead {cpu['worker_per_job'] - cpu['raw_per_text']:.2f} ms a job around the model)"
+        )
     return "\n".join(lines)
 
 

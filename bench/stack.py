@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.infra import Infra
 from bench.settings import Settings
-from harness.processes import Service, free_port, memory_mb, wait_http
+from harness.processes import Service, cpu_seconds, free_port, memory_mb, wait_http
 
 WORKER_READY = "Worker process is ready for action."  # dramatiq logs it per process, after worker boot
 
@@ -43,6 +43,11 @@ def worker_memory(service: Service) -> list[dict[str, float]]:
     """RSS of each dramatiq worker process: the CLI's children that run models (the parent only supervises;
     its other child, Dramatiq's metrics server, runs none)."""
     return [memory_mb(pid) for pid in service.children() if _runs_models(pid)]
+
+
+def worker_cpu(service: Service) -> float:
+    """CPU seconds the dramatiq worker processes have used so far."""
+    return sum(cpu_seconds(pid) for pid in service.children() if _runs_models(pid))
 
 
 def _runs_models(pid: int) -> bool:

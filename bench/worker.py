@@ -37,6 +37,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
     settle(settings.settle)
     service = stack.workers(settings, infra, name)
     ready_at = None  # wall clock when every worker process had booted (models preloaded)
+    cpu_at_ready = done_at_ready = None
     with service, Meter() as meter:
         deadline = time.monotonic() + 120 + len(pool) / 10
         finished = 0
@@ -45,12 +46,14 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
                 settings.processes
             ):
                 ready_at = time.time()
+                cpu_at_ready, done_at_ready = stack.worker_cpu(service), jobs.finished_count()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"worker: {finished} of {len(pool)} jobs finished in time:\n{service.tail()}")
             service.alive()
             time.sleep(0.05)
             finished = jobs.finished_count()
         memory = stack.worker_memory(service)
+        cpu = stack.worker_cpu(service) - cpu_at_ready if cpu_at_ready is not None else None
         cores = meter.stop()
     line = jobs.timeline()
     first, last = min(line.started), max(line.finished)
@@ -65,6 +68,8 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
         "rss_mb": memory,
         "cores": cores,
     }
+    if cpu is not None and len(pool) > done_at_ready:  # the worker processes' CPU for each job, all included
+        result["cpu_ms_per_job"] = round(1000 * cpu / (len(pool) - done_at_ready), 3)
     if ready_at is not None:
         ready = jobs.utc(ready_at)
         after = sum(1 for f in line.finished if f > ready)
@@ -99,5 +104,6 @@ def run(settings: Settings, infra: Infra, progress) -> dict:
         "failed": sum(r["failed"] for r in rounds),
         "inference_ms": chosen["inference_ms"],
         "rss_mb": chosen["rss_mb"],
+        "cpu_ms_per_job": min((r["cpu_ms_per_job"] for r in rounds if "cpu_ms_per_job" in r), default=None),
         "detail": rounds,
     }

@@ -212,6 +212,10 @@ def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
     if unknown:
         sys.exit(f"inference-api: unknown model(s) {', '.join(unknown)}; catalog: {', '.join(catalog.models)}")
     db.connect(config.database)
+    if not config.database_url:  # the embedded SQLite file: its schema is ours to apply, as `serve` does
+        from db import migrate
+
+        migrate.apply()
     where = _shown(config.database)
     failed, unrecorded = [], []
     for name in names:

@@ -36,9 +36,15 @@ def test_prepare_records_each_model_in_the_database(environment, capsys):
     assert "all-MiniLM-L6-v2: recorded in sqlite:///" in capsys.readouterr().err
 
 
-def test_prepare_fails_clearly_when_it_cannot_record_and_says_what_to_do(environment, capsys):
+def test_prepare_migrates_the_embedded_database_itself_as_serve_does(environment, capsys):
+    main(["models", "prepare"])  # no DATABASE_URL: the SQLite file in DATA_DIR, new
+    assert "all-MiniLM-L6-v2: recorded in sqlite:///" in capsys.readouterr().err
+
+
+def test_prepare_fails_clearly_when_it_cannot_record_and_says_what_to_do(environment, capsys, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{environment / 'elsewhere.db'}")
     with pytest.raises(SystemExit, match="could not prepare all-MiniLM-L6-v2"):
-        main(["models", "prepare"])  # a database nobody migrated
+        main(["models", "prepare"])  # a database of the deployment's that nobody migrated
     err = capsys.readouterr().err
     assert "prepared in" in err and "but not recorded in sqlite:///" in err
     assert "run `inference-api migrate`, then run this command again" in err
