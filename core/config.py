@@ -75,37 +75,10 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         defaults = cls()
-
-        def text(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
-        def integer(name: str, default: int, minimum: int = 1) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-            if value < minimum:
-                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-            return value
-
-        def boolean(name: str) -> bool:
-            """1/0, true/false, yes/no, on/off; unset or empty is false."""
-            raw = env.get(name, "").strip().lower()
-            if raw in ("", "0", "false", "no", "off"):
-                return False
-            if raw in ("1", "true", "yes", "on"):
-                return True
-            raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
-
-        broker_url = text("BROKER_URL", EMBEDDED_BROKER)
-        if broker_url != EMBEDDED_BROKER and not broker_url.startswith(("amqp://", "amqps://")):
-            raise ConfigError(f"BROKER_URL must be amqp://... or {EMBEDDED_BROKER}, got {broker_url!r}")
-        database_url = text("DATABASE_URL", "")
-        if database_url and not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
-            raise ConfigError(f"DATABASE_URL must be sqlite:///... or postgresql://..., got {database_url!r}")
+        read = _Reader(env)
+        text, integer, boolean = read.text, read.integer, read.boolean
+        broker_url = _url("BROKER_URL", text("BROKER_URL", EMBEDDED_BROKER), ("amqp://", "amqps://"), EMBEDDED_BROKER)
+        database_url = _url("DATABASE_URL", text("DATABASE_URL", ""), ("sqlite://", "postgres://", "postgresql://"), "")
         models_dir = text("MODELS_DIR", "")
         return cls(
             data_dir=Path(text("DATA_DIR", str(defaults.data_dir))),
@@ -146,6 +119,45 @@ class Config:
             worker_heartbeat_dir=Path(text("WORKER_HEARTBEAT_DIR", str(defaults.worker_heartbeat_dir))),
             build_commit=text("BUILD_COMMIT", defaults.build_commit),
         )
+
+
+class _Reader:
+    """Typed reads of the environment; every error names the variable."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        """1/0, true/false, yes/no, on/off; unset or empty is false."""
+        raw = self.env.get(name, "").strip().lower()
+        if raw in ("", "0", "false", "no", "off"):
+            return False
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...], allowed: str) -> str:
+    """`value` when it is `allowed` (the default) or starts with one of `schemes`; else a ConfigError."""
+    if value != allowed and not value.startswith(schemes):
+        expected = " or ".join(f"{scheme}..." for scheme in schemes[:2]) + (f" or {allowed}" if allowed else "")
+        raise ConfigError(f"{name} must be {expected}, got {value!r}")
+    return value
 
 
 def webhook_secret(env: Mapping[str, str]) -> str:
