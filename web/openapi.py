@@ -13,9 +13,8 @@ from typing import Any
 import core
 from catalog import Catalog
 from core.config import Config
-from core.schema import char_class
 from web import openapi_jobs, openapi_v1
-from web.openapi_schemas import body, error, header, ref, retry_after, schemas
+from web.openapi_schemas import body, error, header, idempotency_key, ref, retry_after, schemas
 from web.request import RequestSchema
 from web.waiting import MAX_WAIT
 
@@ -81,7 +80,7 @@ def _inference(config: Config) -> dict[str, Any]:
         ),
         _in_header(
             "Idempotency-Key",
-            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^[^{_unprintable()}]*$"},
+            idempotency_key(),
             "1 to 255 printable characters: a retry with the same key and body returns the same job; "
             "the same key with another body is a 422",
         ),
@@ -199,8 +198,3 @@ def _path(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 
 def _in_header(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "header", "description": description, "schema": schema}
-
-
-def _unprintable() -> str:
-    """The header characters (Latin-1, as WSGI reads them) that `str.isprintable` refuses."""
-    return char_class(i for i in range(256) if not chr(i).isprintable())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import Catalog
+from core.schema import char_class
 from db import STATUSES
 from web.request import RequestSchema
 
@@ -30,6 +31,13 @@ def error(description: str) -> dict[str, Any]:
 
 def header(description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"description": description, "required": required, "schema": schema}
+
+
+def idempotency_key() -> dict[str, Any]:
+    """The `Idempotency-Key` header as `web.admission` takes it: 1 to 255 characters `str.isprintable` takes
+    (of Latin-1, as WSGI reads headers)."""
+    unprintable = char_class(i for i in range(256) if not chr(i).isprintable())
+    return {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^[^{unprintable}]*$"}
 
 
 def retry_after() -> dict[str, Any]:
