@@ -142,41 +142,11 @@ def received(hooks: Receiver) -> set[str]:
 
 def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep) -> Report:
     pg, rabbit, hooks = servers_
-    sweep_after, sweep_every, lease = sweep
     report = Report()
     started = time.monotonic()
     database_url = pg.create_database("chaos")
     port = servers.free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "BROKER_URL": rabbit.url,
-        "MODELS_DIR": str(models_dir),
-        "PORT": str(port),
-        "SWEEP_AFTER": f"{sweep_after:g}",
-        "LEASE_SECONDS": f"{lease:g}",
-        "LOG_LEVEL": "WARNING",
-        "WEBHOOK_SECRET": hooks.secret,
-        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
-    }
-    workdir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([command("inference-api"), "migrate"], env=env, check=True, capture_output=True)
-    heartbeats = workdir / "heartbeats"
-    env["WORKER_HEARTBEAT_DIR"] = str(heartbeats)
-    worker = [
-        command("dramatiq"),
-        "actors.worker",
-        "--processes",
-        "2",
-        "--threads",
-        "16",
-        "--worker-fork-timeout",
-        "1000",
-    ]
-    supervisor = Supervisor(worker, env, workdir / "worker.log", lambda: set(alive(heartbeats, Supervisor.liveness)))
-    web = Service("web", [command("inference-api"), "serve"], env, workdir / "web.log")
-    sweeper = Service(
-        "sweeper", [command("inference-api"), "sweep", "--every", f"{sweep_every:g}"], env, workdir / "sweeper.log"
-    )
+    supervisor, web, sweeper = _processes(_environment(database_url, rabbit, hooks, models_dir, port, sweep), workdir)
     in_fault = threading.Event()
     load = Load(port, accepted, rate, in_fault, report, webhook=hooks.url)
     seen: dict[str, tuple] = {}
@@ -203,16 +173,7 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
             report.after_faults.append(_recovery(name, database_url, list(load.accepted), seen))
         load.settled.set()
         load.join()
-        deadline = time.monotonic() + drain_timeout
-        while time.monotonic() < deadline:
-            current = snapshot(database_url, load.accepted)
-            report.written_twice += sum(1 for i, row in current.items() if i in seen and seen[i][:3] != row[:3])
-            seen.update(current)
-            if len(current) >= len(load.accepted):
-                break
-            time.sleep(2)
-        while time.monotonic() < deadline + 60 and set(load.hooked) & set(current) - received(hooks):
-            time.sleep(1)  # deliveries retried with backoff, or relayed by the sweeper
+        _drain(report, database_url, load, seen, hooks, drain_timeout)
         report.recovery_seconds = round(time.monotonic() - recovered_at, 1)
         final = snapshot(database_url, load.accepted)
         failed = psql(database_url, "SELECT id::text, error, failure FROM job WHERE status = 'failed'")
@@ -223,6 +184,51 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
     _tally(report, load, final, failed, seen, hooks)
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def _environment(database_url: str, rabbit, hooks: Receiver, models_dir: Path, port: int, sweep) -> dict:
+    sweep_after, sweep_every, lease = sweep
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "BROKER_URL": rabbit.url,
+        "MODELS_DIR": str(models_dir),
+        "PORT": str(port),
+        "SWEEP_AFTER": f"{sweep_after:g}",
+        "SWEEP_EVERY": f"{sweep_every:g}",
+        "LEASE_SECONDS": f"{lease:g}",
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_SECRET": hooks.secret,
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
+    }
+
+
+def _processes(env: dict, workdir: Path) -> tuple[Supervisor, Service, Service]:
+    """The Procfile's worker (supervised, as Kubernetes would), web and sweeper; the schema migrated."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([command("inference-api"), "migrate"], env=env, check=True, capture_output=True)
+    heartbeats = workdir / "heartbeats"
+    env["WORKER_HEARTBEAT_DIR"] = str(heartbeats)
+    worker = [command("dramatiq"), "actors.worker", "--processes", "2", "--threads", "16"]
+    worker += ["--worker-fork-timeout", "1000"]
+    supervisor = Supervisor(worker, env, workdir / "worker.log", lambda: set(alive(heartbeats, Supervisor.liveness)))
+    web = Service("web", [command("inference-api"), "serve"], env, workdir / "web.log")
+    sweep = [command("inference-api"), "sweep", "--every", env["SWEEP_EVERY"]]
+    return supervisor, web, Service("sweeper", sweep, env, workdir / "sweeper.log")
+
+
+def _drain(report: Report, database_url: str, load: Load, seen: dict, hooks: Receiver, timeout: float) -> None:
+    """Wait until every accepted job finished (and its webhook arrived), noting any result that changed."""
+    deadline = time.monotonic() + timeout
+    current: dict = {}
+    while time.monotonic() < deadline:
+        current = snapshot(database_url, load.accepted)
+        report.written_twice += sum(1 for i, row in current.items() if i in seen and seen[i][:3] != row[:3])
+        seen.update(current)
+        if len(current) >= len(load.accepted):
+            break
+        time.sleep(2)
+    while time.monotonic() < deadline + 60 and set(load.hooked) & set(current) - received(hooks):
+        time.sleep(1)  # deliveries retried with backoff, or relayed by the sweeper
 
 
 def _tally(report: Report, load: Load, final: dict, failed: list, seen: dict, hooks: Receiver) -> None:
