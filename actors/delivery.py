@@ -16,7 +16,6 @@ import json
 import logging
 
 import dramatiq
-import httpx
 from standardwebhooks import Webhook
 
 from actors.metrics import WEBHOOK_ATTEMPTS
@@ -30,7 +29,7 @@ from db.webhooks import Delivery, attempt, outcome
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+TIMEOUT, CONNECT_TIMEOUT = 5.0, 3.0  # seconds
 USER_AGENT = "inference-api-webhooks"
 
 
@@ -39,7 +38,17 @@ class Deliverer:
         self.secret = secret  # WEBHOOK_SECRET; each owner's calls are signed with its own (core.owners)
         self.allow_private = allow_private
         self.max_attempts = max_attempts
-        self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        self._client = None  # httpx, imported and opened at the first delivery: a worker that never delivers
+        # a webhook never loads it
+
+    @property
+    def client(self):
+        if self._client is None:
+            import httpx
+
+            timeout = httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT)
+            self._client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        return self._client
 
     def __call__(self, delivery_id: str) -> None:
         delivery = attempt(delivery_id)
@@ -93,6 +102,8 @@ class Deliverer:
 
     def _post(self, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str | None]:
         """The status code (None: no answer) and, unless 2xx, what went wrong. The body is never read."""
+        import httpx
+
         try:
             with self.client.stream("POST", url, content=body.encode(), headers=headers) as response:
                 code = response.status_code
