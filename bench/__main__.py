@@ -10,7 +10,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from bench import e2e, ingest, latency, raw, report, seed, worker
+from bench import calls, e2e, ingest, latency, raw, report, seed, worker
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, PRESETS, Settings
 from bench.stack import Stack
@@ -97,7 +97,9 @@ def run_mode(mode: str, settings: Settings, infra: Infra, stack: Stack, progress
         return seed.run(settings, infra, progress)
     if mode == "worker":
         return worker.run(settings, infra, progress)
-    return {"latency": latency, "e2e": e2e, "ingest": ingest}[mode].run(settings, infra, stack, progress)
+    return {"latency": latency, "e2e": e2e, "calls": calls, "ingest": ingest}[mode].run(
+        settings, infra, stack, progress
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

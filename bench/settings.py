@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.config import Config
 
-MODES = ("raw", "seed", "worker", "latency", "e2e", "ingest")
+MODES = ("raw", "seed", "worker", "latency", "e2e", "calls", "ingest")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-THROUGHPUT_MODES = ("raw", "seed", "worker", "e2e", "ingest")
+THROUGHPUT_MODES = ("raw", "seed", "worker", "e2e", "calls", "ingest")
 
 
 def percentiles(node, where: str = ""):
@@ -98,4 +98,8 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     assert re.fullmatch(r"[0-9a-f]{40}", doc["git"]["commit"] or "")
     assert doc["settings"]["model"] == "all-MiniLM-L6-v2-int8"
     assert positive_finite(doc["rss_mb"]["api"]) and positive_finite(doc["rss_mb"]["worker"])
+    assert positive_finite(doc["cpu_ms"]["raw_per_text"])  # the model's own CPU, beside the worker's per job
+    worker_cpu = doc["cpu_ms"]["worker_per_job"]  # None when a tiny run finished before every process was ready
+    assert worker_cpu is None or positive_finite(worker_cpu)
+    assert positive_finite(doc["targets"]["calls_per_s"]["value"])
     assert all(check["met"] in (True, False) for check in doc["targets"].values())
