@@ -25,7 +25,7 @@ class Config:
     default_model: str | None = None  # None: the catalog's `default`
     host: str = "127.0.0.1"
     port: int = 8000
-    web_threads: int = 16  # waitress threads; all but two may wait for results (Prefer: wait)
+    web_threads: int = 48  # waitress threads; all but two may wait for results (Prefer: wait): 46 callers at once
     worker_threads: int = 64  # in-process worker threads (embedded mode): jobs in flight, batched together
     ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
     preload_models: str = ""  # "": the default model; "all": every prepared one; "none"; or "a,b"
