@@ -4,15 +4,13 @@ the workers on RabbitMQ and PostgreSQL. Throughput = calls answered with the res
 
 from __future__ import annotations
 
-import json
-
 from bench import client
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms, summary
-from bench.texts import texts
+from bench.texts import request_bodies
 
 CALL_CLIENTS = 32
 PREFER = {"Prefer": "wait=10"}
@@ -44,8 +42,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     rounds = []
     for round_ in range(sizes.e2e_rounds):
         progress(f"round {round_ + 1}/{sizes.e2e_rounds}: {sizes.e2e_n} calls from {CALL_CLIENTS} clients, waited on")
-        pool = texts(sizes.e2e_n, seed=61 + round_)
-        bodies = [json.dumps({"model": settings.model, "inputs": text}).encode() for text in pool]
+        bodies = request_bodies(settings.model, sizes.e2e_n, seed=61 + round_)
         rounds.append(one_round(settings, infra, stack, bodies))
     infra.truncate_jobs()
     chosen = max(rounds, key=lambda r: r["throughput"])

@@ -4,15 +4,13 @@ finished, as the database recorded it)."""
 
 from __future__ import annotations
 
-import json
-
 from bench import client, jobs
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack, worker_memory
 from bench.stats import latency_ms, summary
-from bench.texts import texts
+from bench.texts import request_bodies
 from harness.processes import memory_mb
 
 
@@ -47,8 +45,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     rounds = []
     for round_ in range(sizes.e2e_rounds):
         progress(f"round {round_ + 1}/{sizes.e2e_rounds}: {sizes.e2e_n} POSTs from {settings.clients} clients")
-        pool = texts(sizes.e2e_n, seed=51 + round_)
-        bodies = [json.dumps({"model": settings.model, "inputs": text}).encode() for text in pool]
+        bodies = request_bodies(settings.model, sizes.e2e_n, seed=51 + round_)
         rounds.append(one_round(settings, infra, stack, bodies))
     memory = {"api": memory_mb(api.pid), "workers": worker_memory(workers)}
     infra.truncate_jobs()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 SUBJECTS = [
@@ -34,3 +35,8 @@ def texts(count: int, *, seed: int = 7) -> list[str]:
         if 8 <= len(words) <= 15:
             made.append(" ".join(words) + rng.choice([".", "!", "?", "."]))
     return made
+
+
+def request_bodies(model: str, count: int, *, seed: int) -> list[bytes]:
+    """POST /inference bodies of one text each, for `model`."""
+    return [json.dumps({"model": model, "inputs": text}).encode() for text in texts(count, seed=seed)]
