@@ -66,8 +66,8 @@ def test_the_extras_the_images_install_keep_torch_out_of_the_worker():
     base = parser["options"]["install_requires"]
     assert "torch" not in base and "transformers" not in base
     assert "export" in extras and "torch" in extras["export"]
-    if "worker" in extras:  # the [worker] extra lands with issue #8; until then the base carries onnxruntime
-        assert "onnxruntime" in extras["worker"] and "torch" not in extras["worker"]
+    assert "onnxruntime" in extras["worker"] and "torch" not in extras["worker"]
+    assert "onnxruntime" not in base
 
 
 def test_each_workload_runs_the_image_that_has_what_it_needs(objects):
