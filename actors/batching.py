@@ -170,7 +170,10 @@ class Batcher:
             self._hold(fresh_ids)
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
-                self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))  # saved by the writer
+                if len(items) == 1:  # at idle: saved here, a thread hop sooner; under load, by the writer
+                    self._save(futures, outcomes)
+                else:
+                    self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))
             started_before = [i for i in futures if i not in fresh_ids]
             for job in Job.unfinished(started_before) if started_before else ():
                 claimed = Job.claim(job.id, lease=self.lease)
