@@ -79,10 +79,15 @@ class Batcher:
 
     def submit(self, job_id) -> Future:
         """Queue a job; the future resolves once its outcome is saved (or raises a transient error)."""
+        return self.submit_many([job_id])[0]
+
+    def submit_many(self, job_ids) -> list[Future]:
+        """Queue several jobs at once: queued before the batcher thread first runs, they share its first batch."""
+        futures = [Future() for _ in job_ids]
+        for job_id, future in zip(job_ids, futures, strict=True):
+            self._queue.put((str(job_id), future))
         self._start(batching=True)
-        future: Future = Future()
-        self._queue.put((str(job_id), future))
-        return future
+        return futures
 
     def _start(self, *, batching: bool) -> None:
         """Threads start lazily: in the worker process, after fork."""

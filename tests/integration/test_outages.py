@@ -140,24 +140,28 @@ def submit(batcher: Batcher, job: Job, timeout: float = 15):
 def test_the_batcher_the_writer_and_the_lease_renewer_survive_a_database_outage(servers, private_db, caplog):
     pg, _ = servers
     batcher = Batcher(FakeRuntimes(SlowModel(2.0)), lease_seconds=3)
-    jobs = [stale_job(age=dt.timedelta(0)) for _ in range(3)]
+    jobs = [stale_job(age=dt.timedelta(0)) for _ in range(4)]
     with caplog.at_level(logging.DEBUG, logger="actors.batching"):
-        slow = batcher.submit(jobs[0].id)  # the model runs 2 s: the database goes while it runs
+        # two jobs in one batch (saved by the writer thread; a lone job is saved by the batcher itself), and the
+        # model runs 2 s: the database goes while it runs
+        slow = batcher.submit_many([jobs[0].id, jobs[3].id])
         time.sleep(0.5)
         try:
             pg.stop()
-            with pytest.raises(Exception):  # noqa: B017  the writer could not save: the message is retried
-                slow.result(timeout=15)
+            for future in slow:  # the writer could not save: the messages are retried
+                with pytest.raises(Exception):  # noqa: B017
+                    future.result(timeout=15)
             for job in jobs[1:]:  # the batcher cannot claim: each message is handed back for a retry
                 with pytest.raises(Exception):  # noqa: B017
                     submit(batcher, job)
         finally:
             pg.start()
         db.database.close_all()
-        for job in jobs[1:]:  # retried, as Dramatiq would: the first tries may meet dead pooled connections
+        for job in jobs[1:3]:  # retried, as Dramatiq would: the first tries may meet dead pooled connections
             until(lambda job=job: submit(batcher, job), 30, f"job {job.id} saved after the outage")
-    assert [Job.get_by_id(job.id).status for job in jobs[1:]] == [Status.SUCCEEDED] * 2
-    assert Job.get_by_id(jobs[0].id).status == Status.RUNNING  # its lease expires: the sweeper sends it again
+    assert [Job.get_by_id(job.id).status for job in jobs[1:3]] == [Status.SUCCEEDED] * 2
+    for job in (jobs[0], jobs[3]):  # their leases expire: the sweeper sends them again
+        assert Job.get_by_id(job.id).status == Status.RUNNING
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert sum(w.startswith("batch failed") for w in warnings) == 1, warnings
     assert sum(w.startswith("batch write failed") for w in warnings) == 1, warnings
