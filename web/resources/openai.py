@@ -67,21 +67,21 @@ class Models:
         self.catalog = catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"object": "list", "data": [self._view(spec) for spec in embedding_models(self.catalog)]}
+        prepared = PreparedModel.latest()  # one read for the whole list
+        resp.media = {"object": "list", "data": [_view(spec, prepared) for spec in embedding_models(self.catalog)]}
 
     def on_get_model(self, req: falcon.Request, resp: falcon.Response, model: str) -> None:
         spec = self.catalog.models.get(model)
         if spec is None or spec.task != TASK:
             raise model_not_found(model, self.catalog, status=falcon.HTTPNotFound)
-        resp.media = self._view(spec)
+        resp.media = _view(spec, PreparedModel.latest())
 
-    def _view(self, spec: ModelSpec) -> dict[str, Any]:
-        return {
-            "id": spec.name,
-            "object": "model",
-            "created": _prepared_at(spec.name),
-            "owned_by": OWNER,
-        }
+
+def _view(spec: ModelSpec, prepared: dict[str, PreparedModel]) -> dict[str, Any]:
+    """OpenAI's model object; `created` is when it was last prepared (Unix seconds), 0 when never."""
+    row = prepared.get(spec.name)
+    created = int(row.prepared_at.replace(tzinfo=dt.UTC).timestamp()) if row is not None else 0
+    return {"id": spec.name, "object": "model", "created": created, "owned_by": OWNER}
 
 
 def embedding_models(catalog: Catalog) -> list[ModelSpec]:
@@ -230,9 +230,3 @@ def _manifest(name: str) -> dict[str, Any]:
     """What the latest recorded preparation of a model says (from the database; empty when none)."""
     row = PreparedModel.latest().get(name)
     return row.manifest if row is not None else {}
-
-
-def _prepared_at(name: str) -> int:
-    """When the model was last prepared (Unix seconds), as OpenAI's `created`; 0 when never."""
-    row = PreparedModel.latest().get(name)
-    return int(row.prepared_at.replace(tzinfo=dt.UTC).timestamp()) if row is not None else 0
