@@ -67,14 +67,13 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             report.failed += failed
             if failed:
                 SWEEP_LOST.inc()
-                if getattr(sender, "webhooks", None) is not None:
-                    sender.deliver_webhooks([job.id])
+                sender.deliver_webhooks([job.id])  # a sender without the webhooks actor leaves them to us, below
             continue
         job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
         sender.resend(job)
         report.resent += 1
         SWEEP_RESENDS.inc()
-    if getattr(sender, "webhooks", None) is not None:
+    if sender.webhooks is not None:
         report.webhooks = sender.send_deliveries(lost_deliveries(webhooks.QUIET))
     if report.resent or report.failed or report.webhooks:
         logger.info("%s", report)
