@@ -67,7 +67,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
             report.failed += failed
             if failed:
                 SWEEP_LOST.inc()
-                sender.deliver_webhooks([job.id])  # a sender without the webhooks actor leaves them to us, below
+                sender.deliver_webhooks([job.id])  # nothing to do for a sender without the webhooks actor
             continue
         job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
         sender.resend(job)
