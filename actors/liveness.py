@@ -2,7 +2,7 @@
 
 Dramatiq's main process can hang for good when a worker process dies while it signals that it is ready,
 and then restarts no worker process: the pod looks up and does nothing. So liveness is not "the main
-process answers" but "some worker process is alive and beating": `Heartbeat` (a Dramatiq middleware)
+process answers" but "some worker process is alive and beating": `LivenessBeat` (a Dramatiq middleware)
 touches `DIRECTORY/<pid>` every `every` seconds from a thread of each worker process, while that
 process' consumer and worker threads are alive, and removes it at a clean shutdown. `alive()` (the
 `inference-api worker-alive` command, a Kubernetes liveness probe) is true when some file is fresher
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_AGE = 30.0
 
 
-class Heartbeat(Middleware):
+class LivenessBeat(Middleware):
     def __init__(self, directory: Path, *, every: float = 5.0):
         self.directory = Path(directory)
         self.every = every

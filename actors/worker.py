@@ -4,7 +4,7 @@ Each worker process imports it: configuration is read once from the environment 
 the database and broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the
 only place that sets it), `PreloadModels` loads the default model after fork, `ReportLoadedModels` records
 in the database which models the process has loaded (every HEARTBEAT_SECONDS: `GET /models` says `ready`)
-and the liveness `Heartbeat` touches a file that `inference-api worker-alive` checks (the Kubernetes probe).
+and the `LivenessBeat` touches a file that `inference-api worker-alive` checks (the Kubernetes probe).
 
 Metrics: prometheus-client's multiprocess mode is turned on (in Dramatiq's metrics directory,
 `dramatiq_prom_db`) before anything imports prometheus-client, so the exposition server Dramatiq's
@@ -20,7 +20,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH  # where Dramatiq's exposition 
 import dramatiq
 
 import db
-from actors.liveness import Heartbeat
+from actors.liveness import LivenessBeat
 from actors.registry import Runtimes
 from actors.setup import worker_sender
 from catalog import Catalog, CatalogError
@@ -48,5 +48,5 @@ broker = worker_sender(
     webhook_secret=config.webhook_secret,
     webhook_allow_private=config.webhook_allow_private,
 ).broker
-broker.add_middleware(Heartbeat(config.worker_heartbeat_dir))
+broker.add_middleware(LivenessBeat(config.worker_heartbeat_dir))
 dramatiq.set_broker(broker)

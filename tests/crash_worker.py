@@ -7,7 +7,7 @@ import signal
 
 from dramatiq.middleware import Middleware
 
-from actors.liveness import Heartbeat
+from actors.liveness import LivenessBeat
 from actors.worker import broker
 
 
@@ -16,5 +16,5 @@ class CrashAtBoot(Middleware):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-# After-hooks run in reverse order: placed before Heartbeat, it crashes once the heartbeat file exists.
-broker.add_middleware(CrashAtBoot(), before=Heartbeat)
+# After-hooks run in reverse order: placed before LivenessBeat, it crashes once the heartbeat file exists.
+broker.add_middleware(CrashAtBoot(), before=LivenessBeat)
