@@ -8,6 +8,8 @@ library directly. One instance per model per worker process, shared by its threa
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 from typing import Any
 
@@ -295,4 +297,19 @@ def load(path: str | Path, *, intra_op_threads: int = 1) -> ORTModel:
     runtime = RUNTIMES.get(task)
     if runtime is None:
         raise ModelError(f"no runtime for task {task!r}")
-    return runtime.from_pretrained(path, session_options=session_options(intra_op_threads))
+    model = runtime.from_pretrained(path, session_options=session_options(intra_op_threads))
+    release_freed_heap()
+    return model
+
+
+def release_freed_heap() -> bool:
+    """Give the heap that loading a model freed (the graph before optimization, the weights before
+    prepacking) back to the system. glibc keeps freed memory for reuse otherwise, so a worker would carry
+    it for its whole life. False where there is no glibc (`malloc_trim` is glibc's)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return False
+    trim(0)
+    return True

@@ -1,5 +1,7 @@
 """The ONNX runtime on the real export of all-MiniLM-L6-v2, against sentence-transformers (PyTorch)."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,8 @@ def test_pooling_follows_the_mask():
     assert runtime.pool(hidden, mask, "cls").tolist() == [[1.0, 2.0]]
     assert runtime.pool(hidden, mask, "max").tolist() == [[3.0, 4.0]]
     assert np.allclose(runtime.pool(hidden, mask, "mean_sqrt_len"), [[4.0 / np.sqrt(2), 6.0 / np.sqrt(2)]])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc_trim")
+def test_freed_heap_is_handed_back_after_a_load():
+    assert runtime.release_freed_heap() is True
