@@ -1,5 +1,6 @@
-"""The inference actor: thin and idempotent. It takes a job id, never the job's data, and returns once
-the job's outcome is saved (the message is acked after that: Dramatiq's late acks)."""
+"""The inference actor: thin and idempotent. It takes job ids (one, or the jobs the API accepted
+together), never the jobs' data, and returns once their outcomes are saved (the message is acked after
+that: Dramatiq's late acks)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,17 @@ OPTIONS = {
 def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq.Actor:
     """Register the actor on `broker`. `batcher` is None in the API process, which only sends."""
 
-    def inference(job_id: str) -> None:
+    def inference(*job_ids: str) -> None:
+        """One message carries one job id, or the ids of the jobs the API accepted together."""
         if batcher is None:
             raise RuntimeError("this process only sends inference messages; it has no models loaded")
-        future = batcher.submit(job_id)  # finished, canceled and unknown jobs resolve at once: skipped
-        while True:  # short waits: Dramatiq's time limit (an exception raised in this thread) lands between them
-            try:
-                future.result(timeout=WAIT_STEP)
-                return
-            except TimeoutError:
-                continue
+        futures = batcher.submit_many(job_ids)  # finished, canceled and unknown jobs resolve at once: skipped
+        for future in futures:
+            while True:  # short waits: Dramatiq's time limit (an exception raised in this thread) lands between them
+                try:
+                    future.result(timeout=WAIT_STEP)
+                    break
+                except TimeoutError:
+                    continue
 
     return dramatiq.actor(inference, broker=broker, actor_name=ACTOR, queue_name=QUEUE, **OPTIONS)

@@ -78,14 +78,16 @@ class RetriesExhausted(Middleware):
             return
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
         reason = f"gave up after {attempts} attempts: {short_reason(exception)}"
-        logger.warning("job %s: %s (%s: %s)", message.args[0], reason, type(exception).__name__, exception)
+        job_ids = list(message.args)  # one job, or the jobs the API accepted together
+        logger.warning("jobs %s: %s (%s: %s)", ", ".join(job_ids), reason, type(exception).__name__, exception)
         try:
-            if Job.fail(message.args[0], Failure.RETRIES_EXHAUSTED, reason):
-                metrics.gave_up(Job.get_by_id(message.args[0]), Failure.RETRIES_EXHAUSTED)
-                if self.sender is not None:
-                    self.sender.deliver_webhooks([message.args[0]])
+            failed = [job_id for job_id in job_ids if Job.fail(job_id, Failure.RETRIES_EXHAUSTED, reason)]
+            for job_id in failed:
+                metrics.gave_up(Job.get_by_id(job_id), Failure.RETRIES_EXHAUSTED)
+            if failed and self.sender is not None:
+                self.sender.deliver_webhooks(failed)
         except Exception as e:
-            logger.error("job %s: could not record the failure (%s); the sweeper will", message.args[0], e)
+            logger.error("jobs %s: could not record the failure (%s); the sweeper will", ", ".join(job_ids), e)
         finally:
             if not database.is_closed():
                 database.close()

@@ -59,20 +59,21 @@ class Sender:
                 return index
         return len(delivery_ids)
 
-    def send(self, job_id) -> None:
-        """Publish a job's message; with RabbitMQ, returns only once the broker confirmed it."""
+    def send(self, *job_ids) -> None:
+        """Publish one message for these jobs; with RabbitMQ, returns only once the broker confirmed it."""
         try:
-            self.actor.send(str(job_id))
+            self.actor.send(*(str(job_id) for job_id in job_ids))
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
 
-    def enqueue(self, job_id) -> None:
-        """Send a queued job; if the broker does not take it, the job is marked never enqueued (so nothing
-        stays queued with no message) and `Unavailable` is raised."""
+    def enqueue(self, *job_ids) -> None:
+        """Send queued jobs (one message for all of them); if the broker does not take it, the jobs are
+        marked never enqueued (so nothing stays queued with no message) and `Unavailable` is raised."""
         try:
-            self.send(job_id)
+            self.send(*job_ids)
         except Unavailable:
-            Job.not_enqueued(job_id)
+            for job_id in job_ids:
+                Job.not_enqueued(job_id)
             raise
 
     def resend(self, job: Job) -> bool:

@@ -3,6 +3,11 @@
 POST /inference and POST /v1/embeddings both go through `Intake.accept`, so the backlog limit (429),
 idempotency keys, the row committed before its message and the broker's confirmation (503 otherwise)
 hold for both in the same way.
+
+Concurrent requests share their disk flushes (a group commit, `web.group_commit`): the rows of the
+requests that arrive while a commit runs are inserted in the next one, in one transaction, and their
+jobs travel in one message under one broker confirmation. A request alone waits for nobody; every
+request still gets its 202 only after its row is committed and its message confirmed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from actors.sending import Sender
 from core.owners import OPEN
 from db import Job
 from web.admission import Backlog, replay, request_hash
-from web.metrics import ACCEPTED, PUBLISH_SECONDS
+from web.group_commit import GroupCommit
+from web.metrics import ACCEPTED, GROUP_SIZE, PUBLISH_SECONDS
 from web.request import InferenceRequest
 from web.webhooks import Webhook
 
@@ -24,9 +30,10 @@ logger = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, sender: Sender, backlog: Backlog):
+    def __init__(self, sender: Sender, backlog: Backlog, *, max_group: int = 64):
         self.sender = sender
         self.backlog = backlog
+        self.group: GroupCommit[dict, Job] = GroupCommit(self._commit, max_group=max_group)
 
     def accept(
         self, request: InferenceRequest, key: str | None, owner: str = OPEN, webhook: Webhook | None = None
@@ -40,23 +47,34 @@ class Intake:
                 existing = Job.get_by_id(existing.id)
             return existing, True
         self.backlog.admit(request.spec.name)
-        try:
-            job = Job.create(
-                model=request.spec.name,
-                task=request.task,
-                inputs=request.inputs,
-                parameters=request.parameters,
-                idempotency_key=key,
-                request_hash=digest,
-                owner=owner,
-                webhook=webhook.url if webhook else None,
-                webhook_events=",".join(webhook.events) if webhook else None,
-            )  # committed (autocommit) before the message exists: a worker always finds the row
-        except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
-            return replay(key, digest, owner), True
-        started = time.perf_counter()
-        self.sender.enqueue(job.id)
-        PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        fields = {
+            "model": request.spec.name,
+            "task": request.task,
+            "inputs": request.inputs,
+            "parameters": request.parameters,
+            "idempotency_key": key,
+            "request_hash": digest,
+            "owner": owner,
+            "webhook": webhook.url if webhook else None,
+            "webhook_events": ",".join(webhook.events) if webhook else None,
+        }
+        if key is None:
+            job = self.group.submit(fields)  # shares its commit and message with concurrent requests
+        else:  # alone: a concurrent request with the same key must not fail the others' insert
+            try:
+                [job] = self._commit([fields])
+            except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
+                return replay(key, digest, owner), True
         ACCEPTED.labels(job.model, job.task).inc()
         logger.info("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
         return job, False
+
+    def _commit(self, rows: list[dict]) -> list[Job]:
+        """Insert the jobs in one commit, then send one message for all of them (broker-confirmed):
+        the rows are committed before their message exists, so a worker always finds them."""
+        jobs = Job.create_many(rows)
+        started = time.perf_counter()
+        self.sender.enqueue(*(job.id for job in jobs))
+        PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        GROUP_SIZE.observe(len(jobs))
+        return jobs

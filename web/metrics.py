@@ -41,8 +41,12 @@ REFUSED = Counter(
     ["reason"],
 )
 PUBLISH_SECONDS = Histogram(
-    "inference_api_publish_duration_seconds", "Time to publish a job's message (until the broker confirms).",
+    "inference_api_publish_duration_seconds", "Time to publish a group's message (until the broker confirms).",
     buckets=SECONDS,
+)  # fmt: skip
+GROUP_SIZE = Histogram(
+    "inference_api_accept_group_size", "Jobs accepted together: one insert, one commit and one message for all.",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
 )  # fmt: skip
 WAITING = Gauge("inference_api_waiting_requests", "Requests waiting for their job to finish (Prefer: wait, ?wait=).")
 

@@ -131,6 +131,19 @@ def test_jobs_that_arrive_together_share_one_model_run_and_keep_their_own_output
     assert actors.broker.dead_letters == []
 
 
+def test_one_message_with_the_ids_of_jobs_accepted_together_runs_them_all_in_one_thread(database, stub_worker):
+    model = FakeModel()
+    jobs = [Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["x" * n]) for n in range(1, 11)]
+    actors = worker_sender("stub://", FakeRuntimes(model))
+    stub_worker(actors.broker, threads=1)
+    actors.send(*[job.id for job in jobs])
+    actors.broker.join(actors.actor.queue_name, timeout=10_000)
+    assert len(model.calls) == 1  # one thread, one message: the ten jobs share one model run
+    for n, job in enumerate(jobs, start=1):
+        stored = Job.get_by_id(job.id)
+        assert (stored.status, stored.output) == (Status.SUCCEEDED, [{"embedding": [float(n)]}])
+
+
 def test_a_bad_input_fails_only_its_own_job(run):
     model = FakeModel()
     good = [new_job() for _ in range(5)]
@@ -172,10 +185,10 @@ def run_batch(batcher, jobs):
 def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker, monkeypatch):
     from actors.batching import Batcher
 
-    def database_gone(self, job_id):
+    def database_gone(self, job_ids):
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(Batcher, "submit", database_gone)
+    monkeypatch.setattr(Batcher, "submit_many", database_gone)
     job = new_job()
     actors = worker_sender("stub://", FakeRuntimes(FakeModel()))
     actors.actor.options.update(max_retries=1, min_backoff=10, max_backoff=20)
@@ -185,6 +198,22 @@ def test_a_job_whose_retries_run_out_fails_with_the_reason(database, stub_worker
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.FAILED
     assert stored.error == "gave up after 2 attempts: a connection failed"  # the detail goes to the log only
+
+
+def test_when_retries_run_out_every_job_of_the_message_fails_with_the_reason(database, stub_worker, monkeypatch):
+    from actors.batching import Batcher
+
+    def database_gone(self, job_ids):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(Batcher, "submit_many", database_gone)
+    jobs = [new_job() for _ in range(3)]
+    actors = worker_sender("stub://", FakeRuntimes(FakeModel()))
+    actors.actor.options.update(max_retries=0)
+    stub_worker(actors.broker)
+    actors.send(*[job.id for job in jobs])
+    actors.broker.join(actors.actor.queue_name, timeout=10_000, fail_fast=False)
+    assert {Job.get_by_id(job.id).status for job in jobs} == {Status.FAILED}
 
 
 def test_a_job_error_names_the_kind_of_fault_never_the_drivers_text():

@@ -148,10 +148,10 @@ def test_a_worker_process_that_died_without_a_word_is_no_longer_counted_live(tmp
 def test_a_job_dramatiq_gives_up_on_is_counted_failed_with_its_retries(database, stub_worker, monkeypatch):
     from actors.batching import Batcher
 
-    def database_gone(self, job_id):
+    def database_gone(self, job_ids):
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(Batcher, "submit", database_gone)
+    monkeypatch.setattr(Batcher, "submit_many", database_gone)
     labels = {"queue_name": "inference", "actor_name": "inference"}
     failed = sample("inference_api_jobs_finished_total", model=MODEL, status="failed")
     retries = sample("dramatiq_message_retries_total", **labels)

@@ -1,5 +1,6 @@
 """The real path: HTTP -> PostgreSQL row -> RabbitMQ (confirmed) -> Dramatiq worker -> ONNX -> PostgreSQL."""
 
+import threading
 import time
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from db import Job
 from tests.actors.test_runtime import TEXTS
 from tests.parity import cosine
 from tests.tiny_models import TASK_REQUESTS
+from tests.web.test_metrics import sample
 from web import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,3 +97,37 @@ def test_every_task_runs_through_the_whole_path(config, postgres, rabbitmq_url, 
         job = wait_for(client, response.json["id"])
         assert job["status"] == "succeeded", job
         check(job["output"])
+
+
+def test_concurrent_posts_share_one_commit_and_one_message_and_every_job_runs(api_and_worker):
+    """Group commit on the real servers: POSTs arriving while a commit runs are inserted together and
+    sent in one message; the worker runs every job of that message."""
+    intake = api_and_worker.app._router.find("/inference")[0].intake
+    real, held = intake.group.flush, threading.Event()
+
+    def first_waits(rows):  # the first commit waits until the others are queued behind it
+        if not held.is_set():
+            held.set()
+            deadline = time.monotonic() + 10
+            while len(intake.group._queued) < 7 and time.monotonic() < deadline:
+                time.sleep(0.002)
+        return real(rows)
+
+    intake.group.flush = first_waits
+    published = sample("inference_api_publish_duration_seconds_count")
+    replies = {}
+
+    def post(text):
+        replies[text] = api_and_worker.simulate_post("/inference", json={"model": "all-MiniLM-L6-v2", "inputs": text})
+
+    threads = [threading.Thread(target=post, args=(f"text number {n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [reply.status_code for reply in replies.values()] == [202] * 8
+    assert (intake.group.groups, intake.group.items) == (2, 8)  # one alone, then seven together
+    assert sample("inference_api_publish_duration_seconds_count") == published + 2  # two messages
+    jobs = [wait_for(api_and_worker, reply.json["id"]) for reply in replies.values()]
+    assert [job["status"] for job in jobs] == ["succeeded"] * 8
+    assert all(len(job["output"][0]["embedding"]) == 384 for job in jobs)

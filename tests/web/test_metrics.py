@@ -147,10 +147,10 @@ def test_a_database_that_fails_is_counted_as_a_refusal_by_the_database(client, m
 
     from db import Job
 
-    def down(**fields):
+    def down(rows):
         raise peewee.OperationalError("could not connect")
 
-    monkeypatch.setattr(Job, "create", down)
+    monkeypatch.setattr(Job, "create_many", down)
     before = sample("inference_api_jobs_refused_total", reason="database")
     assert client.simulate_post("/inference", json={"inputs": "x"}).status_code == 503
     assert sample("inference_api_jobs_refused_total", reason="database") == before + 1

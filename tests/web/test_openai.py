@@ -45,9 +45,10 @@ class InstantWorker(Sender):
 
     outcome: Callable[[Job], None] = fake_embeddings
 
-    def enqueue(self, job_id) -> None:
-        super().enqueue(job_id)
-        self.outcome(Job.claim(job_id))
+    def enqueue(self, *job_ids) -> None:
+        super().enqueue(*job_ids)
+        for job_id in job_ids:
+            self.outcome(Job.claim(job_id))
 
 
 @pytest.fixture
