@@ -18,25 +18,37 @@ from web.request import InferenceRequest
 
 class Backlog:
     """Refuses new work for a model whose queued jobs reach `limit`. The count is read at most once a
-    second per model (and counted up locally in between), so the check costs no query per request."""
+    second per model, by one request at a time (the others go on with the last count, counted up locally
+    in between), so the check costs no query per request and never a burst of them."""
 
     def __init__(self, limit: int, *, refresh: float = 1.0):
         self.limit = limit
         self.refresh = refresh
         self._counts: dict[str, tuple[float, int]] = {}
+        self._reading: set[str] = set()
         self._lock = threading.Lock()
 
     def admit(self, model: str) -> None:
         now = time.monotonic()
         with self._lock:
-            read_at, count = self._counts.get(model, (0.0, 0))
-        if now - read_at > self.refresh:
-            count, read_at = Job.backlog(model), now
-        if count >= self.limit:
-            raise Overloaded(
-                f"model {model!r} has {count} jobs waiting (limit {self.limit}); retry later", retry_after=5
-            )
+            read_at, _ = self._counts.get(model, (0.0, 0))
+            read = now - read_at > self.refresh and model not in self._reading
+            if read:
+                self._reading.add(model)
+        if read:
+            try:
+                queued = Job.backlog(model)
+            finally:
+                with self._lock:
+                    self._reading.discard(model)
+            with self._lock:
+                self._counts[model] = (now, queued)
         with self._lock:
+            read_at, count = self._counts.get(model, (0.0, 0))
+            if count >= self.limit:
+                raise Overloaded(
+                    f"model {model!r} has {count} jobs waiting (limit {self.limit}); retry later", retry_after=5
+                )
             self._counts[model] = (read_at, count + 1)
 
 

@@ -19,7 +19,7 @@ import peewee
 
 from actors.sending import Sender
 from core.owners import OPEN
-from db import Job
+from db import Job, database
 from web.admission import Backlog, replay, request_hash
 from web.group_commit import GroupCommit
 from web.metrics import ACCEPTED, GROUP_SIZE, PUBLISH_SECONDS
@@ -59,6 +59,8 @@ class Intake:
             "webhook_events": ",".join(webhook.events) if webhook else None,
         }
         if key is None:
+            if not database.is_closed():  # waiting for a group needs no connection: the leader uses its own
+                database.close()
             job = self.group.submit(fields)  # shares its commit and message with concurrent requests
         else:  # alone: a concurrent request with the same key must not fail the others' insert
             try:

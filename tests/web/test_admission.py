@@ -1,5 +1,7 @@
 """Cancel, Idempotency-Key and backpressure on POST /inference."""
 
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -88,3 +90,38 @@ def test_the_backlog_counts_only_queued_jobs(config, database, catalog, sender_s
         Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["x"], status=status)
     client = TestClient(create_app(replace(config, max_backlog=1), sender=sender_stub, catalog=catalog))
     assert post(client, {"inputs": "x"}).status_code == 202
+
+
+def test_concurrent_requests_read_the_backlog_once_not_once_each(monkeypatch):
+    """A burst after the count went stale: one request reads it, the others go on with the last count."""
+    from web.admission import Backlog
+
+    reads, release = [], threading.Event()
+
+    def slow_count(model):
+        reads.append(model)
+        release.wait(5)
+        return 0
+
+    monkeypatch.setattr(Job, "backlog", slow_count)
+    backlog = Backlog(limit=100)
+    threads = [threading.Thread(target=backlog.admit, args=("m",)) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert reads == ["m"]
+
+
+def test_the_backlog_refuses_at_the_limit_counting_up_between_reads(monkeypatch):
+    from core.errors import Overloaded
+    from web.admission import Backlog
+
+    monkeypatch.setattr(Job, "backlog", lambda model: 2)
+    backlog = Backlog(limit=4)
+    backlog.admit("m")  # read: 2, then 3
+    backlog.admit("m")  # 4
+    with pytest.raises(Overloaded, match="4 jobs waiting"):
+        backlog.admit("m")
