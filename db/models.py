@@ -15,7 +15,7 @@ from core.owners import OPEN
 from db.base import BaseModel, dumps, ms, utcnow
 from db.batch import finish_in_one_statement
 from db.connection import database
-from db.events import announce, events
+from db.events import CHANNEL, announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
@@ -87,8 +87,7 @@ class Job(BaseModel):
         """One job per row of fields, inserted in one statement and one commit (the group commit of
         concurrent POSTs): all of them or none."""
         jobs = [cls(**fields) for fields in rows]  # ids and timestamps are made here, as `create` does
-        with database.atomic():
-            cls.insert_many([job.__data__ for job in jobs]).execute()
+        cls.insert_many([job.__data__ for job in jobs]).execute()  # one statement: atomic, one round trip
         return jobs
 
     @classmethod
@@ -127,10 +126,12 @@ class Job(BaseModel):
             swept_at=None,
             lease_expires_at=now + lease,
         ).returning(cls)
-        with database.atomic():
-            if isinstance(database.obj, peewee.PostgresqlDatabase):
-                database.execute_sql("SET LOCAL synchronous_commit TO OFF")
+        if not isinstance(database.obj, peewee.PostgresqlDatabase):
             return list(query.execute())
+        # One round trip: the two statements of one query string are one transaction (autocommit), so
+        # the setting holds for this UPDATE only, where BEGIN, SET, UPDATE and COMMIT took four.
+        sql, params = query.sql()
+        return list(cls.raw(f"SET LOCAL synchronous_commit TO OFF; {sql}", *params))
 
     @classmethod
     def renew(cls, job_ids: list, lease: dt.timedelta) -> int:
@@ -225,9 +226,16 @@ class Job(BaseModel):
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
         """Record a batch of outcomes in one transaction and announce them; returns the ids written.
 
-        On PostgreSQL a batch is one `UPDATE ... FROM (VALUES ...)`: one statement instead of one a job."""
+        On PostgreSQL a batch is one `UPDATE ... FROM (VALUES ...)`: one statement instead of one a job,
+        and when no job of the batch has a webhook, that statement also announces them and is the whole
+        transaction (`db.batch`)."""
+        postgres = isinstance(database.obj, peewee.PostgresqlDatabase)
+        if postgres and not any(job.webhook for job, _ in outcomes):  # no delivery rows to write with them
+            written = finish_in_one_statement(outcomes, cls.output.db_value, notify=CHANNEL)  # autocommit
+            events.publish(written)
+            return written
         with database.atomic():
-            if len(outcomes) > 1 and isinstance(database.obj, peewee.PostgresqlDatabase):
+            if postgres:
                 written = finish_in_one_statement(outcomes, cls.output.db_value)
             else:
                 written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]

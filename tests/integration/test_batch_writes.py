@@ -27,3 +27,14 @@ def test_a_batch_of_outcomes_is_written_once_and_skips_a_job_canceled_meanwhile(
     assert (stored[failed.id].status, stored[failed.id].failure) == (Status.FAILED, Failure.MODEL_ERROR)
     assert stored[canceled.id].status == Status.CANCELED and stored[canceled.id].output is None
     assert Job.finish_many(outcomes[:2]) == []  # a redelivered batch writes nothing twice
+
+
+def test_a_claim_reads_back_whole_jobs_and_its_setting_ends_with_it(postgres):
+    created = Job.create(model="m", task="feature-extraction", inputs=["a", "b"], parameters={"normalize": False})
+    [claimed] = Job.claim_fresh([created.id])
+    stored = Job.get_by_id(created.id)
+    assert claimed.__data__ == stored.__data__  # same types as a select: UUID, lists, dicts, datetimes
+    assert (claimed.status, claimed.attempts) == (Status.RUNNING, 1)
+    setting = postgres.execute_sql("SELECT current_setting('synchronous_commit')").fetchone()[0]
+    assert setting == "on"  # SET LOCAL: the claim's transaction only, never the pooled connection
+    assert Job.claim_fresh([created.id]) == []  # started already: left to `claim`
