@@ -53,6 +53,16 @@ def test_ratios_are_none_for_modes_not_run():
     assert report.latencies(modes) == {"p50": None, "p99": None, "raw_single": 7.0}
 
 
+def test_the_worker_ratios_compare_steady_states_once_every_worker_process_is_ready():
+    modes = {
+        "raw": {"throughput": 400.0, "single_ms": {"p50": 5.0}},
+        "seed": {"throughput": 100.0},
+        "worker": {"throughput": 300.0, "throughput_after_ready": 360.0},
+    }
+    assert report.ratios(modes)["worker_vs_raw"] == 0.9
+    assert report.ratios(modes)["worker_vs_seed"] == 3.6
+
+
 def test_targets_say_met_not_met_or_not_measured():
     checked = report.targets(
         {"worker_vs_raw": 0.9, "worker_vs_seed": 5.0, "e2e_vs_raw": None, "ingest_vs_hello": 0.3},
