@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         config = Config.from_env()
     except ConfigError as e:
         parser.exit(2, f"inference-api: configuration error: {e}\n")
-    logs.configure(config.log_level, config.log_format)
+    logs.configure(config.log_level, config.log_format, background=args.run is cmd_serve)
     try:
         args.run(args, config)
     except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback

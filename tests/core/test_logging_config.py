@@ -38,3 +38,45 @@ def test_a_json_line_carries_the_request_id_and_the_extra_fields():
     line = json.loads(logs.formatter("json").format(record))
     assert line["message"] == "GET /x" and line["level"] == "INFO" and line["logger"] == "web.requests"
     assert line["request_id"] == "req-1" and line["status"] == 200
+
+
+BACKGROUND = """
+import logging, threading
+from core import logs
+logs.configure("INFO", "json", background=True)
+log = logging.getLogger("web.intake")
+
+def serve(n):
+    token = logs.request_id.set(f"req-{n}")
+    try:
+        items = [n]
+        log.info("job %s accepted", items, extra={"job_id": f"job-{n}"})
+        items.append("changed after the call")  # the line says what was true when it was logged
+    finally:
+        logs.request_id.reset(token)
+
+threads = [threading.Thread(target=serve, args=(n,)) for n in range(20)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+try:
+    raise ValueError("boom")
+except ValueError:
+    log.exception("failed")
+"""
+
+
+def test_background_logging_writes_every_line_as_the_calling_thread_saw_it_before_exit():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, timeout=30, check=True)
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    accepted = {line["job_id"]: line for line in lines if line["message"].endswith("accepted")}
+    assert len(accepted) == 20  # nothing lost at exit
+    for n in range(20):
+        assert accepted[f"job-{n}"]["request_id"] == f"req-{n}"  # the context of the thread that logged
+        assert accepted[f"job-{n}"]["message"] == f"job [{n}] accepted"
+    [failed] = [line for line in lines if line["message"] == "failed"]
+    assert "ValueError: boom" in failed["exc_info"] and failed["level"] == "ERROR"
