@@ -11,12 +11,14 @@ from typing import Any
 from db.base import ms, utcnow
 from db.connection import database
 from db.lifecycle import Status, check
+from db.vectors import pack
 
-FINISHED = ("status", "output", "error", "failure", "finished_at", "queue_ms", "inference_ms")
+FINISHED = ("status", "output", "vectors", "error", "failure", "finished_at", "queue_ms", "inference_ms")
 SQL = """
-UPDATE job SET status = v.status, output = v.output::json, error = v.error, failure = v.failure,
-    finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8, inference_ms = v.inference_ms::float8
-FROM (VALUES {rows}) AS v(id, status, output, error, failure, finished_at, queue_ms, inference_ms)
+UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors::bytea, error = v.error,
+    failure = v.failure, finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8,
+    inference_ms = v.inference_ms::float8
+FROM (VALUES {rows}) AS v(id, status, output, vectors, error, failure, finished_at, queue_ms, inference_ms)
 WHERE job.id = v.id::uuid AND job.status = %s
 RETURNING job.id
 """
@@ -34,7 +36,8 @@ def finish_in_one_statement(
         check(fields["status"], {Status.RUNNING})
         queue_ms = ms(job.created_at, job.started_at) if job.started_at is not None else None
         values = {**dict.fromkeys(FINISHED), **fields, "finished_at": now, "queue_ms": queue_ms}
-        values["output"] = encode_output(values["output"])
+        result, vectors = pack(values["output"])
+        values["output"], values["vectors"] = encode_output(result), vectors
         rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")
         params += [str(job.id), *(values[name] for name in FINISHED)]
     update = SQL.format(rows=", ".join(rows))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import peewee
 
@@ -17,6 +18,7 @@ from db.batch import finish_in_one_statement
 from db.connection import database
 from db.events import CHANNEL, announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
+from db.vectors import pack, unpack
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
 
@@ -28,7 +30,8 @@ class Job(BaseModel):
     inputs = peewee.JSONField(dumps=dumps)
     parameters = peewee.JSONField(default=dict, dumps=dumps)
     status = peewee.CharField(max_length=16, default=Status.QUEUED, index=True)
-    output = peewee.JSONField(null=True, dumps=dumps)
+    result = peewee.JSONField(null=True, dumps=dumps, column_name="output")  # the output, but its vectors
+    vectors = peewee.BlobField(null=True)  # a feature-extraction output's vectors, float32 (`db.vectors`)
     error = peewee.TextField(null=True)
     failure = peewee.CharField(max_length=32, null=True)  # a `db.lifecycle.Failure` code when failed
     attempts = peewee.IntegerField(default=0)
@@ -56,6 +59,15 @@ class Job(BaseModel):
             (("owner", "created_at", "id"), False),
             (("finished_at",), False),
         )
+
+    @property
+    def output(self) -> Any:
+        """The output as the task shaped it: `result` with its vectors put back."""
+        return unpack(self.result, self.vectors)
+
+    @output.setter
+    def output(self, value: Any) -> None:
+        self.result, self.vectors = pack(value)
 
     @property
     def finished(self) -> bool:
@@ -231,12 +243,12 @@ class Job(BaseModel):
         transaction (`db.batch`)."""
         postgres = isinstance(database.obj, peewee.PostgresqlDatabase)
         if postgres and not any(job.webhook for job, _ in outcomes):  # no delivery rows to write with them
-            written = finish_in_one_statement(outcomes, cls.output.db_value, notify=CHANNEL)  # autocommit
+            written = finish_in_one_statement(outcomes, cls.result.db_value, notify=CHANNEL)  # autocommit
             events.publish(written)
             return written
         with database.atomic():
             if postgres:
-                written = finish_in_one_statement(outcomes, cls.output.db_value)
+                written = finish_in_one_statement(outcomes, cls.result.db_value)
             else:
                 written = [job.id for job, fields in outcomes if job.finish(**fields, notify=False)]
             done = {str(job_id) for job_id in written}
@@ -257,7 +269,8 @@ class Job(BaseModel):
     ) -> bool:
         """Record the outcome of a running job once: False when it is no longer running (canceled, or
         finished by another delivery)."""
-        fields = {"output": output, "error": error, "failure": failure, "finished_at": utcnow()}
+        result, vectors = pack(output)
+        fields = {"result": result, "vectors": vectors, "error": error, "failure": failure, "finished_at": utcnow()}
         if self.started_at is not None:
             fields["queue_ms"] = ms(self.created_at, self.started_at)
         if inference_ms is not None:

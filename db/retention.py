@@ -20,7 +20,14 @@ from db.models import Job, utcnow
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-ERASED = {"inputs": [], "parameters": {}, "output": None, "idempotency_key": None, "request_hash": None}
+ERASED = {
+    "inputs": [],
+    "parameters": {},
+    "result": None,
+    "vectors": None,
+    "idempotency_key": None,
+    "request_hash": None,
+}
 
 
 @dataclass

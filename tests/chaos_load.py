@@ -91,7 +91,8 @@ def snapshot(url: str, ids: list[str]) -> dict[str, tuple]:
     quoted = ",".join(f"'{i}'" for i in ids)
     rows = psql(
         url,
-        f"SELECT id::text, status, finished_at, md5(coalesce(output::text, '') || coalesce(error, '')), attempts "
+        "SELECT id::text, status, finished_at, "
+        "md5(coalesce(output::text, '') || coalesce(encode(vectors, 'hex'), '') || coalesce(error, '')), attempts "
         f"FROM job WHERE id IN ({quoted}) AND status IN ('succeeded', 'failed', 'canceled')",
     )
     return {row[0]: row[1:] for row in rows}

@@ -1,0 +1,17 @@
+"""Embeddings as float32 bytes (`db.vectors`): a `vectors` column beside `output`, which keeps the rest.
+
+Adding a nullable column rewrites nothing. Rows written before keep their vectors in `output` (their
+`vectors` is null) and read back as they were. Upgrade the API before the workers: an API of the previous
+version does not know the column and would show the new rows' outputs without their vectors.
+"""
+
+import peewee as pw
+from peewee_migrate import Migrator
+
+
+def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
+    migrator.add_fields(migrator.orm["job"], vectors=pw.BlobField(null=True))
+
+
+def rollback(migrator: Migrator, database: pw.Database, *, fake=False):
+    migrator.remove_fields(migrator.orm["job"], "vectors")
