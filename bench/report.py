@@ -37,7 +37,9 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
         parts = result["breakdown_ms"]
         return (
             f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
-            f"(n={result['n']}; answered by {answered}{_noise(result)})  database p50: created->started "
+            f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
+            f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
+            f"n={result['n']}; answered by {answered}{_noise(result)})  database p50: created->started "
             f"{parts['created_to_started_p50']:.1f} ms, started->finished {parts['started_to_finished_p50']:.1f} ms"
         )
     rounds = " ".join(f"{r:g}" for r in result["rounds"])

@@ -24,7 +24,8 @@ class Sizes:
     seed_rounds: int
     worker_n: int  # jobs per round (each round boots the workers anew)
     worker_rounds: int
-    latency_n: int  # sequential requests
+    latency_n: int  # sequential requests per round
+    latency_rounds: int
     e2e_n: int  # POSTs per round
     e2e_rounds: int
     ingest_n: int  # POSTs per round, to the API and to the hello-world each
@@ -33,11 +34,11 @@ class Sizes:
 
 PRESETS = {
     # a check that every mode runs and reports, for the test suite: seconds, not minutes
-    "tiny": Sizes(0.5, 1, 20, 4, 1, 24, 1, 5, 24, 1, 60, 1),
+    "tiny": Sizes(0.5, 1, 20, 4, 1, 24, 1, 5, 1, 24, 1, 60, 1),
     # every mode in under 5 minutes on 2 cores
-    "quick": Sizes(2.5, 5, 300, 100, 4, 1500, 3, 200, 1000, 3, 1000, 3),
+    "quick": Sizes(2.5, 5, 300, 100, 4, 1500, 3, 200, 3, 1000, 3, 1000, 3),
     # the default: longer rounds, more repeats
-    "full": Sizes(10.0, 5, 1000, 400, 3, 8000, 3, 500, 6000, 3, 4000, 3),
+    "full": Sizes(10.0, 5, 1000, 400, 3, 8000, 3, 500, 3, 6000, 3, 4000, 3),
 }
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
