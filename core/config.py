@@ -28,6 +28,7 @@ class Config:
     web_threads: int = 48  # waitress threads; all but two may wait for results (Prefer: wait): 46 callers at once
     worker_threads: int = 64  # in-process worker threads (embedded mode): jobs in flight, batched together
     ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
+    worker_nice: int = 10  # CPU priority given up by worker processes (0 to 19): the API and servers answer first
     preload_models: str = ""  # "": the default model; "all": every prepared one; "none"; or "a,b"
     max_body_bytes: int = 1 << 20
     max_inputs: int = 64
@@ -92,6 +93,7 @@ class Config:
             web_threads=integer("WEB_THREADS", defaults.web_threads),
             worker_threads=integer("WORKER_THREADS", defaults.worker_threads),
             ort_threads=integer("ORT_THREADS", defaults.ort_threads),
+            worker_nice=integer("WORKER_NICE", defaults.worker_nice, minimum=0, maximum=19),
             preload_models=text("PRELOAD_MODELS", ""),
             max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
             max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
@@ -130,7 +132,7 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         return self.env.get(name, "").strip() or default
 
-    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+    def integer(self, name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -140,6 +142,8 @@ class _Reader:
             raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
         if value < minimum:
             raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be <= {maximum}, got {value}")
         return value
 
     def boolean(self, name: str) -> bool:

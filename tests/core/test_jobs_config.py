@@ -32,3 +32,11 @@ def test_private_webhook_addresses_are_refused_unless_allowed(raw, allowed):
 def test_an_unreadable_flag_is_a_configuration_error():
     with pytest.raises(ConfigError, match="WEBHOOK_ALLOW_PRIVATE"):
         Config.from_env({"WEBHOOK_ALLOW_PRIVATE": "maybe"})
+
+
+def test_worker_nice_defaults_to_10_and_must_be_a_nice_level():
+    assert Config.from_env({}).worker_nice == 10
+    assert Config.from_env({"WORKER_NICE": "0"}).worker_nice == 0
+    for bad in ("20", "-1", "high"):
+        with pytest.raises(ConfigError, match="WORKER_NICE"):
+            Config.from_env({"WORKER_NICE": bad})

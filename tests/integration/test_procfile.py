@@ -53,4 +53,10 @@ def test_release_web_and_worker_processes_serve_a_job_end_to_end(tmp_path, postg
         assert len(workers) == 1 and len(children) == 2, worker_log.read_text()
         for pid in children:
             assert "libtorch" not in loaded_libraries(pid)
+        assert nice(workers[0]) == 10 and nice(web.pid) == 0  # WORKER_NICE: the API answers first
         print(f"RSS: API {memory_mb(web.pid)['rss']} MB, worker process {memory_mb(workers[0])['rss']} MB")
+
+
+def nice(pid: int) -> int:
+    """The process' nice level (field 19 of /proc/PID/stat)."""
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
