@@ -1,8 +1,7 @@
 """Embeddings as float32 bytes (`db.vectors`): a `vectors` column beside `output`, which keeps the rest.
 
 Adding a nullable column rewrites nothing. Rows written before keep their vectors in `output` (their
-`vectors` is null) and read back as they were. Upgrade the API before the workers: an API of the previous
-version does not know the column and would show the new rows' outputs without their vectors.
+`vectors` is null) and read back as they were. Upgrade the workers, then the API (README, Upgrades).
 """
 
 import peewee as pw
