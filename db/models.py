@@ -30,7 +30,7 @@ class Job(BaseModel):
     inputs = peewee.JSONField(dumps=dumps)
     parameters = peewee.JSONField(default=dict, dumps=dumps)
     status = peewee.CharField(max_length=16, default=Status.QUEUED, index=True)
-    result = peewee.JSONField(null=True, dumps=dumps, column_name="output")  # the output, but its vectors
+    result = peewee.JSONField(null=True, dumps=dumps, column_name="output")  # the output without its vectors
     vectors = peewee.BlobField(null=True)  # a feature-extraction output's vectors, float32 (`db.vectors`)
     error = peewee.TextField(null=True)
     failure = peewee.CharField(max_length=32, null=True)  # a `db.lifecycle.Failure` code when failed

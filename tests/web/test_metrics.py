@@ -65,6 +65,7 @@ def test_the_exposition_passes_promtool_and_has_the_web_families(client):
         "inference_api_jobs_accepted_total",
         "inference_api_jobs_refused_total",
         "inference_api_publish_duration_seconds",
+        "inference_api_accept_group_size",
         "inference_api_waiting_requests",
         "inference_api_queue_messages",
         "inference_api_build_info",
