@@ -63,3 +63,14 @@ def test_a_running_job_is_not_marked_never_enqueued(database):
     job = Job.claim(new_job().id)
     assert not Job.not_enqueued(job.id)
     assert Job.get_by_id(job.id).status == Status.RUNNING
+
+
+def test_jobs_created_together_read_back_as_created_one_by_one(database):
+    fields = {"model": "m", "task": "feature-extraction", "parameters": {"normalize": False}, "owner": "k1"}
+    jobs = Job.create_many([{**fields, "inputs": [f"text {n}"], "webhook": None} for n in range(3)])
+    alone = Job.create(**fields, inputs=["alone"])
+    for job in jobs:
+        stored = Job.get_by_id(job.id)
+        assert stored.__data__ == {**Job.get_by_id(alone.id).__data__, "id": job.id, "inputs": job.inputs,
+                                   "created_at": job.created_at}  # fmt: skip
+        assert (stored.status, stored.attempts, stored.sweeps) == (Status.QUEUED, 0, 0)
