@@ -68,7 +68,8 @@ class Intake:
             except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
                 return replay(key, digest, owner), True
         ACCEPTED.labels(job.model, job.task).inc()
-        logger.info("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
+        # at debug: the request's own line (web.requests) carries the job's id, model and task
+        logger.debug("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
         return job, False
 
     def _commit(self, rows: list[dict]) -> list[Job]:

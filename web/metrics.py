@@ -55,7 +55,8 @@ REQUEST_ID_MAX = 128
 
 class RequestMetrics:
     """Falcon middleware: the request id (taken from `X-Request-ID` or made, and sent back), one log line
-    and the request metrics per request. Installed first, so it sees every answer, errors included."""
+    (with the job's id, model and task when the route accepted one) and the request metrics per request.
+    Installed first, so it sees every answer, errors included."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
@@ -78,10 +79,21 @@ class RequestMetrics:
             route,
             status,
             seconds * 1000,
-            extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 3)},
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "ms": round(seconds * 1000, 3),
+                **job_fields(req.context.get("job")),
+            },
         )
         if (token := req.context.get("log_token")) is not None:
             logs.request_id.reset(token)
+
+
+def job_fields(job) -> dict[str, str]:
+    """The job a request created or answered (`req.context.job`), for its line: one line says both."""
+    return {} if job is None else {"job_id": str(job.id), "model": job.model, "task": job.task}
 
 
 def request_id(header: str | None) -> str:

@@ -52,6 +52,7 @@ class InferenceCollection:
         self.webhooks.refuse_if_off(body)
         request = self.schema.parse(body, self.tokens)
         job, replayed = self.intake.accept(request, key, owner_of(req), self.webhooks.parse(body))
+        req.context.job = job  # on the request's log line
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
