@@ -57,8 +57,8 @@ def configure(level: str, style: str, *, background: bool = False) -> None:
     which writes the lines out): it is kept and reformatted. Elsewhere a handler on stderr is added.
 
     With `background` (the API), the threads that log only queue their records and one thread formats
-    and writes them: 48 request threads each writing and flushing two lines a request under the GIL cost
-    the API about 1 ms of CPU a POST. The thread writes what is queued before the process exits."""
+    and writes them: 48 request threads each writing and flushing their own lines under the GIL cost the
+    API about 1 ms of CPU a POST. The thread writes what is queued before the process exits."""
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))
