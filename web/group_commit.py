@@ -36,7 +36,7 @@ class GroupCommit(Generic[Item, Result]):
         self._lock = threading.Lock()
         self._queued: list[_Entry] = []
         self._flushing = False
-        self.groups = 0  # flushes run, and the items they carried (for tests and the metrics)
+        self.groups = 0  # flushes run, and the items they carried (for tests)
         self.items = 0
 
     def submit(self, item: Item) -> Result:

@@ -1,7 +1,8 @@
 """Every overlay rendered once per session (helpers.py has the paths and the tools).
 
-The production overlay generates its Secret from an ignored `.env`, which a fresh clone lacks: it is
-rendered (with production-keda, built on it) from a copy of deploy/k8s with `.env.example` as its `.env`.
+The production overlays render as cloned; their Secret is applied apart (deploy/k8s/secrets/production,
+from an ignored `.env`), rendered here from a copy with `.env.example` as its `.env` and added to each
+production rendering: what is applied to a production cluster.
 """
 
 from __future__ import annotations
@@ -16,24 +17,31 @@ from tests.deploy.helpers import K8S, kustomize
 
 
 @pytest.fixture(scope="session")
-def overlays(tmp_path_factory) -> dict[str, Path]:
-    """Each overlay's directory: minikube in place, the two production ones in a copy."""
-    copy = tmp_path_factory.mktemp("k8s") / "k8s"
-    shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns(".env"))
-    shutil.copy(K8S / ".env.example", copy / "overlays" / "production" / ".env")
+def overlays() -> dict[str, Path]:
+    """Each overlay's directory, in place."""
     found = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
     assert found == ["minikube", "production", "production-keda"], f"a new overlay? render it here: {found}"
     return {
         "minikube": K8S / "overlays" / "minikube",
-        "production": copy / "overlays" / "production",
-        "keda": copy / "overlays" / "production-keda",
+        "production": K8S / "overlays" / "production",
+        "keda": K8S / "overlays" / "production-keda",
     }
 
 
 @pytest.fixture(scope="session")
-def rendered(overlays) -> dict[str, str]:
-    """Each overlay rendered by `kubectl kustomize`, as YAML text."""
-    return {name: kustomize(path) for name, path in overlays.items()}
+def production_secret(tmp_path_factory) -> str:
+    """deploy/k8s/secrets/production rendered from a copy, with the template as its `.env`."""
+    copy = tmp_path_factory.mktemp("secrets") / "production"
+    shutil.copytree(K8S / "secrets" / "production", copy, ignore=shutil.ignore_patterns(".env"))
+    shutil.copy(K8S / ".env.example", copy / ".env")
+    return kustomize(copy)
+
+
+@pytest.fixture(scope="session")
+def rendered(overlays, production_secret) -> dict[str, str]:
+    """Each overlay rendered by `kubectl kustomize`, as YAML text; the production ones with their Secret."""
+    texts = {name: kustomize(path) for name, path in overlays.items()}
+    return {name: f"{text}---\n{production_secret}" if name != "minikube" else text for name, text in texts.items()}
 
 
 @pytest.fixture(scope="session")

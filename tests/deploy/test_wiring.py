@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.helpers import ROOT, find, run
+from tests.deploy.helpers import K8S, ROOT, find, run
 
 # Environment variables the code reads that Kubernetes deliberately leaves unset (the code's default
 # is what a cluster wants), and why. Everything else the config module reads must be set.
@@ -199,8 +199,7 @@ def test_the_secret_urls_agree_with_the_credentials_they_carry(overlays):
     from urllib.parse import urlparse
 
     for name in ("minikube", "production"):
-        directory = overlays[name]
-        env_file = directory / ("minikube.env" if name == "minikube" else ".env")
+        env_file = overlays[name] / "minikube.env" if name == "minikube" else K8S / ".env.example"
         values = dict(
             line.split("=", 1) for line in env_file.read_text().splitlines() if line and not line.startswith("#")
         )
