@@ -4,25 +4,29 @@ finished, as the database recorded it)."""
 
 from __future__ import annotations
 
+import time
+
 from bench import client, jobs
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
-from bench.stack import Stack, worker_memory
+from bench.stack import Stack, worker_cpu, worker_memory
 from bench.stats import latency_ms, summary
 from bench.texts import request_bodies
-from harness.processes import memory_mb
+from harness.processes import cpu_seconds, memory_mb
 
 
 def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:
     infra.truncate_jobs()
     settle(settings.settle)
+    before = cpu_by_tier(stack)
     with Meter() as meter:
         load = client.load(stack.port, "/inference", bodies, settings.clients)
         accepted = load.count(202)
         if not accepted:
             raise RuntimeError(f"e2e: no POST was accepted (statuses {sorted(set(load.statuses))})")
         jobs.wait_finished(accepted, timeout=120 + accepted / 10, alive=stack.alive)
+        spent = {tier: cpu_by_tier(stack)[tier] - seconds for tier, seconds in before.items()}
     line = jobs.timeline()
     span = (max(line.finished) - jobs.utc(load.first_sent)).total_seconds()
     return {
@@ -34,7 +38,17 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
         "post_ms": latency_ms(load.seconds),
         "job_ms": latency_ms([(f - c).total_seconds() for c, f in zip(line.created, line.finished, strict=True)]),
         "cores": meter.cores,
+        # CPU a job by tier; the servers' (PostgreSQL, RabbitMQ) from the cores they kept busy meanwhile
+        "cpu_ms_per_job": {
+            **{tier: round(1000 * seconds / accepted, 3) for tier, seconds in spent.items()},
+            "servers": round(1000 * meter.cores["servers"] * meter.wall / accepted, 3),
+        },
     }
+
+
+def cpu_by_tier(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by the API process, the worker processes and this harness (its HTTP clients)."""
+    return {"api": cpu_seconds(stack.api().pid), "workers": worker_cpu(stack.workers()), "bench": time.process_time()}
 
 
 def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
@@ -61,6 +75,7 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
         "failed": sum(r["failed"] for r in rounds),
         "post_ms": chosen["post_ms"],
         "job_ms": chosen["job_ms"],
+        "cpu_ms_per_job": chosen["cpu_ms_per_job"],
         "rss_mb": memory,
         "detail": rounds,
     }

@@ -94,13 +94,16 @@ class Meter:
     def __init__(self, root: int | None = None):
         self.root = root
         self.cores: dict[str, float] = {}
+        self.wall = 0.0  # seconds between the snapshots
 
     def __enter__(self) -> Meter:
         self.start = snapshot()
         return self
 
     def stop(self) -> dict[str, float]:
-        self.cores = cores_used(self.start, snapshot(), self.root)
+        end = snapshot()
+        self.cores = cores_used(self.start, end, self.root)
+        self.wall = end.wall - self.start.wall
         return self.cores
 
     def __exit__(self, *exc) -> None:

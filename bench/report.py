@@ -70,6 +70,7 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
         return (
             f"{head}  POST p50 {post['p50']:.1f} ms p99 {post['p99']:.1f} ms; job (created->finished) "
             f"p50 {job['p50']:.0f} ms p99 {job['p99']:.0f} ms; API RSS {result['rss_mb']['api']['rss']:.0f} MB"
+            + _cpu_by_tier(result.get("cpu_ms_per_job"))
         )
     if mode == "calls":
         call = result["call_ms"]
@@ -81,6 +82,12 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"(POST p50 {hello['post_ms']['p50']:.1f} ms p99 {hello['post_ms']['p99']:.1f} ms)"
         )
     return head
+
+
+def _cpu_by_tier(cpu: dict[str, float] | None) -> str:
+    if not cpu:
+        return ""
+    return "; CPU ms a job: " + ", ".join(f"{tier} {ms:.2f}" for tier, ms in cpu.items())
 
 
 def _noise(result: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ Status changes go through `Job._move`, guarded by the transitions of `db.lifecyc
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,14 @@ from db.lifecycle import UNFINISHED, Failure, Status, check
 from db.vectors import pack, unpack
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
+
+
+@functools.lru_cache(maxsize=64)
+def insert_sql(table: str, columns: tuple[str, ...], rows: int, param: str) -> str:
+    """`INSERT INTO table (columns) VALUES (...), ...` for `rows` rows, placeholders in the driver's style."""
+    row = "(" + ", ".join([param] * len(columns)) + ")"
+    names = ", ".join(f'"{column}"' for column in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * rows)
 
 
 class Job(BaseModel):
@@ -99,7 +108,16 @@ class Job(BaseModel):
         """One job per row of fields, inserted in one statement and one commit (the group commit of
         concurrent POSTs): all of them or none."""
         jobs = [cls(**fields) for fields in rows]  # ids and timestamps are made here, as `create` does
-        cls.insert_many([job.__data__ for job in jobs]).execute()  # one statement: atomic, one round trip
+        names = [name for name in cls._meta.sorted_field_names if any(name in job.__data__ for job in jobs)]
+        fields = [cls._meta.fields[name] for name in names]
+        params = [field.db_value(job.__data__.get(field.name)) for job in jobs for field in fields]
+        if any(isinstance(param, peewee.Node) for param in params):  # SQLite's JSON: a SQL function of the text
+            cls.insert_many([job.__data__ for job in jobs]).execute()
+        else:  # one statement: atomic, one round trip; peewee writing it cost the API a third of a POST's CPU
+            database.execute_sql(
+                insert_sql(cls._meta.table_name, tuple(f.column_name for f in fields), len(jobs), database.param),
+                params,
+            )
         return jobs
 
     @classmethod

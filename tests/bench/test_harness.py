@@ -101,5 +101,9 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     assert positive_finite(doc["cpu_ms"]["raw_per_text"])  # the model's own CPU, beside the worker's per job
     worker_cpu = doc["cpu_ms"]["worker_per_job"]  # None when a tiny run finished before every process was ready
     assert worker_cpu is None or positive_finite(worker_cpu)
+    e2e_cpu = doc["modes"]["e2e"]["cpu_ms_per_job"]  # where an e2e job's CPU went, tier by tier
+    assert set(e2e_cpu) == {"api", "workers", "bench", "servers"}
+    assert all(positive_finite(e2e_cpu[tier]) for tier in ("api", "workers", "bench")), e2e_cpu
+    assert e2e_cpu["servers"] >= 0  # from cores rounded to hundredths: a tiny run may show none
     assert positive_finite(doc["targets"]["calls_per_s"]["value"])
     assert all(check["met"] in (True, False) for check in doc["targets"].values())
