@@ -1,4 +1,5 @@
-"""A batch's outcomes are written in one statement on PostgreSQL, guarded like one job at a time."""
+"""A batch's outcomes are written in one statement on PostgreSQL, guarded like one job at a time; a group of
+new jobs is inserted in one statement."""
 
 import pytest
 
@@ -38,3 +39,18 @@ def test_a_claim_reads_back_whole_jobs_and_its_setting_ends_with_it(postgres):
     setting = postgres.execute_sql("SELECT current_setting('synchronous_commit')").fetchone()[0]
     assert setting == "on"  # SET LOCAL: the claim's transaction only, never the pooled connection
     assert Job.claim_fresh([created.id]) == []  # started already: left to `claim`
+
+
+def test_a_group_insert_reads_back_as_jobs_created_one_by_one(postgres, monkeypatch):
+    monkeypatch.setattr(Job, "insert_many", None)  # PostgreSQL takes the cached statement, not peewee's insert
+    fields = {"model": "m", "task": "feature-extraction", "parameters": {"normalize": False}, "owner": "k1"}
+    rows = [
+        {**fields, "inputs": ["plain"]},
+        {**fields, "inputs": ["hooked", "twice"], "webhook": "https://example.com/h", "webhook_events": "failed",
+         "idempotency_key": "key-1", "request_hash": "ab" * 32},
+    ]  # fmt: skip
+    jobs = Job.create_many(rows)
+    alone = Job.get_by_id(Job.create(**fields, inputs=["alone"]).id).__data__
+    for job, row in zip(jobs, rows, strict=True):
+        assert Job.get_by_id(job.id).__data__ == {**alone, **row, "id": job.id, "created_at": job.created_at}
+    assert Job.create_many(rows[:1])[0].status == Status.QUEUED  # another shape: its own statement
