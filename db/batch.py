@@ -1,5 +1,6 @@
-"""A batch's outcomes written in one statement on PostgreSQL: `UPDATE ... FROM (VALUES ...)`, guarded like
-`Job.finish` (only running jobs move), instead of one UPDATE a job. With `notify`, the same statement
+"""A batch's statements on PostgreSQL. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes, written in
+one statement: `UPDATE ... FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs move), instead
+of one UPDATE a job. With `notify`, the same statement
 also sends the jobs' notifications: run on its own (autocommit) it is the whole transaction, one round
 trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
 
@@ -13,6 +14,15 @@ from db.connection import database
 from db.lifecycle import Status, check
 from db.vectors import pack
 
+# A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
+# holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is
+# fixed (the ids are one array), so nothing is written per batch.
+CLAIM = """
+SET LOCAL synchronous_commit TO OFF;
+UPDATE job SET status = %s, started_at = %s, attempts = 1, swept_at = NULL, lease_expires_at = %s
+WHERE id = ANY(%s::uuid[]) AND attempts = 0 AND status = %s
+RETURNING *
+"""
 FINISHED = ("status", "output", "vectors", "error", "failure", "finished_at", "queue_ms", "inference_ms")
 SQL = """
 UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors::bytea, error = v.error,

@@ -69,7 +69,7 @@ class Waiter:
         deadline = time.monotonic() + seconds
         with self.hub.waiting(job.id) as finished:
             while True:
-                current = Job.get_or_none(Job.id == job.id) or job
+                current = Job.find(job.id) or job
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()
                 if current.finished or remaining <= 0:

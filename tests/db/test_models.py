@@ -74,3 +74,11 @@ def test_jobs_created_together_read_back_as_created_one_by_one(database):
         assert stored.__data__ == {**Job.get_by_id(alone.id).__data__, "id": job.id, "inputs": job.inputs,
                                    "created_at": job.created_at}  # fmt: skip
         assert (stored.status, stored.attempts, stored.sweeps) == (Status.QUEUED, 0, 0)
+
+
+def test_find_reads_a_job_as_a_select_does_and_only_for_its_owner(database):
+    job = Job.create(model="m", task="feature-extraction", inputs=["a"], parameters={"normalize": False}, owner="k1")
+    assert Job.find(job.id).__data__ == Job.get_by_id(job.id).__data__
+    assert Job.find(str(job.id), "k1").__data__ == Job.get_by_id(job.id).__data__  # an id as text too
+    assert Job.find(job.id, "k2") is None  # another owner's job is not found
+    assert Job.find(uuid.uuid4()) is None

@@ -1,6 +1,8 @@
 """A batch's outcomes are written in one statement on PostgreSQL, guarded like one job at a time; a group of
 new jobs is inserted in one statement."""
 
+import uuid
+
 import pytest
 
 from db import Failure, Job, Status
@@ -39,6 +41,23 @@ def test_a_claim_reads_back_whole_jobs_and_its_setting_ends_with_it(postgres):
     setting = postgres.execute_sql("SELECT current_setting('synchronous_commit')").fetchone()[0]
     assert setting == "on"  # SET LOCAL: the claim's transaction only, never the pooled connection
     assert Job.claim_fresh([created.id]) == []  # started already: left to `claim`
+
+
+def test_a_batch_claim_takes_only_queued_jobs_never_started(postgres):
+    fresh, started, canceled = (Job.create(model="m", task="feature-extraction", inputs=[t]) for t in "abc")
+    Job.claim(started.id)
+    Job.cancel(canceled.id)
+    claimed = Job.claim_fresh([fresh.id, started.id, canceled.id, uuid.uuid4()])
+    assert [job.id for job in claimed] == [fresh.id]
+    assert (Job.get_by_id(started.id).attempts, Job.get_by_id(canceled.id).status) == (1, Status.CANCELED)
+
+
+def test_find_reads_a_job_as_a_select_does_and_only_for_its_owner(postgres):
+    job = Job.create(model="m", task="feature-extraction", inputs=["a"], parameters={"normalize": False}, owner="k1")
+    Job.finish_many([(Job.claim_fresh([job.id])[0], {"status": Status.SUCCEEDED, "output": [{"embedding": [0.5]}]})])
+    assert Job.find(job.id).__data__ == Job.get_by_id(job.id).__data__  # vectors and all
+    assert Job.find(str(job.id), "k1").output == [{"embedding": [0.5]}]
+    assert Job.find(job.id, "k2") is None and Job.find(uuid.uuid4()) is None
 
 
 def test_a_group_insert_reads_back_as_jobs_created_one_by_one(postgres, monkeypatch):

@@ -80,7 +80,7 @@ class InferenceCancel:
             raise Conflict(f"job {job.id} has already {job.status}; only a queued or running job can be canceled")
         if self.sender is not None:
             self.sender.deliver_webhooks([job.id])
-        resp.media = job_view(Job.get_by_id(job.id))
+        resp.media = job_view(Job.find(job.id))
 
 
 class InferenceItem:
@@ -111,7 +111,7 @@ def find_job(job_id: str, owner: str) -> Job:
         key = uuid.UUID(job_id)
     except ValueError:
         raise JobNotFound(f"{job_id!r} is not a job id (a UUID)") from None
-    job = Job.get_or_none((Job.id == key) & (Job.owner == owner))
+    job = Job.find(key, owner)
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job
