@@ -11,7 +11,7 @@ import contextlib
 import logging
 import select
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 
 import peewee
@@ -24,17 +24,26 @@ CHANNEL = "inference_job_finished"
 
 
 class JobEvents:
-    """The waiters of this process, by job id."""
+    """The waiters of this process, by job id, and the ids announced most recently.
 
-    def __init__(self):
+    A waiter that registers just after its job's announcement still finds its event set (from the
+    recent ids), so a caller holding a job it read or created before registering needs no second read
+    to close that race: it waits for the event, then reads once."""
+
+    def __init__(self, remember: int = 4096):
         self._waiters: dict[str, set[threading.Event]] = defaultdict(set)
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def waiting(self, job_id) -> Iterator[threading.Event]:
+        """An event set when `job_id` is announced, already set if it was announced recently."""
         event, key = threading.Event(), str(job_id)
         with self._lock:
             self._waiters[key].add(event)
+            if key in self._recent:
+                event.set()
         try:
             yield event
         finally:
@@ -44,8 +53,12 @@ class JobEvents:
                     del self._waiters[key]
 
     def publish(self, job_ids: Iterable) -> None:
+        keys = [str(job_id) for job_id in job_ids]
         with self._lock:
-            events = [event for job_id in job_ids for event in self._waiters.get(str(job_id), ())]
+            events = [event for key in keys for event in self._waiters.get(key, ())]
+            self._recent.update(dict.fromkeys(keys))
+            while len(self._recent) > self._remember:
+                self._recent.popitem(last=False)
         for event in events:
             event.set()
 

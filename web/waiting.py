@@ -1,10 +1,11 @@
 """Waiting for a job in the same call: `Prefer: wait=N` (RFC 7240) on POST, `?wait=N` on GET.
 
 A waiting request sleeps on the job's finished event (PostgreSQL NOTIFY relayed by a listener thread, or
-the in-process event in the embedded mode) and reads the job again when it fires; a slow re-read every
-few seconds covers a notification lost while the listener reconnects. At most `max_waiters` requests
-wait at once: past that, a request that asks to wait is answered at once, so waiting never takes the
-last waitress threads from requests that bring work.
+the in-process event in the embedded mode) and reads the job again when it fires (once, at idle: the job
+it was given is not read again first); a slow re-read every few seconds covers a notification lost
+while the listener reconnects. At most `max_waiters` requests wait at once: past that, a request that
+asks to wait is answered at once, so waiting never takes the last waitress threads from requests that
+bring work.
 """
 
 from __future__ import annotations
@@ -65,14 +66,17 @@ class Waiter:
                 self._slots.release()
 
     def wait_holding(self, job: Job, seconds: float) -> Job:
-        """The job once finished or after `seconds`; the caller holds a slot (`slot()`)."""
+        """The job once finished or after `seconds`; the caller holds a slot (`slot()`). `job` was read or
+        created before this call: an announcement since is still on its event (the hub remembers recent
+        ones), so the job is read again only when it is announced or every RECHECK seconds."""
         deadline = time.monotonic() + seconds
+        current = job
         with self.hub.waiting(job.id) as finished:
             while True:
-                current = Job.find(job.id) or job
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()
                 if current.finished or remaining <= 0:
                     return current
                 finished.wait(min(remaining, RECHECK))
                 finished.clear()
+                current = Job.find(job.id) or current

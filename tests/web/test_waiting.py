@@ -71,6 +71,15 @@ def test_get_with_wait_returns_as_soon_as_the_job_finishes(client):
     assert time.monotonic() - started < 5  # woken by the event, not by the 20 s timeout
 
 
+def test_a_job_finished_between_its_read_and_the_wait_is_answered_at_once(database):
+    job = Job.create(model="m", task="feature-extraction", inputs=["x"])  # as read: queued
+    Job.claim(job.id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])  # announced before the wait
+    started = time.monotonic()
+    current, waited = Waiter(max_waiters=1).wait(job, 10)
+    assert waited and current.status == "succeeded"
+    assert time.monotonic() - started < 1  # not after the 2 s re-read: the hub remembered the announcement
+
+
 def test_an_invalid_wait_parameter_is_refused_by_name(client):
     job_id = client.simulate_post("/inference", json={"inputs": "x"}).json["id"]
     response = client.simulate_get(f"/inference/{job_id}", params={"wait": "61"})
