@@ -12,7 +12,8 @@ import logging
 import select
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import peewee
 
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 CHANNEL = "inference_job_finished"
 
 
+class Finished(threading.Event):
+    """A waiter's event. `job` is the finished job when the relay read it for its waiters (one read for
+    every job of a notification, instead of one read by each woken request); None: the waiter reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.job: Any = None
+
+
 class JobEvents:
     """The waiters of this process, by job id, and the ids announced most recently.
 
@@ -31,15 +41,15 @@ class JobEvents:
     to close that race: it waits for the event, then reads once."""
 
     def __init__(self, remember: int = 4096):
-        self._waiters: dict[str, set[threading.Event]] = defaultdict(set)
+        self._waiters: dict[str, set[Finished]] = defaultdict(set)
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def waiting(self, job_id) -> Iterator[threading.Event]:
+    def waiting(self, job_id) -> Iterator[Finished]:
         """An event set when `job_id` is announced, already set if it was announced recently."""
-        event, key = threading.Event(), str(job_id)
+        event, key = Finished(), str(job_id)
         with self._lock:
             self._waiters[key].add(event)
             if key in self._recent:
@@ -52,14 +62,21 @@ class JobEvents:
                 if not self._waiters[key]:
                     del self._waiters[key]
 
-    def publish(self, job_ids: Iterable) -> None:
+    def waited(self, job_ids: Iterable) -> list[str]:
+        """Those of `job_ids` a request of this process waits for."""
+        with self._lock:
+            return [key for key in map(str, job_ids) if key in self._waiters]
+
+    def publish(self, job_ids: Iterable, jobs: Mapping[str, Any] | None = None) -> None:
+        """Wake the waiters of `job_ids`, handing each its job when `jobs` (by id as text) holds it."""
         keys = [str(job_id) for job_id in job_ids]
         with self._lock:
-            events = [event for key in keys for event in self._waiters.get(key, ())]
+            events = [(key, event) for key in keys for event in self._waiters.get(key, ())]
             self._recent.update(dict.fromkeys(keys))
             while len(self._recent) > self._remember:
                 self._recent.popitem(last=False)
-        for event in events:
+        for key, event in events:
+            event.job = (jobs or {}).get(key)
             event.set()
 
 
@@ -75,12 +92,16 @@ def announce(job_ids: list) -> None:
 
 
 class PostgresListener(threading.Thread):
-    """LISTENs on its own connection and relays notifications to this process' waiters; reconnects by itself."""
+    """LISTENs on its own connection and relays notifications to this process' waiters; reconnects by itself.
 
-    def __init__(self, connect_kwargs: dict, hub: JobEvents = events):
+    With `read` (ids -> jobs), the jobs of a notification that have waiters are read in one statement
+    and handed to them, so a batch of 32 finished jobs wakes 32 requests with one read, not 32."""
+
+    def __init__(self, connect_kwargs: dict, hub: JobEvents = events, read: Callable[[list[str]], list] | None = None):
         super().__init__(name="job-events-listener", daemon=True)
         self.connect_kwargs = connect_kwargs
         self.hub = hub
+        self.read = read
         self.stopping = threading.Event()
         self.listening = threading.Event()
 
@@ -109,13 +130,25 @@ class PostgresListener(threading.Thread):
                         connection.poll()
                         ids = [n.payload for n in connection.notifies]
                         connection.notifies.clear()
-                        self.hub.publish(ids)
+                        self.hub.publish(ids, self._jobs(self.hub.waited(ids)))
             except (psycopg2.Error, OSError) as e:
                 logger.warning("job events: connection lost (%s); reconnecting", e)
             finally:
                 self.listening.clear()
                 with contextlib.suppress(Exception):
                     connection.close()
+
+    def _jobs(self, ids: list[str]) -> dict[str, Any]:
+        """The finished jobs by id, read for their waiters; none when the read fails (each reads its own)."""
+        if not ids or self.read is None:
+            return {}
+        try:
+            return {str(job.id): job for job in self.read(ids)}
+        except Exception as e:  # the database is away: the waiters' own reads will say so
+            logger.debug("job events: could not read %d finished job(s) (%s)", len(ids), e)
+            return {}
+        finally:
+            database.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -125,9 +158,9 @@ _listeners: dict[str, PostgresListener] = {}
 _listeners_lock = threading.Lock()
 
 
-def listen() -> PostgresListener | None:
+def listen(read: Callable[[list[str]], list] | None = None) -> PostgresListener | None:
     """Relay other processes' notifications to this one, when the bound database is PostgreSQL
-    (one listener per process and database, started on first call)."""
+    (one listener per process and database, started on first call), with the jobs `read` finds."""
     db = database.obj
     if not isinstance(db, peewee.PostgresqlDatabase):
         return None
@@ -136,7 +169,7 @@ def listen() -> PostgresListener | None:
     with _listeners_lock:
         listener = _listeners.get(key)
         if listener is None or not listener.is_alive():
-            listener = _listeners[key] = PostgresListener(kwargs)
+            listener = _listeners[key] = PostgresListener(kwargs, read=read)
             listener.start()
     return listener
 

@@ -108,7 +108,7 @@ def build_app(config: Config):
     """The API process: the database bound, the job-events relay started, and the WSGI app; in the embedded
     mode also the in-process worker and sweeper (returned, to be stopped at exit; None otherwise)."""
     import db
-    from db import events
+    from db import Job, events
     from web import create_app
 
     db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
@@ -125,7 +125,7 @@ def build_app(config: Config):
         from actors.sending import open_sender
 
         sender = open_sender(config.broker_url, send_timeout=config.broker_send_timeout)
-    events.listen()  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    events.listen(read=Job.find_many)  # PostgreSQL: relay workers' job-finished notifications to waiting requests
     return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
 
 

@@ -78,5 +78,6 @@ class Waiter:
                 if current.finished or remaining <= 0:
                     return current
                 finished.wait(min(remaining, RECHECK))
+                read, finished.job = finished.job, None  # read by the relay with the rest of its notification
                 finished.clear()
-                current = Job.find(job.id) or current
+                current = read or Job.find(job.id) or current

@@ -28,3 +28,12 @@ def test_only_the_most_recent_announcements_are_remembered():
     hub.publish([third])
     with hub.waiting(first) as forgotten, hub.waiting(third) as remembered:
         assert not forgotten.is_set() and remembered.is_set()
+
+
+def test_a_waiter_is_handed_its_job_when_the_announcement_brings_it_and_reads_it_otherwise():
+    hub, first, second = JobEvents(), uuid.uuid4(), uuid.uuid4()
+    with hub.waiting(first) as handed, hub.waiting(second) as bare:
+        assert hub.waited([first, uuid.uuid4()]) == [str(first)]  # only ids someone waits for
+        hub.publish([first, second], {str(first): "the job, as read"})
+        assert (handed.is_set(), handed.job) == (True, "the job, as read")
+        assert (bare.is_set(), bare.job) == (True, None)

@@ -82,3 +82,9 @@ def test_find_reads_a_job_as_a_select_does_and_only_for_its_owner(database):
     assert Job.find(str(job.id), "k1").__data__ == Job.get_by_id(job.id).__data__  # an id as text too
     assert Job.find(job.id, "k2") is None  # another owner's job is not found
     assert Job.find(uuid.uuid4()) is None
+
+
+def test_find_many_reads_the_jobs_that_exist(database):
+    jobs = [Job.create(model="m", task="feature-extraction", inputs=[t]) for t in "ab"]
+    found = Job.find_many([jobs[0].id, uuid.uuid4(), jobs[1].id])
+    assert sorted(job.inputs for job in found) == [["a"], ["b"]]

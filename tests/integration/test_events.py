@@ -10,12 +10,28 @@ from db.events import JobEvents, PostgresListener, announce
 pytestmark = pytest.mark.integration
 
 
+class CountedRead:
+    """`Job.find_many`, counting its calls."""
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def __call__(self, ids: list[str]) -> list[Job]:
+        self.calls.append(sorted(ids))
+        return Job.find_many(ids)
+
+
 @pytest.fixture
-def hub(postgres):
-    """A hub of waiters fed by a real listener on the test database."""
+def reads():
+    return CountedRead()
+
+
+@pytest.fixture
+def hub(postgres, reads):
+    """A hub of waiters fed by a real listener on the test database, which reads finished jobs for them."""
     hub = JobEvents()
     params = {"dbname": postgres.database, **{k: postgres.connect_params[k] for k in ("host", "port", "user")}}
-    listener = PostgresListener(params, hub)
+    listener = PostgresListener(params, hub, read=reads)
     listener.start()
     try:
         assert listener.listening.wait(5)
@@ -43,3 +59,14 @@ def test_a_batch_finished_without_webhooks_announces_itself_in_its_one_statement
         assert sorted(map(str, written)) == sorted(str(job.id) for job in jobs)
         assert not database.in_transaction()  # nothing left open: the statement committed by itself
         assert first.wait(5) and second.wait(5)
+
+
+def test_the_relay_reads_the_jobs_of_a_batch_once_for_all_their_waiters(hub, reads):
+    jobs = Job.claim_fresh([Job.create(model="m", task="feature-extraction", inputs=[str(i)]).id for i in range(3)])
+    waited = sorted(jobs[:2], key=lambda job: str(job.id))
+    with hub.waiting(waited[0].id) as first, hub.waiting(waited[1].id) as second:
+        Job.finish_many([(job, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]}) for job in jobs])
+        assert first.wait(5) and second.wait(5)
+        assert [first.job.id, second.job.id] == [job.id for job in waited]
+        assert first.job.status == second.job.status == Status.SUCCEEDED and first.job.output == [{"embedding": [1.0]}]
+    assert reads.calls == [sorted(str(job.id) for job in waited)]  # one read, and not the job nobody waited for

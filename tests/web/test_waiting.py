@@ -9,6 +9,7 @@ from falcon.testing import TestClient
 from actors.registry import Runtimes
 from actors.setup import worker_sender
 from db import Job, Status
+from db.events import JobEvents
 from web import create_app
 from web.waiting import Waiter, preferred_wait
 
@@ -78,6 +79,16 @@ def test_a_job_finished_between_its_read_and_the_wait_is_answered_at_once(databa
     current, waited = Waiter(max_waiters=1).wait(job, 10)
     assert waited and current.status == "succeeded"
     assert time.monotonic() - started < 1  # not after the 2 s re-read: the hub remembered the announcement
+
+
+def test_a_waiter_handed_its_job_by_the_relay_does_not_read_it_again(database, monkeypatch):
+    hub, job = JobEvents(), Job.create(model="m", task="feature-extraction", inputs=["x"])
+    Job.claim(job.id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])
+    done = Job.get_by_id(job.id)
+    monkeypatch.setattr(Job, "find", lambda *args: pytest.fail("read again"))
+    threading.Timer(0.1, hub.publish, args=([job.id], {str(job.id): done})).start()
+    current, waited = Waiter(max_waiters=1, hub=hub).wait(job, 5)
+    assert waited and current is done
 
 
 def test_an_invalid_wait_parameter_is_refused_by_name(client):
