@@ -1,8 +1,7 @@
 """A batch's statements on PostgreSQL. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes, written in
 one statement: `UPDATE ... FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs move), instead
-of one UPDATE a job. With `notify`, the same statement
-also sends the jobs' notifications: run on its own (autocommit) it is the whole transaction, one round
-trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
+of one UPDATE a job. With `notify`, the same statement also sends the jobs' notifications: run on its own
+(autocommit) it is the whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
 
 from __future__ import annotations
 
