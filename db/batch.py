@@ -13,13 +13,19 @@ from db.connection import database
 from db.lifecycle import Status, check
 from db.vectors import pack
 
+# Both statements find their rows by primary key only: their status guard is written `status || '' = ...`,
+# which no index matches. Written `status = ...`, PostgreSQL chose the status index, whose entries for
+# 'queued' and 'running' pile up dead with every job that moves on until a vacuum: 25,000 jobs after the
+# last one, a claim of 32 visited 24,000 index entries and 1,100 pages (4.7 ms, by primary key 1.0 ms)
+# and their save as many (10.3 ms, by primary key 4.0 ms).
+#
 # A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
 # holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is
 # fixed (the ids are one array), so nothing is written per batch.
 CLAIM = """
 SET LOCAL synchronous_commit TO OFF;
 UPDATE job SET status = %s, started_at = %s, attempts = 1, swept_at = NULL, lease_expires_at = %s
-WHERE id = ANY(%s::uuid[]) AND attempts = 0 AND status = %s
+WHERE id = ANY(%s::uuid[]) AND attempts = 0 AND status || '' = %s
 RETURNING *
 """
 FINISHED = ("status", "output", "vectors", "error", "failure", "finished_at", "queue_ms", "inference_ms")
@@ -28,7 +34,7 @@ UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors:
     failure = v.failure, finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8,
     inference_ms = v.inference_ms::float8
 FROM (VALUES {rows}) AS v(id, status, output, vectors, error, failure, finished_at, queue_ms, inference_ms)
-WHERE job.id = v.id::uuid AND job.status = %s
+WHERE job.id = v.id::uuid AND job.status || '' = %s
 RETURNING job.id
 """
 NOTIFYING = "WITH done AS ({update}) SELECT pg_notify(%s, done.id::text), done.id FROM done"

@@ -1,11 +1,13 @@
 """A batch's outcomes are written in one statement on PostgreSQL, guarded like one job at a time; a group of
 new jobs is inserted in one statement."""
 
+import datetime as dt
 import uuid
 
 import pytest
 
 from db import Failure, Job, Status
+from db.batch import CLAIM, SQL
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +75,24 @@ def test_a_group_insert_reads_back_as_jobs_created_one_by_one(postgres, monkeypa
     for job, row in zip(jobs, rows, strict=True):
         assert Job.get_by_id(job.id).__data__ == {**alone, **row, "id": job.id, "created_at": job.created_at}
     assert Job.create_many(rows[:1])[0].status == Status.QUEUED  # another shape: its own statement
+
+
+def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_status_index(postgres):
+    """The status index holds an entry for every version a job went through until a vacuum: a claim or a
+    save that used it would visit them all (see `db.batch`)."""
+    postgres.execute_sql("SET enable_seqscan TO off")  # a small table would be scanned whole anyway
+    try:
+        now = dt.datetime.now()
+        claim = CLAIM.split(";", 1)[1]
+        plans = [
+            postgres.execute_sql(f"EXPLAIN {claim}", (Status.RUNNING, now, now, [str(uuid.uuid4())], Status.QUEUED)),
+            postgres.execute_sql(
+                f"EXPLAIN {SQL.format(rows='(%s, %s, %s, %s, %s, %s, %s, %s, %s)')}",
+                (str(uuid.uuid4()), Status.SUCCEEDED, "[]", None, None, None, now, 1.0, 1.0, Status.RUNNING),
+            ),
+        ]
+        for plan in plans:
+            text = "\n".join(row[0] for row in plan.fetchall())
+            assert "job_pkey" in text and "job_status" not in text and "job_model_status" not in text, text
+    finally:
+        postgres.execute_sql("RESET enable_seqscan")
