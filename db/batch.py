@@ -23,7 +23,8 @@ from db.vectors import pack
 #
 # A batch's claim (`Job.claim_fresh`): run after `SET LOCAL synchronous_commit TO OFF` in one query string,
 # one transaction in autocommit, so the setting holds for this UPDATE only: one round trip where BEGIN,
-# SET, UPDATE and COMMIT took four.
+# SET, UPDATE and COMMIT took four. Its plan is the generic one (`plan_cache_mode`, set the same way):
+# PostgreSQL otherwise planned it anew on every call, its estimate for an array of ids being no better.
 CLAIM = Prepared(
     "job_claim",
     ("text", "timestamp", "timestamp", "text[]", "text"),  # ids as text: psycopg2 sends a list as text[]

@@ -172,7 +172,9 @@ class Job(BaseModel):
         if isinstance(database.obj, peewee.PostgresqlDatabase):  # one fixed statement (`db.batch.CLAIM`)
             check(Status.RUNNING, {Status.QUEUED})
             ids = [str(job_id) for job_id in job_ids]
-            claim = f"SET LOCAL synchronous_commit TO OFF; {CLAIM.text()}"
+            claim = (
+                f"SET LOCAL synchronous_commit TO OFF; SET LOCAL plan_cache_mode TO force_generic_plan; {CLAIM.text()}"
+            )
             return list(cls.raw(claim, Status.RUNNING, now, now + lease, ids, Status.QUEUED))
         query = cls._move(
             cls.id.in_(job_ids) & (cls.attempts == 0),
