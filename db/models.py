@@ -19,14 +19,9 @@ from db.batch import CLAIM, finish_in_one_statement
 from db.connection import database
 from db.events import CHANNEL, announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
-from db.prepared import Prepared
 from db.vectors import pack, unpack
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
-# A job's reads on PostgreSQL, prepared (`db.prepared`): every wait and every GET runs one.
-FIND = Prepared("job_find", ("uuid",), "SELECT * FROM job WHERE id = $1")
-FIND_OWNED = Prepared("job_find_owned", ("uuid", "text"), "SELECT * FROM job WHERE id = $1 AND owner = $2")
-FIND_MANY = Prepared("job_find_many", ("text[]",), "SELECT * FROM job WHERE id = ANY($1::uuid[])")
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,21 +120,18 @@ class Job(BaseModel):
 
     @classmethod
     def find(cls, job_id, owner: str | None = None) -> Job | None:
-        """The job with this id (and this owner, when one is given), or None. Every wait and every GET reads
-        one: on PostgreSQL the statement is prepared once per connection, on SQLite peewee writes its text
-        once (writing a SELECT of every column anew cost two thirds of a read's CPU)."""
+        """The job with this id (and this owner, when one is given), or None: `get_or_none` with its SQL
+        written once per database, as it is read on every wait and every GET (peewee writing a SELECT of
+        every column cost two thirds of a read's CPU)."""
         params = [cls.id.db_value(job_id)] + ([cls.owner.db_value(owner)] if owner is not None else [])
-        if isinstance(database.obj, peewee.PostgresqlDatabase):
-            found = list(cls.raw((FIND_OWNED if owner is not None else FIND).text(), *params))
-        else:
-            found = list(cls.raw(_select_one(database.obj, owner is not None), *params))
+        found = list(cls.raw(_select_one(database.obj, owner is not None), *params))
         return found[0] if found else None
 
     @classmethod
     def find_many(cls, job_ids: list) -> list[Job]:
         """The jobs with these ids (those that exist), in one statement."""
-        if isinstance(database.obj, peewee.PostgresqlDatabase):  # one prepared statement: the ids are one array
-            return list(cls.raw(FIND_MANY.text(), [str(i) for i in job_ids]))
+        if isinstance(database.obj, peewee.PostgresqlDatabase):  # one fixed text: the ids are one array
+            return list(cls.raw('SELECT * FROM "job" WHERE "id" = ANY(%s::uuid[])', [str(i) for i in job_ids]))
         return list(cls.select().where(cls.id.in_(job_ids)))
 
     @classmethod
@@ -172,10 +164,7 @@ class Job(BaseModel):
         if isinstance(database.obj, peewee.PostgresqlDatabase):  # one fixed statement (`db.batch.CLAIM`)
             check(Status.RUNNING, {Status.QUEUED})
             ids = [str(job_id) for job_id in job_ids]
-            claim = (
-                f"SET LOCAL synchronous_commit TO OFF; SET LOCAL plan_cache_mode TO force_generic_plan; {CLAIM.text()}"
-            )
-            return list(cls.raw(claim, Status.RUNNING, now, now + lease, ids, Status.QUEUED))
+            return list(cls.raw(CLAIM, Status.RUNNING, now, now + lease, ids, Status.QUEUED))
         query = cls._move(
             cls.id.in_(job_ids) & (cls.attempts == 0),
             Status.RUNNING,
