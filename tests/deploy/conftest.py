@@ -1,19 +1,18 @@
 """Every overlay rendered once per session (helpers.py has the paths and the tools).
 
-The production overlays render as cloned; their Secret is applied apart (deploy/k8s/secrets/production,
-from an ignored `.env`), rendered here from a copy with `.env.example` as its `.env` and added to each
-production rendering: what is applied to a production cluster.
+The production overlays render as cloned; their Secret is applied apart (deploy/k8s/production-secret.sh,
+from an ignored `.env`), printed here from `.env.example` and added to each production rendering: what
+is applied to a production cluster.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.deploy.helpers import K8S, kustomize
+from tests.deploy.helpers import K8S, kustomize, run
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +28,11 @@ def overlays() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def production_secret(tmp_path_factory) -> str:
-    """deploy/k8s/secrets/production rendered from a copy, with the template as its `.env`."""
-    copy = tmp_path_factory.mktemp("secrets") / "production"
-    shutil.copytree(K8S / "secrets" / "production", copy, ignore=shutil.ignore_patterns(".env"))
-    shutil.copy(K8S / ".env.example", copy / ".env")
-    return kustomize(copy)
+def production_secret() -> str:
+    """The Secret deploy/k8s/production-secret.sh makes, from the template."""
+    result = run(str(K8S / "production-secret.sh"), "--print", str(K8S / ".env.example"))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 @pytest.fixture(scope="session")

@@ -124,7 +124,7 @@ def test_checkov_passes_over_manifests_dockerfiles_and_workflows_with_documented
 
 
 def test_the_scripts_pass_shellcheck():
-    result = run(tool("shellcheck"), str(K8S / "up.sh"), str(K8S / "down.sh"))
+    result = run(tool("shellcheck"), *(str(script) for script in sorted(K8S.glob("*.sh"))))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

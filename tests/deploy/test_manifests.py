@@ -5,7 +5,7 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from tests.deploy.helpers import K8S, ROOT, find, run, tool
+from tests.deploy.helpers import K8S, ROOT, find, kustomize, run, tool
 
 KUBERNETES_VERSION = "1.34.0"
 KEDA_KINDS = {"ScaledObject"}
@@ -22,9 +22,22 @@ def test_every_overlay_renders_with_kustomize(objects):
     assert "replicas" not in find(objects["keda"], "Deployment", "worker")["spec"], "KEDA owns the worker count"
 
 
+def test_every_kustomization_renders_as_cloned():
+    kustomizations = sorted(path.parent for path in K8S.rglob("kustomization.yaml"))
+    assert len(kustomizations) >= 5, kustomizations  # base, the keda component, three overlays
+    for directory in kustomizations:
+        kustomize(directory)
+
+
+def test_the_production_secret_is_refused_without_its_env_file_and_says_how_to_make_it(tmp_path):
+    result = run(str(K8S / "production-secret.sh"), "--print", str(tmp_path / ".env"))
+    assert result.returncode == 2 and not result.stdout
+    assert ".env.example" in result.stderr and "change every value" in result.stderr
+
+
 def test_the_generated_secret_is_the_one_every_workload_references(objects):
     """minikube generates it with the overlay (a hashed name, so a change rolls the pods); production
-    applies it apart under its plain name (deploy/k8s/secrets/production), which the overlay keeps."""
+    applies it apart under its plain name (deploy/k8s/production-secret.sh), which the overlay keeps."""
     for name, found in objects.items():
         secrets = [o["metadata"]["name"] for o in found if o["kind"] == "Secret"]
         assert len(secrets) == 1, secrets
