@@ -1,10 +1,12 @@
-"""A batch's statements on PostgreSQL. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes, written in
-one statement: `UPDATE ... FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs move), instead
-of one UPDATE a job. With `notify`, the same statement also sends the jobs' notifications: run on its own
-(autocommit) it is the whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
+"""A batch's statements on PostgreSQL. Its insert: one `INSERT` of every row, its text written once per
+shape. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes, written in one statement: `UPDATE ...
+FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs move), instead of one UPDATE a job. With
+`notify`, the same statement also sends the jobs' notifications: run on its own (autocommit) it is the
+whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +40,14 @@ WHERE job.id = v.id::uuid AND job.status || '' = %s
 RETURNING job.id
 """
 NOTIFYING = "WITH done AS ({update}) SELECT pg_notify(%s, done.id::text), done.id FROM done"
+
+
+@functools.lru_cache(maxsize=64)
+def insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    """`INSERT INTO table (columns) VALUES (...), ...` for `rows` rows, psycopg2 placeholders."""
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    names = ", ".join(f'"{column}"' for column in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * rows)
 
 
 def finish_in_one_statement(

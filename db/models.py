@@ -15,21 +15,13 @@ import peewee
 
 from core.owners import OPEN
 from db.base import BaseModel, dumps, ms, utcnow
-from db.batch import CLAIM, finish_in_one_statement
+from db.batch import CLAIM, finish_in_one_statement, insert_sql
 from db.connection import database
 from db.events import CHANNEL, announce, events
 from db.lifecycle import UNFINISHED, Failure, Status, check
 from db.vectors import pack, unpack
 
 DEFAULT_LEASE = dt.timedelta(seconds=30)  # `Config.lease_seconds`; workers pass theirs
-
-
-@functools.lru_cache(maxsize=64)
-def insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
-    """PostgreSQL's `INSERT INTO table (columns) VALUES (...), ...` for `rows` rows, psycopg2 placeholders."""
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    names = ", ".join(f'"{column}"' for column in columns)
-    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * rows)
 
 
 class Job(BaseModel):
