@@ -14,7 +14,8 @@ from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms, summary
 from bench.texts import texts
-from harness.processes import Service, free_port, memory_mb, wait_http
+from harness.processes import Service, memory_mb, wait_http
+from harness.servers import free_port
 
 
 def hello_service(settings: Settings, port: int) -> Service:

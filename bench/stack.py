@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bench.infra import Infra
 from bench.settings import Settings
-from harness.processes import Service, cpu_seconds, free_port, memory_mb, wait_http
+from harness.processes import Service, cpu_seconds, memory_mb, wait_http
+from harness.servers import free_port
 
 WORKER_READY = "Worker process is ready for action."  # dramatiq logs it per process, after worker boot
 

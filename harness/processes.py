@@ -7,7 +7,6 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -131,12 +130,6 @@ def memory_mb(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             values["rss" if key == "VmRSS" else "peak"] = round(int(rest.split()[0]) / 1024, 1)
     return values
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(service: Service, port: int, path: str = "/healthz", timeout: float = 60.0) -> None:

@@ -14,7 +14,9 @@ import glob
 import itertools
 import os
 import pwd
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.servers import postgres_database
-from tests.servers import free_port, reachable
+from tests.servers import reachable
 
 _counter = itertools.count()
 
@@ -45,6 +47,27 @@ def available() -> str | None:
             except KeyError:
                 return f"running as root and there is no {user!r} OS user to run the server as"
     return None
+
+
+def _restartable_port() -> int:
+    """A free port below the kernel's ephemeral range, for a server these tests stop and start again.
+
+    A port from the ephemeral range (what binding port 0 gives) can be taken while its server is down: by the
+    source end of any outgoing connection, or by a client retrying 127.0.0.1:port that the kernel connects to
+    itself (TCP simultaneous open). The server then fails to listen again with EADDRINUSE.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.sample(range(10000, max(low, 10001)), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between 10000 and {low}")
 
 
 def _workdir(owner: str) -> Path:
@@ -70,7 +93,7 @@ class PrivatePostgres:
         self.bin = _pg_bin()
         self.root = _workdir("postgres")
         self.data = self.root / "data"
-        self.port = free_port()
+        self.port = _restartable_port()
         self.log = self.root / "postgres.log"
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
@@ -111,7 +134,7 @@ class PrivateRabbitmq:
     def __init__(self):
         self.root = _workdir("rabbitmq")
         self.node = f"inference_test_{os.getpid()}_{next(_counter)}@localhost"
-        self.port, self.dist_port = free_port(), free_port()
+        self.port, self.dist_port = _restartable_port(), _restartable_port()
         (self.root / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
         for name in ("env.conf", "plugins"):
             (self.root / name).write_text("")
