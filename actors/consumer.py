@@ -6,6 +6,8 @@ the connection's thread, which sends one `basic.ack(multiple=True)` for every ta
 still being worked on (all of them are finished: delivery tags grow per channel) and single acks for the
 rest. RabbitMQ and pika then handle one frame per batch instead of one per message. Nacks (messages
 Dramatiq gives up on) go first, each on its own, so a multiple ack never covers a message still to nack.
+
+The broker also fixes a `KeyError` Dramatiq raises while reconnecting (see `CoalescingRabbitmqBroker`).
 """
 
 from __future__ import annotations
@@ -62,8 +64,26 @@ class CoalescingConsumer(_RabbitmqConsumer):
 
 
 class CoalescingRabbitmqBroker(RabbitmqBroker):
-    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with the consumer above."""
+    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with the consumer above, and a channel that can
+    always be dropped.
+
+    Dramatiq's `channel` getter stores a new channel for the thread, then turns on publisher confirms, then
+    adds it to `channels`; when the connection closes in between (a broker going down), the channel is
+    stored but not added, and the deleter's `channels.remove` raises `KeyError` from inside `enqueue`'s
+    reconnect loop. That escapes every caller's broker-error handling (seen: a webhook delivery left marked
+    sent, so only the sweeper's long quiet period brought it back). Here the deleter adds it first."""
 
     @property
     def consumer_class(self):
         return CoalescingConsumer
+
+    @property
+    def channel(self):
+        return RabbitmqBroker.channel.fget(self)
+
+    @channel.deleter
+    def channel(self):
+        channel = getattr(self.state, "channel", None)
+        if channel is not None:
+            self.channels.add(channel)  # a no-op unless confirm_delivery() failed before the getter added it
+        RabbitmqBroker.channel.fdel(self)

@@ -49,7 +49,7 @@ class Sender:
         for index, delivery_id in enumerate(delivery_ids):
             try:
                 self.webhooks.send(str(delivery_id))
-            except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
+            except Exception as e:  # whatever the broker client raised: never leave a row marked sent, unsent
                 logger.warning(
                     "webhooks: broker unavailable (%s); %d delivery(ies) left for the sweeper",
                     e,

@@ -2,6 +2,7 @@
 to a real HTTP receiver that checks every signature; a first answer of 500 is retried with backoff."""
 
 import contextlib
+import datetime as dt
 
 import dramatiq
 import pytest
@@ -159,3 +160,19 @@ def test_delivery_attempts_are_counted_by_outcome(database):
         deliver(str(delivery_of(job).id))
     assert count("retried") == before["retried"] + 1
     assert count("delivered") == before["delivered"] + 1
+
+
+def test_a_delivery_whose_send_raised_anything_is_left_unsent_for_the_next_sweep(database, monkeypatch):
+    actors = open_sender("stub://")
+    job = hooked_job("https://example.org/hook")
+    Job.cancel(job.id)  # a delivery recorded, its message not sent yet
+
+    def broken(*args, **kwargs):
+        raise KeyError("not a broker error: what Dramatiq's reconnect loop once raised")
+
+    monkeypatch.setattr(actors.webhooks, "send", broken)
+    assert actors.deliver_webhooks([job.id]) == 0
+    assert delivery_of(job).sent_at is None  # not marked sent: the sweeper's next pass sends it, no long wait
+    monkeypatch.undo()
+    WebhookDelivery.update(created_at=utcnow() - dt.timedelta(seconds=10)).execute()
+    assert sweep(actors, queued_after=webhooks.QUIET).webhooks == 1
