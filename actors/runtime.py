@@ -113,10 +113,12 @@ class ORTModelForFeatureExtraction(ORTEncoder):
 
     def forward(self, inputs: list[str], *, normalize: bool | None = None, truncate: bool = True):
         embeddings, tokens, truncated = self.embed(inputs, normalize=normalize, truncate=truncate)
-        # 8 decimals: below float32's own precision for these magnitudes, and half the JSON to write and store
+        # The float32 values as they are: `db.vectors` stores exactly those as bytes, and readers get them at
+        # 8 decimals (`db.vectors.unpack`). Rounded here, they were no longer float32 values and every
+        # embedding went to the database as 4 KB of JSON for PostgreSQL to parse.
         return [
             {"embedding": vector.tolist(), "tokens": int(count), "truncated": cut}
-            for vector, count, cut in zip(np.round(embeddings.astype(np.float64), 8), tokens, truncated, strict=True)
+            for vector, count, cut in zip(embeddings.astype(np.float32, copy=False), tokens, truncated, strict=True)
         ]
 
     def similarity(self, source_sentence: str, sentences: list[str], *, truncate: bool = True):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from actors import runtime
+from db.vectors import pack
 from tests.parity import cosine, sentence_transformer
 
 TEXTS = [
@@ -106,3 +107,11 @@ def test_pooling_follows_the_mask():
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc_trim")
 def test_freed_heap_is_handed_back_after_a_load():
     assert runtime.release_freed_heap() is True
+
+
+@pytest.mark.slow
+def test_embeddings_are_float32_values_so_they_are_stored_as_bytes(model):
+    out = model(TEXTS[:2])
+    rest, packed = pack(out)
+    assert packed is not None and len(packed) == 2 * 384 * 4
+    assert rest == [{"tokens": o["tokens"], "truncated": o["truncated"]} for o in out]

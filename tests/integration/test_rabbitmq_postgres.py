@@ -58,7 +58,11 @@ def test_a_job_posted_over_http_is_run_by_a_worker_on_rabbitmq_and_reads_back_su
     job = wait_for(api_and_worker, response.json["id"])
     assert job["status"] == "succeeded", job
     assert len(job["output"]) == 1 and len(job["output"][0]["embedding"]) == 384
+    assert all(len(repr(x).split(".")[-1]) <= 8 for x in job["output"][0]["embedding"])  # shown at 8 decimals
     assert job["attempts"] == 1
+    stored = Job.get_by_id(job["id"])
+    assert stored.vectors is not None and len(stored.vectors) == 384 * 4  # stored as float32 bytes, not JSON
+    assert stored.result == [{"tokens": job["output"][0]["tokens"], "truncated": False}]
     assert job["timings"]["inference_ms"] > 0 and job["timings"]["queue_ms"] >= 0
 
 
