@@ -28,6 +28,7 @@ class Infra:
         self.database_url = self.broker_url = ""
         self.queues = (QUEUE, dq_name(QUEUE), xq_name(QUEUE))
         self.connected = False
+        self._lock = None  # the connection holding this run's advisory lock on our database
 
     def setup(self) -> None:
         for name, url in (("PostgreSQL", self.settings.postgres_url), ("RabbitMQ", self.settings.rabbitmq_url)):
@@ -35,11 +36,29 @@ class Infra:
                 where = urlparse(url)
                 raise InfraError(f"{name} is not reachable at {where.hostname}:{where.port}")
         self.database_url = postgres_database(self.settings.postgres_url, self.settings.database)
+        self._take_lock()
         self.broker_url = rabbitmq_vhost(self.settings.rabbitmq_url, self.settings.vhost)
         db.connect(self.database_url, max_connections=4)
         self.connected = True
         self.reset_schema()
         self.purge()
+
+    def _take_lock(self) -> None:
+        """One run at a time on our database: a second one would empty and drop the first one's tables
+        (seen as `relation "job" does not exist` in the middle of a mode)."""
+        import psycopg2
+
+        connection = psycopg2.connect(self.database_url)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtext('inference-api bench'))")
+            if not cursor.fetchone()[0]:
+                connection.close()
+                raise InfraError(
+                    f"another benchmark run is using database {self.settings.database!r}: wait for it to end, "
+                    "or give this one its own (--database and --vhost)"
+                )
+        self._lock = connection
 
     def reset_schema(self) -> None:
         """The job table exactly as this checkout's migrations build it, empty."""
@@ -80,6 +99,13 @@ class Infra:
                 db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
             db.database.close_all()
             self.connected = False
+            self.release()
+
+    def release(self) -> None:
+        """Let the next run in (closing the connection ends its advisory lock)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
 
 class _Channel:

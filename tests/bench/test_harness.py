@@ -13,7 +13,9 @@ import sys
 
 import pytest
 
-from bench.settings import MODES
+from bench.infra import Infra, InfraError
+from bench.settings import MODES, Settings
+from harness.servers import postgres_database
 from tests import servers
 from tests.conftest import ROOT
 
@@ -107,3 +109,19 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     assert e2e_cpu["servers"] >= 0  # from cores rounded to hundredths: a tiny run may show none
     assert positive_finite(doc["targets"]["calls_per_s"]["value"])
     assert all(check["met"] in (True, False) for check in doc["targets"].values())
+
+
+def test_a_second_run_on_the_same_database_is_refused_while_the_first_holds_it():
+    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
+    settings = Settings(postgres_url=servers.POSTGRES_ADMIN_URL, database="inference_api_bench_lock")
+    first, second = Infra(settings), Infra(settings)
+    for infra in (first, second):
+        infra.database_url = postgres_database(settings.postgres_url, settings.database)
+    first._take_lock()
+    try:
+        with pytest.raises(InfraError, match="another benchmark run is using database 'inference_api_bench_lock'"):
+            second._take_lock()
+    finally:
+        first.release()
+    second._take_lock()  # the first one ended: the next may start
+    second.release()
