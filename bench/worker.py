@@ -70,7 +70,8 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
         "rss_mb": memory,
         "cores": cores,
     }
-    if cpu is not None and len(pool) > done_at_ready:  # the worker processes' CPU for each job, all included
+    # the worker processes' CPU for each job, all included; none when too short to count (/proc counts 10 ms ticks)
+    if cpu and len(pool) > done_at_ready:
         result["cpu_ms_per_job"] = round(1000 * cpu / (len(pool) - done_at_ready), 3)
     if ready_at is not None:
         ready = jobs.utc(ready_at)
