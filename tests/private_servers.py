@@ -60,7 +60,8 @@ def _restartable_port() -> int:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    for port in random.sample(range(10000, max(low, 10001)), 200):
+    candidates = range(10000, max(low, 10001))
+    for port in random.sample(candidates, min(200, len(candidates))):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
