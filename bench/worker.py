@@ -51,7 +51,7 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
                 raise TimeoutError(f"worker: {finished} of {len(pool)} jobs finished in time:\n{service.tail()}")
             service.alive()
             # Until every process is ready, often (the instant matters); then seldom: each count is a query
-            # that competes with the workers for the same cores (every 50 ms: about 2% of both cores, here).
+            # that competes with the workers it measures for the same cores.
             time.sleep(0.05 if ready_at is None else 0.25)
             finished = jobs.finished_count()
         memory = stack.worker_memory(service)

@@ -17,9 +17,8 @@ from db.vectors import pack
 
 # Both statements find their rows by primary key only: their status guard is written `status || '' = ...`,
 # which no index matches. Written `status = ...`, PostgreSQL chose the status index, whose entries for
-# 'queued' and 'running' pile up dead with every job that moves on until a vacuum: 25,000 jobs after the
-# last one, a claim of 32 visited 24,000 index entries and 1,100 pages (4.7 ms, by primary key 1.0 ms)
-# and their save as many (10.3 ms, by primary key 4.0 ms).
+# 'queued' and 'running' pile up dead with every job that moves on until a vacuum, so a claim or a save
+# visited every job moved since the last one (README, Performance, has the figures).
 #
 # A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
 # holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is

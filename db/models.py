@@ -114,7 +114,7 @@ class Job(BaseModel):
     def find(cls, job_id, owner: str | None = None) -> Job | None:
         """The job with this id (and this owner, when one is given), or None: `get_or_none` with its SQL
         written once per database, as it is read on every wait and every GET (peewee writing a SELECT of
-        every column cost two thirds of a read's CPU)."""
+        every column was most of a read's CPU)."""
         params = [cls.id.db_value(job_id)] + ([cls.owner.db_value(owner)] if owner is not None else [])
         found = list(cls.raw(_select_one(database.obj, owner is not None), *params))
         return found[0] if found else None
