@@ -76,6 +76,24 @@ def timeline() -> Timeline:
     )
 
 
+@dataclass(frozen=True)
+class Times:
+    """One job's timestamps and model time, as the API and the worker wrote them."""
+
+    created: dt.datetime
+    started: dt.datetime | None
+    finished: dt.datetime | None
+    inference_ms: float | None
+
+
+def times(job_ids: list[str]) -> dict[str, Times]:
+    """The timestamps of these jobs, by id (as text); a job not found is left out."""
+    with database.connection_context():
+        rows = Job.select(Job.id, Job.created_at, Job.started_at, Job.finished_at, Job.inference_ms)
+        rows = rows.where(Job.id.in_(job_ids)).tuples()
+        return {str(row[0]): Times(*row[1:]) for row in rows}
+
+
 def utc(timestamp: float) -> dt.datetime:
     """A `time.time()` value as the naive UTC datetime the job table stores."""
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)

@@ -7,8 +7,11 @@ request was answered."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
+from collections import Counter
+from dataclasses import dataclass
 
 from bench import jobs
 from bench.client import JSON, Connection
@@ -25,13 +28,25 @@ POLL_PAUSE = 0.005  # between polls that came back at once (the server did not h
 WARMUP = 3
 
 
-def request(connection: Connection, model: str, text: str) -> tuple[float, str, str]:
-    """One job, start to finish: (seconds, how it was answered, final status)."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Answer:
+    """One job, start to finish, timed by the client; `sent` and `answered` are wall-clock (`time.time()`),
+    comparable with the timestamps the API and the workers write (same host, same clock)."""
+
+    seconds: float
+    how: str  # prefer-wait, long-poll or polling
+    status: str
+    job_id: str
+    sent: float
+    answered: float
+
+
+def request(connection: Connection, model: str, text: str) -> Answer:
+    sent, started = time.time(), time.perf_counter()
     reply = connection.request("POST", "/inference", json.dumps({"model": model, "inputs": text}).encode(), WAIT)
     job = reply.json()
     if reply.status == 200 and job.get("status") in TERMINAL:
-        return time.perf_counter() - started, "prefer-wait", job["status"]
+        return Answer(time.perf_counter() - started, "prefer-wait", job["status"], job["id"], sent, time.time())
     if reply.status != 202:
         raise RuntimeError(f"latency: POST /inference answered {reply.status}: {job}")
     polls = 0
@@ -44,32 +59,29 @@ def request(connection: Connection, model: str, text: str) -> tuple[float, str, 
         if job.get("status") not in TERMINAL and time.perf_counter() - asked < 0.5:
             time.sleep(POLL_PAUSE)
     how = "long-poll" if polls == 1 else "polling"
-    return time.perf_counter() - started, how, job["status"]
+    return Answer(time.perf_counter() - started, how, job["status"], job["id"], sent, time.time())
 
 
 def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict:
     connection = Connection(stack.port)
     infra.truncate_jobs()
     settle(settings.settle)
-    seconds, answered, statuses = [], {}, {}
+    answers: list[Answer] = []
     meter = Meter().__enter__()
     try:
         for index, text in enumerate(texts(settings.sizes.latency_n + WARMUP, seed=seed)):
-            took, how, status = request(connection, settings.model, text)
-            if index < WARMUP:
-                continue
-            seconds.append(took)
-            answered[how] = answered.get(how, 0) + 1
-            statuses[status] = statuses.get(status, 0) + 1
+            answer = request(connection, settings.model, text)
+            if index >= WARMUP:
+                answers.append(answer)
     finally:
         connection.close()
     cores = meter.stop()
     return {
-        **latency_ms(seconds),
-        "answered": answered,
-        "statuses": statuses,
+        **latency_ms([a.seconds for a in answers]),
+        "answered": dict(Counter(a.how for a in answers)),
+        "statuses": dict(Counter(a.status for a in answers)),
         "others": cores["others"],
-        "breakdown_ms": breakdown(jobs.timeline()),
+        "breakdown_ms": breakdown(answers, jobs.times([a.job_id for a in answers])),
     }
 
 
@@ -95,15 +107,26 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
     }
 
 
-def breakdown(line: jobs.Timeline) -> dict[str, float]:
-    """Where a request's time goes, from the database's timestamps (p50 of each part over all requests):
-    created -> started (API commit, broker, worker pick-up) and started -> finished (claim, model, save)."""
+def breakdown(answers: list[Answer], times: dict[str, jobs.Times]) -> dict[str, float]:
+    """Where a request's time goes, stage by stage (p50 of each over the requests whose job ran), from the
+    client's clock and the timestamps the API and the worker wrote, all read off the same host clock:
+    sent -> created: the API reads and validates the request (it stamps `created_at` before its insert);
+    created -> started: the insert's commit, the message's publish and delivery, the worker's pick-up (it
+    stamps `started_at` before its claim); started -> finished: the claim and the model (`model`:
+    `inference_ms`), the outputs made ready (`finished_at` is stamped before the save); finished ->
+    answered: the save's commit, the notification, the API's read of the job and the reply."""
+    ran = [(a, times[a.job_id]) for a in answers if a.job_id in times and times[a.job_id].started is not None]
 
-    def p50(pairs) -> float:
-        return round(percentile([(b - a).total_seconds() * 1000 for a, b in pairs], 50), 3)
+    def p50(values) -> float:
+        return round(percentile(list(values), 50), 3) if ran else 0.0
+
+    def ms(a: dt.datetime, b: dt.datetime) -> float:
+        return (b - a).total_seconds() * 1000
 
     return {
-        "created_to_started_p50": p50(zip(line.created, line.started, strict=True)),
-        "started_to_finished_p50": p50(zip(line.started, line.finished, strict=True)),
-        "created_to_finished_p50": p50(zip(line.created, line.finished, strict=True)),
+        "sent_to_created_p50": p50(ms(jobs.utc(a.sent), t.created) for a, t in ran),
+        "created_to_started_p50": p50(ms(t.created, t.started) for _, t in ran),
+        "started_to_finished_p50": p50(ms(t.started, t.finished) for _, t in ran),
+        "model_p50": p50(t.inference_ms or 0.0 for _, t in ran),
+        "finished_to_answered_p50": p50(ms(t.finished, jobs.utc(a.answered)) for a, t in ran),
     }

@@ -39,8 +39,10 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
             f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
             f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
-            f"n={result['n']}; answered by {answered}{_noise(result)})  database p50: created->started "
-            f"{parts['created_to_started_p50']:.1f} ms, started->finished {parts['started_to_finished_p50']:.1f} ms"
+            f"n={result['n']}; answered by {answered}{_noise(result)})  stages p50: sent->created "
+            f"{parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
+            f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
+            f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
         )
     rounds = " ".join(f"{r:g}" for r in result["rounds"])
     head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"

@@ -82,6 +82,22 @@ def test_ratios_and_latencies_are_positive_finite_numbers(tiny_run):
         assert positive_finite(value), (name, value)
 
 
+def test_latency_is_broken_down_stage_by_stage_on_one_clock(tiny_run):
+    doc, stdout = tiny_run
+    stages = doc["modes"]["latency"]["breakdown_ms"]
+    assert set(stages) == {
+        "sent_to_created_p50",
+        "created_to_started_p50",
+        "started_to_finished_p50",
+        "model_p50",
+        "finished_to_answered_p50",
+    }
+    for name, value in stages.items():  # the client's and the servers' clocks are one: no stage runs backwards
+        assert positive_finite(value), (name, value)
+    assert stages["model_p50"] <= stages["started_to_finished_p50"]  # the model runs within that stage, job by job
+    assert re.search(r"stages p50: sent->created [\d.]+, .* \(model [\d.]+\), finished->answered", stdout)
+
+
 def test_every_percentile_pair_is_ordered(tiny_run):
     doc, _ = tiny_run
     pairs = list(percentiles(doc))
