@@ -7,7 +7,6 @@ request was answered."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from bench.settings import Settings
 from bench.stack import Stack
 from bench.stats import latency_ms, percentile
 from bench.texts import texts
+from db.base import ms
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 WAIT = {**JSON, "prefer": "wait=10"}
@@ -119,9 +119,6 @@ def breakdown(answers: list[Answer], times: dict[str, jobs.Times]) -> dict[str, 
 
     def p50(values) -> float:
         return round(percentile(list(values), 50), 3) if ran else 0.0
-
-    def ms(a: dt.datetime, b: dt.datetime) -> float:
-        return (b - a).total_seconds() * 1000
 
     return {
         "sent_to_created_p50": p50(ms(jobs.utc(a.sent), t.created) for a, t in ran),
