@@ -16,6 +16,10 @@ from array import array
 from typing import Any
 
 DECIMALS = 8
+# A float32 value times 10**8 is exact in float64 (24 bits of mantissa times 5**8, 19 bits, fit in 53), so
+# rounding that product to an integer n rounds the value's exact decimal expansion, half to even, as
+# `round(value, 8)` does; n / 10**8 is then the float nearest n * 10**-8, which is what `round` returns.
+_SCALE = 10.0**DECIMALS
 
 
 def pack(output: Any) -> tuple[Any, bytes | None]:
@@ -49,5 +53,8 @@ def unpack(rest: Any, packed: bytes | None) -> Any:
     if sys.byteorder == "big":
         vectors.byteswap()
     dimensions = len(vectors) // len(rest)
-    values = [round(value, DECIMALS) for value in vectors.tolist()]
+    try:  # `round(value, 8)`, three times as fast: exact for float32 values (see `_SCALE`)
+        values = [round(value * _SCALE) / _SCALE for value in vectors.tolist()]
+    except (OverflowError, ValueError):  # an infinity or a NaN, which the slow way keeps as it is
+        values = [round(value, DECIMALS) for value in vectors.tolist()]
     return [{"embedding": values[i * dimensions : (i + 1) * dimensions], **item} for i, item in enumerate(rest)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from array import array
 
 import pytest
@@ -24,6 +26,24 @@ def test_an_embedding_output_packs_into_bytes_and_unpacks_rounded_to_8_decimals(
     assert [item["tokens"] for item in back] == [4, 4]
     assert back[0]["embedding"] == [round(x, 8) for x in vectors[0]] == [0.1, -0.25, 0.33333334]
     assert list(back[0]) == ["embedding", "tokens", "truncated"]  # the order the API always showed
+
+
+def test_unpacking_rounds_as_round_to_8_decimals_does_for_every_float32_value_it_meets():
+    randoms = random.Random(7)
+    values = float32(
+        [randoms.uniform(-2, 2) * 10.0 ** randoms.randint(-10, 4) for _ in range(20_000)]
+        + [0.5e-8, 1.5e-8, 2.5e-8, -0.5e-8, 0.0, -0.0, 3.4e38, 1.4e-45]  # halfway cases, extremes
+    )
+    rest, packed = pack([{"embedding": values}])
+    assert unpack(rest, packed)[0]["embedding"] == [round(x, 8) for x in values]
+
+
+def test_an_infinity_or_a_nan_unpacks_as_it_was_stored():
+    rest, packed = pack([{"embedding": float32([1.0, math.inf])}])
+    assert unpack(rest, packed)[0]["embedding"] == [1.0, math.inf]
+    rest, packed = pack([{"embedding": [0.0]}])
+    nan = unpack(rest, array("f", [math.nan]).tobytes())[0]["embedding"][0]
+    assert math.isnan(nan)
 
 
 @pytest.mark.parametrize(
