@@ -36,9 +36,17 @@ UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors:
     inference_ms = v.inference_ms::float8
 FROM (VALUES {rows}) AS v(id, status, output, vectors, error, failure, finished_at, queue_ms, inference_ms)
 WHERE job.id = v.id::uuid AND job.status || '' = %s
-RETURNING job.id
+RETURNING {returning}
 """
-NOTIFYING = "WITH done AS ({update}) SELECT pg_notify(%s, done.id::text), done.id FROM done"
+# With a channel to notify, a job someone waits for (`awaited`) is announced with its finished row: its id,
+# a space, then the row as PostgreSQL renders it in JSON (`db.events`), so the API hands it to the waiting
+# request without reading it back. Other jobs, and a row too long for a notification (PostgreSQL takes
+# under 8,000 bytes: about two embeddings of 384 dimensions), are announced by their id alone.
+NOTICE = "job.id, CASE WHEN job.awaited THEN job.id::text || ' ' || row_to_json(job)::text END AS notice"
+NOTIFYING = """
+WITH done AS ({update})
+SELECT pg_notify(%s, CASE WHEN octet_length(notice) < 8000 THEN notice ELSE id::text END), id FROM done
+"""
 
 
 @functools.lru_cache(maxsize=64)
@@ -53,7 +61,7 @@ def finish_in_one_statement(
     outcomes: list[tuple[Any, dict]], encode_output: Callable[[Any], Any], *, notify: str | None = None
 ) -> list:
     """Write `outcomes` (a running job and the fields of its outcome); returns the ids written. With
-    `notify` (a channel), a notification carrying each written id is sent on it when this commits."""
+    `notify` (a channel), a notification carrying each written job is sent on it when this commits."""
     now = utcnow()
     rows, params = [], []
     for job, fields in outcomes:
@@ -64,9 +72,9 @@ def finish_in_one_statement(
         values["output"], values["vectors"] = encode_output(result), vectors
         rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")
         params += [str(job.id), *(values[name] for name in FINISHED)]
-    update = SQL.format(rows=", ".join(rows))
     if notify is None:
-        cursor = database.execute_sql(update, (*params, Status.RUNNING))
+        cursor = database.execute_sql(SQL.format(rows=", ".join(rows), returning="job.id"), (*params, Status.RUNNING))
     else:
-        cursor = database.execute_sql(NOTIFYING.format(update=update.strip()), (*params, Status.RUNNING, notify))
+        update = SQL.format(rows=", ".join(rows), returning=NOTICE).strip()
+        cursor = database.execute_sql(NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
     return [row[-1] for row in cursor.fetchall()]

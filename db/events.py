@@ -3,6 +3,9 @@
 Workers announce the jobs they finish: on PostgreSQL with `pg_notify` inside the transaction that writes
 the results (delivered to listeners at commit), and always to waiters in their own process (the embedded
 mode). The API process runs one `PostgresListener` thread that relays notifications to its waiters.
+
+A notification is a job's id, or its id, a space and the finished row in JSON (a batch's save writes
+those, `db.batch`): a waiter is then handed the job as committed, with no read of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import orjson
 import peewee
 
 from db.connection import database
@@ -94,14 +98,23 @@ def announce(job_ids: list) -> None:
 class PostgresListener(threading.Thread):
     """LISTENs on its own connection and relays notifications to this process' waiters; reconnects by itself.
 
-    With `read` (ids -> jobs), the jobs of a notification that have waiters are read in one statement
-    and handed to them, so a batch of 32 finished jobs wakes 32 requests with one read, not 32."""
+    The jobs of the notifications that have waiters are handed to them: built from the row a notification
+    carries (`build`: the row as JSON -> job), else read, in one statement for all of them (`read`: ids ->
+    jobs), so a batch of 32 finished jobs wakes 32 requests with at most one read, not 32. With neither,
+    each woken waiter reads its own job."""
 
-    def __init__(self, connect_kwargs: dict, hub: JobEvents = events, read: Callable[[list[str]], list] | None = None):
+    def __init__(
+        self,
+        connect_kwargs: dict,
+        hub: JobEvents = events,
+        read: Callable[[list[str]], list] | None = None,
+        build: Callable[[dict], Any] | None = None,
+    ):
         super().__init__(name="job-events-listener", daemon=True)
         self.connect_kwargs = connect_kwargs
         self.hub = hub
         self.read = read
+        self.build = build
         self.stopping = threading.Event()
         self.listening = threading.Event()
 
@@ -128,9 +141,9 @@ class PostgresListener(threading.Thread):
                 while not self.stopping.is_set():
                     if select.select([connection], [], [], 1.0)[0]:
                         connection.poll()
-                        ids = [n.payload for n in connection.notifies]
+                        notices = dict(n.payload.partition(" ")[::2] for n in connection.notifies)  # id -> row
                         connection.notifies.clear()
-                        self.hub.publish(ids, self._jobs(self.hub.waited(ids)))
+                        self.hub.publish(notices, self._jobs(notices))
             except (psycopg2.Error, OSError) as e:
                 logger.warning("job events: connection lost (%s); reconnecting", e)
             finally:
@@ -138,7 +151,21 @@ class PostgresListener(threading.Thread):
                 with contextlib.suppress(Exception):
                     connection.close()
 
-    def _jobs(self, ids: list[str]) -> dict[str, Any]:
+    def _jobs(self, notices: dict[str, str]) -> dict[str, Any]:
+        """The finished jobs that have waiters, by id: built from their notices' rows, else read; a job
+        neither gives is left out (its waiter reads it)."""
+        jobs, unread = {}, []
+        for key in self.hub.waited(notices):
+            if notices[key] and self.build is not None:  # no row: too long for a notification
+                try:
+                    jobs[key] = self.build(orjson.loads(notices[key]))
+                    continue
+                except Exception as e:  # a row it cannot take (a column it does not know): read it instead
+                    logger.debug("job events: could not build job %s from its notification (%r)", key, e)
+            unread.append(key)
+        return {**jobs, **self._read(unread)}
+
+    def _read(self, ids: list[str]) -> dict[str, Any]:
         """The finished jobs by id, read for their waiters; none when the read fails (each reads its own)."""
         if not ids or self.read is None:
             return {}
@@ -158,9 +185,12 @@ _listeners: dict[str, PostgresListener] = {}
 _listeners_lock = threading.Lock()
 
 
-def listen(read: Callable[[list[str]], list] | None = None) -> PostgresListener | None:
+def listen(
+    read: Callable[[list[str]], list] | None = None, build: Callable[[dict], Any] | None = None
+) -> PostgresListener | None:
     """Relay other processes' notifications to this one, when the bound database is PostgreSQL
-    (one listener per process and database, started on first call), with the jobs `read` finds."""
+    (one listener per process and database, started on first call), with the jobs they carry (`build`)
+    or `read` finds."""
     db = database.obj
     if not isinstance(db, peewee.PostgresqlDatabase):
         return None
@@ -169,7 +199,7 @@ def listen(read: Callable[[list[str]], list] | None = None) -> PostgresListener 
     with _listeners_lock:
         listener = _listeners.get(key)
         if listener is None or not listener.is_alive():
-            listener = _listeners[key] = PostgresListener(kwargs, read=read)
+            listener = _listeners[key] = PostgresListener(kwargs, read=read, build=build)
             listener.start()
     return listener
 

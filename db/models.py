@@ -51,6 +51,7 @@ class Job(BaseModel):
     purged_at = peewee.DateTimeField(null=True)  # inputs and output purged after RESULT_TTL (a tombstone)
     webhook = peewee.TextField(null=True)  # where the finished job is delivered
     webhook_events = peewee.CharField(max_length=64, null=True)  # comma-separated terminal statuses
+    awaited = peewee.BooleanField(default=False)  # a request waits for it: its notification carries its row
 
     class Meta:
         table_name = "job"
@@ -142,6 +143,18 @@ class Job(BaseModel):
             }
             jobs.append(job)
         return jobs
+
+    @classmethod
+    def from_row_json(cls, row: dict) -> Job:
+        """The job whose row PostgreSQL rendered in JSON (`row_to_json`, as a finished batch's notifications
+        carry it), with the values a read of that row gives (a bytea as bytes, where psycopg2 gives a
+        memoryview of them). A column missing from `row` is a KeyError: a row of another schema is read
+        instead, never half taken."""
+        job = cls(__no_default__=True)
+        for field in cls._meta.sorted_fields:
+            value = row[field.column_name]
+            job.__data__[field.name] = value if value is None else _FROM_JSON.get(type(field), _same)(value)
+        return job
 
     @classmethod
     def claim(cls, job_id, *, lease: dt.timedelta = DEFAULT_LEASE) -> Job | None:
@@ -387,6 +400,19 @@ def _announced(job_id, moved: int) -> bool:
 
 
 _FIELDS = {field.column_name: field for field in Job._meta.sorted_fields}  # a column's name -> its field
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# How `row_to_json` writes the values that JSON has no type for; numbers, text and JSON columns come as a
+# read gives them.
+_FROM_JSON = {
+    peewee.UUIDField: uuid.UUID,
+    peewee.DateTimeField: dt.datetime.fromisoformat,  # "2026-11-27T04:33:00.123456", no zone: UTC, as stored
+    peewee.BlobField: lambda text: bytes.fromhex(text.removeprefix("\\x")),  # bytea: "\\x" and hex digits
+}
 
 
 @functools.lru_cache(maxsize=8)

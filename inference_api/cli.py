@@ -125,7 +125,7 @@ def build_app(config: Config):
         from actors.sending import open_sender
 
         sender = open_sender(config.broker_url, send_timeout=config.broker_send_timeout)
-    events.listen(read=Job.find_many)  # PostgreSQL: relay workers' job-finished notifications to waiting requests
+    events.listen(read=Job.find_many, build=Job.from_row_json)  # PostgreSQL: relay job-finished notifications
     return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
 
 

@@ -36,10 +36,17 @@ class Intake:
         self.group: GroupCommit[dict, Job] = GroupCommit(self._commit, max_group=max_group)
 
     def accept(
-        self, request: InferenceRequest, key: str | None, owner: str = OPEN, webhook: Webhook | None = None
+        self,
+        request: InferenceRequest,
+        key: str | None,
+        owner: str = OPEN,
+        webhook: Webhook | None = None,
+        *,
+        awaited: bool = False,
     ) -> tuple[Job, bool]:
         """The job for this request and whether it already existed (same owner, Idempotency-Key and body).
-        The job belongs to `owner` (the caller's API key id) and is delivered to `webhook` when it finishes."""
+        The job belongs to `owner` (the caller's API key id) and is delivered to `webhook` when it finishes;
+        `awaited`: the request waits for its result (its finished row comes with its notification)."""
         digest = request_hash(request, webhook) if key else None
         if key and (existing := replay(key, digest, owner)) is not None:
             if existing.never_enqueued:  # its first send failed: send it now
@@ -57,6 +64,7 @@ class Intake:
             "owner": owner,
             "webhook": webhook.url if webhook else None,
             "webhook_events": ",".join(webhook.events) if webhook else None,
+            "awaited": awaited,
         }
         if key is None:
             if not database.is_closed():  # waiting for a group needs no connection: the leader uses its own

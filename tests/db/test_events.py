@@ -1,8 +1,9 @@
 """The hub of job-finished events in one process (the relay from PostgreSQL: tests/integration/test_events.py)."""
 
 import uuid
+from types import SimpleNamespace
 
-from db.events import JobEvents
+from db.events import JobEvents, PostgresListener
 
 
 def test_a_waiter_is_woken_by_its_own_job_only():
@@ -37,3 +38,25 @@ def test_a_waiter_is_handed_its_job_when_the_announcement_brings_it_and_reads_it
         hub.publish([first, second], {str(first): "the job, as read"})
         assert (handed.is_set(), handed.job) == (True, "the job, as read")
         assert (bare.is_set(), bare.job) == (True, None)
+
+
+def test_the_relay_builds_the_waited_jobs_their_notices_carry_and_reads_the_rest_in_one_call(database):
+    hub, reads = JobEvents(), []
+    carried, bare, broken, unwaited = (str(uuid.uuid4()) for _ in range(4))
+
+    def build(row: dict) -> str:
+        if "status" not in row:
+            raise KeyError("status")  # a row of another schema
+        return f"built {row['status']}"
+
+    def read(ids: list[str]) -> list:
+        reads.append(sorted(ids))
+        return [SimpleNamespace(id=key) for key in ids]
+
+    listener = PostgresListener({}, hub, read=read, build=build)
+    notices = {carried: '{"status": "succeeded"}', bare: "", broken: '{"state": "x"}', unwaited: '{"status": "x"}'}
+    with hub.waiting(carried), hub.waiting(bare), hub.waiting(broken):
+        jobs = listener._jobs(notices)
+    assert jobs[carried] == "built succeeded"
+    assert {jobs[bare].id, jobs[broken].id} == {bare, broken} and unwaited not in jobs
+    assert reads == [sorted([bare, broken])]  # one read, for the waited jobs that came without a usable row

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from db import Failure, Job, Status
-from db.batch import CLAIM, SQL
+from db.batch import CLAIM, NOTICE, SQL
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_status_index(
         plans = [
             postgres.execute_sql(f"EXPLAIN {claim}", (Status.RUNNING, now, now, [str(uuid.uuid4())], Status.QUEUED)),
             postgres.execute_sql(
-                f"EXPLAIN {SQL.format(rows='(%s, %s, %s, %s, %s, %s, %s, %s, %s)')}",
+                f"EXPLAIN {SQL.format(rows='(%s, %s, %s, %s, %s, %s, %s, %s, %s)', returning=NOTICE)}",
                 (str(uuid.uuid4()), Status.SUCCEEDED, "[]", None, None, None, now, 1.0, 1.0, Status.RUNNING),
             ),
         ]

@@ -1,11 +1,13 @@
 """Job-finished notifications across processes: pg_notify at commit, relayed by the listener thread."""
 
+import contextlib
 import uuid
 
 import pytest
 
 from db import Job, Status, database
 from db.events import JobEvents, PostgresListener, announce
+from db.views import job_view
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +33,7 @@ def hub(postgres, reads):
     """A hub of waiters fed by a real listener on the test database, which reads finished jobs for them."""
     hub = JobEvents()
     params = {"dbname": postgres.database, **{k: postgres.connect_params[k] for k in ("host", "port", "user")}}
-    listener = PostgresListener(params, hub, read=reads)
+    listener = PostgresListener(params, hub, read=reads, build=Job.from_row_json)
     listener.start()
     try:
         assert listener.listening.wait(5)
@@ -61,9 +63,34 @@ def test_a_batch_finished_without_webhooks_announces_itself_in_its_one_statement
         assert first.wait(5) and second.wait(5)
 
 
-def test_the_relay_reads_the_jobs_of_a_batch_once_for_all_their_waiters(hub, reads):
-    jobs = Job.claim_fresh([Job.create(model="m", task="feature-extraction", inputs=[str(i)]).id for i in range(3)])
-    waited = sorted(jobs[:2], key=lambda job: str(job.id))
+def test_a_batch_s_notifications_carry_its_awaited_jobs_as_a_read_would_give_them(hub, reads):
+    texts = ["one", ["two", "three"], "four"]  # a list and a text: JSON columns come back as stored
+    ids = [Job.create(model="m", task="feature-extraction", inputs=text, awaited=True).id for text in texts]
+    jobs = Job.claim_fresh(ids)
+    outputs = [[{"embedding": [0.5 * i, -1.25], "tokens": i}] for i in range(len(jobs))]
+    with contextlib.ExitStack() as stack:
+        waits = [stack.enter_context(hub.waiting(job.id)) for job in jobs]
+        Job.finish_many(
+            [
+                (job, {"status": Status.SUCCEEDED, "output": out, "inference_ms": 1.5})
+                for job, out in zip(jobs, outputs, strict=True)
+            ]
+        )
+        assert all(finished.wait(5) for finished in waits)
+    assert reads.calls == []  # every job came with its notification
+    for job, finished, output in zip(jobs, waits, outputs, strict=True):
+        read = Job.get_by_id(job.id)  # as peewee reads it
+        assert finished.job.__data__ == {**read.__data__, "vectors": bytes(read.vectors)}  # psycopg2: a memoryview
+        assert finished.job.output == read.output == output and finished.job.status == Status.SUCCEEDED
+        assert job_view(finished.job) == job_view(read)
+
+
+def test_the_relay_reads_the_jobs_announced_by_id_once_for_all_their_waiters(hub, reads):
+    long = "many words " * 800  # its row is over the 8,000 bytes a notification can take: its id only
+    too_long = Job.create(model="m", task="feature-extraction", inputs=[long], awaited=True).id
+    plain = [Job.create(model="m", task="feature-extraction", inputs=["not awaited"]).id for _ in range(2)]
+    jobs = Job.claim_fresh([too_long, *plain])
+    waited = sorted((job for job in jobs if job.id in (too_long, plain[0])), key=lambda job: str(job.id))
     with hub.waiting(waited[0].id) as first, hub.waiting(waited[1].id) as second:
         Job.finish_many([(job, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]}) for job in jobs])
         assert first.wait(5) and second.wait(5)

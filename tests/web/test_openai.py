@@ -120,11 +120,12 @@ def test_each_request_is_one_job_recorded_like_post_inference(api, worker):
     response = embed(api, {"model": "all-MiniLM-L6-v2", "input": "Vai Corinthians", "user": "someone"})
     job = Job.get()
     assert response.headers["location"] == f"/inference/{job.id}"
-    assert (job.model, job.task, job.inputs, job.status) == (
+    assert (job.model, job.task, job.inputs, job.status, job.awaited) == (
         "all-MiniLM-L6-v2",
         "feature-extraction",
         ["Vai Corinthians"],
         "succeeded",
+        True,  # answered in the call: its notification carries it
     )
     assert queued_messages(worker) == 1
     assert api.simulate_get(f"/inference/{job.id}").json["status"] == "succeeded"

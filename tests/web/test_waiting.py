@@ -58,6 +58,15 @@ def test_post_with_prefer_wait_answers_202_when_the_job_is_not_done_in_time(clie
     assert time.monotonic() - started >= 0.9
 
 
+@pytest.mark.parametrize(
+    ("prefer", "awaited"), [({"Prefer": "wait=1"}, True), ({"Prefer": "wait=0"}, False), ({}, False)]
+)
+def test_a_job_is_recorded_as_awaited_only_when_its_request_waits_for_it(client, prefer, awaited):
+    """An awaited job's notification carries its finished row (`db.batch`); no one else's needs to."""
+    job_id = client.simulate_post("/inference", json={"inputs": "x"}, headers=prefer).json["id"]
+    assert Job.get_by_id(job_id).awaited is awaited
+
+
 def test_get_with_wait_returns_as_soon_as_the_job_finishes(client):
     job_id = client.simulate_post("/inference", json={"inputs": "x"}).json["id"]
 

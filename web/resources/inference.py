@@ -51,12 +51,13 @@ class InferenceCollection:
         body = read_json(req, self.limits)
         self.webhooks.refuse_if_off(body)
         request = self.schema.parse(body, self.tokens)
-        job, replayed = self.intake.accept(request, key, owner_of(req), self.webhooks.parse(body))
+        seconds = preferred_wait(req.get_header("Prefer"))
+        webhook = self.webhooks.parse(body)
+        job, replayed = self.intake.accept(request, key, owner_of(req), webhook, awaited=bool(seconds))
         req.context.job = job  # on the request's log line
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
-        seconds = preferred_wait(req.get_header("Prefer"))
         if seconds is not None:
             job, waited = self.waiter.wait(job, seconds)
             if waited:

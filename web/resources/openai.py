@@ -56,7 +56,7 @@ class Embeddings:
                 raise Unavailable(
                     "every thread that can wait for a result is busy; retry shortly", retry_after=RETRY_AFTER
                 )
-            job, _ = self.intake.accept(request, key, owner_of(req))  # the caller's job (#11)
+            job, _ = self.intake.accept(request, key, owner_of(req), awaited=True)  # the caller's job (#11)
             req.context.job = job  # on the request's log line
             job = self.waiter.wait_holding(job, WAIT)
         resp.location = f"/inference/{job.id}"  # the job, kept: as POST /inference says where it is
