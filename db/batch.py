@@ -61,7 +61,7 @@ def finish_in_one_statement(
     outcomes: list[tuple[Any, dict]], encode_output: Callable[[Any], Any], *, notify: str | None = None
 ) -> list:
     """Write `outcomes` (a running job and the fields of its outcome); returns the ids written. With
-    `notify` (a channel), a notification carrying each written job is sent on it when this commits."""
+    `notify` (a channel), each written job is announced on it when this commits (`NOTIFYING`)."""
     now = utcnow()
     rows, params = [], []
     for job, fields in outcomes:
@@ -72,9 +72,9 @@ def finish_in_one_statement(
         values["output"], values["vectors"] = encode_output(result), vectors
         rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")
         params += [str(job.id), *(values[name] for name in FINISHED)]
+    update = SQL.format(rows=", ".join(rows), returning="job.id" if notify is None else NOTICE).strip()
     if notify is None:
-        cursor = database.execute_sql(SQL.format(rows=", ".join(rows), returning="job.id"), (*params, Status.RUNNING))
+        cursor = database.execute_sql(update, (*params, Status.RUNNING))
     else:
-        update = SQL.format(rows=", ".join(rows), returning=NOTICE).strip()
         cursor = database.execute_sql(NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
     return [row[-1] for row in cursor.fetchall()]

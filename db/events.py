@@ -29,8 +29,9 @@ CHANNEL = "inference_job_finished"
 
 
 class Finished(threading.Event):
-    """A waiter's event. `job` is the finished job when the relay read it for its waiters (one read for
-    every job of a notification, instead of one read by each woken request); None: the waiter reads it."""
+    """A waiter's event. `job` is the finished job when the relay has it for its waiters (built from its
+    notification, or read in one statement for every job of a notification, instead of one read by each
+    woken request); None: the waiter reads it."""
 
     def __init__(self):
         super().__init__()

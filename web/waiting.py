@@ -78,6 +78,6 @@ class Waiter:
                 if current.finished or remaining <= 0:
                     return current
                 finished.wait(min(remaining, RECHECK))
-                read, finished.job = finished.job, None  # read by the relay with the rest of its notification
+                read, finished.job = finished.job, None  # handed over by the relay (`db.events`)
                 finished.clear()
                 current = read or Job.find(job.id) or current
