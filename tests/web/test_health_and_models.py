@@ -68,7 +68,7 @@ def test_models_lists_the_shipped_catalog_and_what_is_prepared_from_the_database
         256,
     )
     assert minilm["onnx_bytes"] > 10_000_000 and minilm["optimization"] == "O2"
-    assert minilm["batching"] == {"max_batch_size": 32, "max_wait_ms": 5}
+    assert minilm["batching"] == {"max_batch_size": 16, "max_wait_ms": 5}
     assert minilm["versions"]["onnxruntime"] and minilm["prepared_at"].endswith("Z")
     # hub models: listed, not prepared (no hub), and nothing breaks
     assert models["distilgpt2"]["prepared"] is False
