@@ -10,6 +10,7 @@ statuses, exception class names; never job ids or text.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 from http.server import HTTPServer
@@ -20,6 +21,7 @@ from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from actors.liveness import running
+from db.base import ms
 
 logger = logging.getLogger("actors.jobs")
 
@@ -145,18 +147,26 @@ def forget_dead_processes(directory: str) -> None:
             multiprocess.mark_process_dead(pid, directory)
 
 
-# Job events: counted and logged (one line each; no input or output text above debug).
+# Job events: counted, and logged at info once a job ends, with its queue wait and attempts (no input or
+# output text above debug). Its start is logged at debug: a line a job instead of two halves the log's
+# volume and its cost, which was the largest item around the model in a worker (README, Performance).
 
 
 def started(jobs) -> None:
     for job in jobs:
-        if job.started_at is not None and job.created_at is not None:
-            QUEUE_WAIT_SECONDS.labels(job.model).observe(max(0.0, (job.started_at - job.created_at).total_seconds()))
-        logger.info(
+        if (wait := _queue_ms(job)) is not None:
+            QUEUE_WAIT_SECONDS.labels(job.model).observe(wait / 1000)
+        logger.debug(
             "job %s started",
             job.id,
             extra={"job_id": str(job.id), "model": job.model, "status": "running", "attempts": job.attempts},
         )
+
+
+def _queue_ms(job) -> float | None:
+    if job.started_at is None or job.created_at is None:
+        return None
+    return max(0.0, ms(job.created_at, job.started_at))
 
 
 def ran(model: str, outputs: list[list[dict]], seconds: float) -> None:
@@ -177,18 +187,23 @@ def failed_run(model: str, error: BaseException) -> None:
 def finished(outcomes, written) -> None:
     """The saved outcomes (`written`: the ids actually written; a job canceled meanwhile is not)."""
     written = {str(i) for i in written}
+    counts: collections.Counter = collections.Counter()
     for job, fields in outcomes:
         if str(job.id) not in written:
             continue
-        FINISHED.labels(job.model, fields["status"]).inc()
-        extra = {"job_id": str(job.id), "model": job.model, "status": fields["status"]}
+        counts[job.model, fields["status"]] += 1
+        extra = {"job_id": str(job.id), "model": job.model, "status": fields["status"], "attempts": job.attempts}
         if fields.get("inference_ms") is not None:
             extra["ms"] = fields["inference_ms"]
+        if (wait := _queue_ms(job)) is not None:
+            extra["queue_ms"] = wait
         if fields.get("failure"):
             extra["failure"] = fields["failure"]
         logger.info("job %s %s", job.id, fields["status"], extra=extra)
         if fields.get("error"):
             logger.debug("job %s error: %s", job.id, fields["error"], extra={"job_id": str(job.id)})
+    for (model, status), count in counts.items():
+        FINISHED.labels(model, status).inc(count)
 
 
 def gave_up(job, failure: str) -> None:

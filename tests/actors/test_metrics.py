@@ -111,9 +111,19 @@ def test_job_events_are_logged_with_id_model_status_and_no_input_text(run, caplo
     with caplog.at_level(logging.INFO, logger="actors.jobs"):
         run(TokenModel(), job)
     events = [r for r in caplog.records if getattr(r, "job_id", None) == str(job.id)]
-    assert [r.status for r in events] == ["running", "succeeded"]
-    assert all(r.model == MODEL for r in events) and events[-1].ms >= 0
+    assert [r.status for r in events] == ["succeeded"]  # one line a job at info: when it ends
+    (event,) = events
+    assert event.model == MODEL and event.ms >= 0 and event.queue_ms >= 0 and event.attempts == 1
     assert "a private sentence" not in caplog.text
+
+
+def test_a_job_start_is_logged_at_debug(run, caplog):
+    job = new_job(["a private sentence"])
+    with caplog.at_level(logging.DEBUG, logger="actors.jobs"):
+        run(TokenModel(), job)
+    events = [r for r in caplog.records if getattr(r, "job_id", None) == str(job.id) and hasattr(r, "status")]
+    assert [(r.levelno, r.status) for r in events] == [(logging.DEBUG, "running"), (logging.INFO, "succeeded")]
+    assert events[0].attempts == 1
 
 
 def test_a_worker_process_that_died_without_a_word_is_no_longer_counted_live(tmp_path):
