@@ -144,6 +144,20 @@ def test_one_message_with_the_ids_of_jobs_accepted_together_runs_them_all_in_one
         assert (stored.status, stored.output) == (Status.SUCCEEDED, [{"embedding": [float(n)]}])
 
 
+def test_a_batch_holds_two_runs_of_jobs_and_runs_them_sorted_by_length(database, stub_worker):
+    model = FakeModel()
+    lengths = [n for pair in zip(range(1, 17), range(17, 33), strict=True) for n in pair]  # short, long, ...
+    jobs = [Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["x" * n]) for n in lengths]
+    actors = worker_sender("stub://", FakeRuntimes(model))
+    stub_worker(actors.broker, threads=1)
+    actors.send(*[job.id for job in jobs])  # 32 jobs: one batch (two runs of the catalog's 16)
+    actors.broker.join(actors.actor.queue_name, timeout=10_000)
+    runs = [[len(text) for text in inputs] for inputs, _ in model.calls]
+    assert runs == [list(range(1, 17)), list(range(17, 33))]  # the 16 shortest of the 32 ran together
+    for n, job in zip(lengths, jobs, strict=True):
+        assert Job.get_by_id(job.id).output == [{"embedding": [float(n)]}]
+
+
 def test_a_bad_input_fails_only_its_own_job(run):
     model = FakeModel()
     good = [new_job() for _ in range(5)]
