@@ -19,6 +19,7 @@ from dramatiq.errors import BrokerError
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, ShutdownNotifications, TimeLimit
 
 from actors.consumer import CoalescingRabbitmqBroker
+from actors.publisher import SharedConnectionBroker
 from core.config import EMBEDDED_BROKER
 
 
@@ -54,13 +55,17 @@ class PublishDeadline(Middleware):
         self._local.key = None
 
 
-def make_broker(url: str, *, middleware: list[Middleware] = (), send_timeout: float = 5.0) -> dramatiq.Broker:
+def make_broker(
+    url: str, *, middleware: list[Middleware] = (), send_timeout: float = 5.0, sends_only: bool = False
+) -> dramatiq.Broker:
     """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms, whose
-    publishes give up after about `send_timeout` seconds when the broker blocks publishers (an alarm)."""
+    publishes give up after about `send_timeout` seconds when the broker blocks publishers (an alarm).
+    `sends_only` (a process that consumes nothing): one connection for all its threads (`actors.publisher`)."""
     if url == EMBEDDED_BROKER:
         broker = StubBroker(middleware=base_middleware())
     else:
-        broker = CoalescingRabbitmqBroker(url=url, confirm_delivery=True, middleware=base_middleware())
+        kind = SharedConnectionBroker if sends_only else CoalescingRabbitmqBroker
+        broker = kind(url=url, confirm_delivery=True, middleware=base_middleware())
         for parameters in broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]:
             parameters.blocked_connection_timeout = send_timeout
         broker.add_middleware(PublishDeadline(send_timeout))

@@ -116,5 +116,5 @@ class Sender:
 
 def open_sender(broker_url: str, *, send_timeout: float = 5.0) -> Sender:
     """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
-    broker = make_broker(broker_url, send_timeout=send_timeout)
+    broker = make_broker(broker_url, send_timeout=send_timeout, sends_only=True)
     return Sender(broker, inference.declare(broker), webhooks.declare(broker))
