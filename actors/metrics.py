@@ -21,7 +21,6 @@ from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from actors.liveness import running
-from db.base import ms
 
 logger = logging.getLogger("actors.jobs")
 
@@ -154,19 +153,13 @@ def forget_dead_processes(directory: str) -> None:
 
 def started(jobs) -> None:
     for job in jobs:
-        if (wait := _queue_ms(job)) is not None:
-            QUEUE_WAIT_SECONDS.labels(job.model).observe(wait / 1000)
+        if (queued := job.queued_ms()) is not None:
+            QUEUE_WAIT_SECONDS.labels(job.model).observe(max(0.0, queued / 1000))
         logger.debug(
             "job %s started",
             job.id,
             extra={"job_id": str(job.id), "model": job.model, "status": "running", "attempts": job.attempts},
         )
-
-
-def _queue_ms(job) -> float | None:
-    if job.started_at is None or job.created_at is None:
-        return None
-    return max(0.0, ms(job.created_at, job.started_at))
 
 
 def ran(model: str, outputs: list[list[dict]], seconds: float) -> None:
@@ -195,8 +188,8 @@ def finished(outcomes, written) -> None:
         extra = {"job_id": str(job.id), "model": job.model, "status": fields["status"], "attempts": job.attempts}
         if fields.get("inference_ms") is not None:
             extra["ms"] = fields["inference_ms"]
-        if (wait := _queue_ms(job)) is not None:
-            extra["queue_ms"] = wait
+        if (queued := job.queued_ms()) is not None:
+            extra["queue_ms"] = queued  # as saved
         if fields.get("failure"):
             extra["failure"] = fields["failure"]
         logger.info("job %s %s", job.id, fields["status"], extra=extra)

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from db.base import ms, utcnow
+from db.base import utcnow
 from db.connection import database
 from db.lifecycle import Status, check
 from db.vectors import pack
@@ -66,8 +66,7 @@ def finish_in_one_statement(
     rows, params = [], []
     for job, fields in outcomes:
         check(fields["status"], {Status.RUNNING})
-        queue_ms = ms(job.created_at, job.started_at) if job.started_at is not None else None
-        values = {**dict.fromkeys(FINISHED), **fields, "finished_at": now, "queue_ms": queue_ms}
+        values = {**dict.fromkeys(FINISHED), **fields, "finished_at": now, "queue_ms": job.queued_ms()}
         result, vectors = pack(values["output"])
         values["output"], values["vectors"] = encode_output(result), vectors
         rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")

@@ -156,6 +156,10 @@ class Job(BaseModel):
             job.__data__[field.name] = value if value is None else _FROM_JSON.get(type(field), _same)(value)
         return job
 
+    def queued_ms(self) -> float | None:
+        """Milliseconds from its creation to its start (saved as `queue_ms` when it finishes); None before."""
+        return ms(self.created_at, self.started_at) if self.started_at is not None else None
+
     @classmethod
     def claim(cls, job_id, *, lease: dt.timedelta = DEFAULT_LEASE) -> Job | None:
         """Mark a job running, holding a lease for `lease`, and count the attempt; None when it is finished,
@@ -324,8 +328,8 @@ class Job(BaseModel):
         finished by another delivery)."""
         result, vectors = pack(output)
         fields = {"result": result, "vectors": vectors, "error": error, "failure": failure, "finished_at": utcnow()}
-        if self.started_at is not None:
-            fields["queue_ms"] = ms(self.created_at, self.started_at)
+        if (queued := self.queued_ms()) is not None:
+            fields["queue_ms"] = queued
         if inference_ms is not None:
             fields["inference_ms"] = inference_ms
         if not notify:  # part of `finish_many`, which records deliveries in its own transaction
