@@ -1,10 +1,11 @@
 """Dynamic micro-batching: the jobs that reach a worker process together share one ONNX run.
 
-Each Dramatiq worker thread hands its job id to the process' `Batcher` and waits. The batcher's thread
+Each message's job ids reach the process' `Batcher` as futures: from the RabbitMQ consumer (`actors.dispatch`)
+or, in the embedded mode, from the Dramatiq worker thread that waits on them. The batcher's thread
 collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one transaction, runs each
 model's inputs in length-sorted chunks of its `max_batch_size`, writes every outcome in one transaction,
-then releases the threads, which ack. A bad input fails only its own job; a transient database error
-is handed back to every thread of the batch, and Dramatiq retries those messages.
+then resolves the futures, and the messages are acked. A bad input fails only its own job; a transient
+database error is handed back to every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
 so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs and hands

@@ -7,6 +7,9 @@ still being worked on (all of them are finished: delivery tags grow per channel)
 rest. RabbitMQ and pika then handle one frame per batch instead of one per message. Nacks (messages
 Dramatiq gives up on) go first, each on its own, so a multiple ack never covers a message still to nack.
 
+A queue can have a dispatcher (`actors.dispatch`): the consumer hands it the messages it takes, on its
+own thread, instead of queueing them for Dramatiq's worker threads; the dispatcher settles them.
+
 The broker also fixes a `KeyError` Dramatiq raises while reconnecting (see `CoalescingRabbitmqBroker`).
 """
 
@@ -20,11 +23,21 @@ from dramatiq.errors import ConnectionClosed
 
 
 class CoalescingConsumer(_RabbitmqConsumer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, broker, queue_name, *args, **kwargs):
+        super().__init__(broker, queue_name, *args, **kwargs)
         self._lock = threading.Lock()
         self._acks: list[int] = []
         self._nacks: list[int] = []
+        self.dispatch = getattr(broker, "dispatchers", {}).get(queue_name)
+
+    def __next__(self):
+        """The next message for Dramatiq's worker threads, or None: the messages a dispatcher takes
+        (`actors.dispatch`) it runs and settles itself, and Dramatiq's consumer loop carries on."""
+        message = super().__next__()
+        if message is not None and self.dispatch is not None and self.dispatch.takes(message):
+            self.dispatch(self, message)
+            return None
+        return message
 
     def ack(self, message) -> None:
         self._queue(message, self._acks)
@@ -73,9 +86,20 @@ class CoalescingRabbitmqBroker(RabbitmqBroker):
     reconnect loop. That escapes every caller's broker-error handling (seen: a webhook delivery left marked
     sent, so only the sweeper's long quiet period brought it back). Here the deleter adds it first."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dispatchers = {}  # queue name -> what runs its messages without a worker thread (actors.dispatch)
+
     @property
     def consumer_class(self):
         return CoalescingConsumer
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        """Dramatiq's prefetch is twice the worker threads; a dispatched queue's messages hold no thread, so
+        its dispatcher says how many it can hold."""
+        if (dispatch := self.dispatchers.get(queue_name)) is not None:
+            prefetch = dispatch.prefetch
+        return super().consume(queue_name, prefetch, timeout)
 
     @property
     def channel(self):

@@ -1,6 +1,8 @@
 """The inference actor: thin and idempotent. It takes job ids (one, or the jobs the API accepted
 together), never the jobs' data, and returns once their outcomes are saved (the message is acked after
-that: Dramatiq's late acks)."""
+that: Dramatiq's late acks). On RabbitMQ the worker's consumer gives the messages to the batcher itself,
+with the same hooks and acks and no thread parked per message (`actors.dispatch`); this function runs them
+where Dramatiq's worker threads do (the embedded mode's StubBroker)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from dramatiq.middleware import Retries
 from actors import inference, webhooks
 from actors.batching import Batcher
 from actors.broker import make_broker
+from actors.consumer import CoalescingRabbitmqBroker
 from actors.delivery import Deliverer
+from actors.dispatch import Dispatch
 from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.registry import Runtimes
@@ -55,4 +57,8 @@ def worker_sender(
     sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver))
     batcher.on_saved = sender.deliver_webhooks
     broker.add_middleware(RetriesExhausted(sender), before=Retries)
+    if isinstance(broker, CoalescingRabbitmqBroker):  # RabbitMQ: the consumer hands messages to the batcher
+        dispatch = Dispatch(batcher)
+        broker.add_middleware(dispatch)
+        broker.dispatchers[dispatch.queue_name] = dispatch
     return sender

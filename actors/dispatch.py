@@ -1,0 +1,172 @@
+"""The inference queue's messages go from the RabbitMQ consumer straight to the batcher, with no worker
+thread each.
+
+Dramatiq hands every message to a worker thread, which runs the middleware, calls the actor and (ours
+gives the jobs to the batcher) waits until the jobs are saved, then has the message acked. That is a
+parked thread and two thread wake-ups per message for a thread that only waits: at hundreds of messages
+a second, a measurable share of the worker's CPU. Here the consumer (`actors.consumer`) gives each
+inference message to `Dispatch` on its own thread: the jobs go to the batcher at once, and the message is
+settled from the batcher's thread once they are saved.
+
+What Dramatiq's worker thread does for a message still happens: the middleware's process-message hooks
+run around it (metrics, `Retries` with its backoff, `RetriesExhausted`), a transient error retries the
+message, retries exhausted dead-letters it, and it is acked only once its jobs are saved (late acks).
+Left out are the middleware that mark the thread running a message (Dramatiq's `TimeLimit` and
+`ShutdownNotifications`, our `DatabaseConnection`), since no thread runs it: the batcher bounds a batch
+(`batch_timeout`), holds its own database connections, and the liveness probe sees a hung process.
+
+At shutdown the consumer waits up to `drain_seconds` for the messages it dispatched to settle before its
+connection closes; RabbitMQ redelivers any it could not (a finished job is skipped: the actor is
+idempotent). The embedded mode's StubBroker has no such consumer: its worker threads call the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from dramatiq import Middleware, Retry
+from dramatiq.errors import BrokerConnectionError
+from dramatiq.middleware import MiddlewareError, ShutdownNotifications, TimeLimit
+
+from actors.inference import ACTOR, QUEUE
+from actors.middleware import DatabaseConnection
+
+logger = logging.getLogger(__name__)
+
+THREAD_BOUND = (TimeLimit, ShutdownNotifications, DatabaseConnection)
+PREFETCH_BATCHES = 4
+DRAIN_SECONDS = 20.0  # below the Procfile's --worker-shutdown-timeout (25 s) and Kubernetes' grace period
+
+
+class _Running:
+    """A dispatched message: settled when the last of its jobs resolves."""
+
+    __slots__ = ("consumer", "error", "hooks", "message", "remaining")
+
+    def __init__(self, consumer, message, hooks, remaining: int):
+        self.consumer, self.message, self.hooks = consumer, message, hooks
+        self.remaining = remaining
+        self.error: BaseException | None = None
+
+
+class Dispatch(Middleware):
+    """Runs the messages of `queue_name` for `actor_name` through `batcher` (`actors.batching.Batcher`)."""
+
+    def __init__(self, batcher, *, queue_name: str = QUEUE, actor_name: str = ACTOR, drain_seconds=DRAIN_SECONDS):
+        self.batcher = batcher
+        # messages held at once: a batch being filled, one running, one being saved, and one more arriving
+        self.prefetch = PREFETCH_BATCHES * batcher.max_jobs
+        self.queue_name = queue_name
+        self.actor_name = actor_name
+        self.drain_seconds = drain_seconds
+        self._lock = threading.Condition()
+        self._running = 0
+        self._seen = 0
+        self._hooks: list[Middleware] = []
+
+    def takes(self, message) -> bool:
+        """A message of the actor, due now (Dramatiq's consumer keeps those with an `eta` for later)."""
+        return message.actor_name == self.actor_name and "eta" not in message.options
+
+    def __call__(self, consumer, message) -> None:
+        """On the consumer's thread: hand the message's jobs to the batcher."""
+        broker = consumer.broker
+        hooks = self._message_hooks(broker)
+        with self._lock:
+            self._running += 1
+        try:
+            _emit_before(broker, hooks, message)
+            futures = [] if message.failed else self.batcher.submit_many(message.args)
+        except BaseException as e:
+            running = _Running(consumer, message, hooks, 0)
+            running.error = e
+            self._settle(running)
+            return
+        running = _Running(consumer, message, hooks, len(futures))
+        if not futures:
+            self._settle(running)
+        for future in futures:
+            future.add_done_callback(lambda done, running=running: self._resolved(running, done))
+
+    def _resolved(self, running: _Running, future) -> None:
+        """On the batcher's threads, as each job's outcome is saved (or its batch failed)."""
+        with self._lock:
+            if running.error is None and (error := future.exception()) is not None:
+                running.error = error
+            running.remaining -= 1
+            last = running.remaining == 0
+        if last:
+            self._settle(running)
+
+    def _settle(self, running: _Running) -> None:
+        """What Dramatiq's worker thread does once the actor returns or raises: the after-hooks (where
+        `Retries` enqueues a retry or fails the message), then the ack, or the nack of a failed message."""
+        message, consumer, error = running.message, running.consumer, running.error
+        broker = consumer.broker
+        try:
+            if error is None:
+                _emit_after(broker, running.hooks, message, result=None)
+            else:
+                message.stuff_exception(error)
+                if not isinstance(error, Retry):
+                    logger.error("Failed to process message %s with unhandled exception.", message, exc_info=error)
+                try:
+                    raise error
+                except BaseException:  # the hooks run while it is being handled: `Retries` keeps its traceback
+                    _emit_after(broker, running.hooks, message, exception=error)
+            settle, signal = (consumer.nack, "nack") if message.failed else (consumer.ack, "ack")
+            broker.emit_before(signal, message)
+            settle(message)
+            broker.emit_after(signal, message)
+        except BrokerConnectionError as e:  # the consumer lost its connection: RabbitMQ redelivers the message
+            logger.info("message %s not settled (%s); it will be delivered again", message.message_id, e)
+        except Exception:
+            logger.exception("message %s not settled; it will be delivered again", message.message_id)
+        finally:
+            message.clear_exception()
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    self._lock.notify_all()
+
+    def before_consumer_thread_shutdown(self, broker, thread):
+        """Let the messages in the batcher settle before the consumer's connection closes (its close sends
+        their acks)."""
+        if getattr(thread, "queue_name", None) != self.queue_name:
+            return
+        deadline = time.monotonic() + self.drain_seconds
+        with self._lock:
+            while self._running and (left := deadline - time.monotonic()) > 0:
+                self._lock.wait(left)
+            left_over = self._running
+        if left_over:
+            logger.warning("%d message(s) still running at shutdown; RabbitMQ will deliver them again", left_over)
+
+    def _message_hooks(self, broker) -> list[Middleware]:
+        """The broker's middleware less the thread-bound ones (middleware are only ever added)."""
+        if self._seen != len(broker.middleware):
+            self._seen = len(broker.middleware)
+            self._hooks = [m for m in broker.middleware if not isinstance(m, THREAD_BOUND)]
+        return self._hooks
+
+
+def _emit_before(broker, hooks: list[Middleware], message) -> None:
+    """`Broker.emit_before("process_message")` over `hooks`."""
+    for middleware in hooks:
+        try:
+            middleware.before_process_message(broker, message)
+        except MiddlewareError:
+            raise
+        except Exception:
+            logger.critical("Unexpected failure in before_process_message of %r.", middleware, exc_info=True)
+
+
+def _emit_after(broker, hooks: list[Middleware], message, **kwargs) -> None:
+    """`Broker.emit_after("process_message")` over `hooks`, in reverse order."""
+    for middleware in reversed(hooks):
+        try:
+            middleware.after_process_message(broker, message, **kwargs)
+        except Exception:
+            logger.critical("Unexpected failure in after_process_message of %r.", middleware, exc_info=True)

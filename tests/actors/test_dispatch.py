@@ -1,0 +1,184 @@
+"""`Dispatch` as a unit: a stand-in batcher whose futures the test resolves, a stand-in consumer that records
+acks and nacks, Dramatiq's own middleware on a StubBroker (the real consumer and batcher run against
+RabbitMQ and PostgreSQL in tests/integration/test_dispatch.py)."""
+
+import logging
+import threading
+from concurrent.futures import Future
+
+import peewee
+import pytest
+from dramatiq import Message, Middleware
+from dramatiq.broker import MessageProxy
+from dramatiq.common import dq_name
+from dramatiq.errors import ConnectionClosed
+from dramatiq.middleware import TimeLimit
+
+from actors import inference
+from actors.broker import make_broker
+from actors.dispatch import Dispatch
+from core.config import EMBEDDED_BROKER
+
+
+class Batcher:
+    max_jobs = 32
+
+    def __init__(self):
+        self.submitted: list[list[str]] = []
+        self.futures: list[Future] = []
+
+    def submit_many(self, job_ids):
+        futures = [Future() for _ in job_ids]
+        self.submitted.append(list(job_ids))
+        self.futures += futures
+        return futures
+
+
+class Consumer:
+    def __init__(self, broker, fail: Exception | None = None):
+        self.broker = broker
+        self.fail = fail
+        self.acked: list[str] = []
+        self.nacked: list[str] = []
+
+    def ack(self, message):
+        if self.fail:
+            raise self.fail
+        self.acked.append(message.message_id)
+
+    def nack(self, message):
+        self.nacked.append(message.message_id)
+
+
+class Recorder(Middleware):
+    def __init__(self, fail_before=False):
+        self.calls = []
+        self.fail_before = fail_before
+
+    def before_process_message(self, broker, message):
+        self.calls.append(("before", message.message_id))
+        if self.fail_before:
+            message.fail()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        self.calls.append(("after", message.message_id, type(exception).__name__ if exception else None))
+
+
+@pytest.fixture
+def setup():
+    def make(**recorder):
+        broker = make_broker(EMBEDDED_BROKER)
+        recorder = Recorder(**recorder)
+        broker.add_middleware(recorder)
+        actor = inference.declare(broker)
+        batcher = Batcher()
+        dispatch = Dispatch(batcher, drain_seconds=5.0)
+        broker.add_middleware(dispatch)
+        return broker, actor, batcher, dispatch, recorder
+
+    return make
+
+
+def message(actor, *job_ids, **options):
+    return MessageProxy(actor.message_with_options(args=job_ids, **options))
+
+
+def test_a_message_is_acked_only_once_every_one_of_its_jobs_is_saved(setup):
+    broker, actor, batcher, dispatch, recorder = setup()
+    consumer = Consumer(broker)
+    sent = message(actor, "a", "b")
+    dispatch(consumer, sent)
+    assert batcher.submitted == [["a", "b"]]
+    assert recorder.calls == [("before", sent.message_id)]
+    batcher.futures[0].set_result(True)
+    assert consumer.acked == [] and len(recorder.calls) == 1
+    batcher.futures[1].set_result(None)  # None: finished before, nothing to do
+    assert consumer.acked == [sent.message_id] and consumer.nacked == []
+    assert recorder.calls[1] == ("after", sent.message_id, None)
+
+
+def test_no_thread_bound_middleware_runs_for_a_dispatched_message(setup):
+    broker, actor, _batcher, dispatch, _ = setup()
+    [time_limit] = [m for m in broker.middleware if isinstance(m, TimeLimit)]
+    dispatch(Consumer(broker), message(actor, "a"))
+    assert threading.get_ident() not in time_limit.manager.deadlines  # its monitor would interrupt this thread
+
+
+def test_a_transient_error_retries_the_message_with_backoff_and_acks_this_delivery(setup):
+    broker, actor, batcher, dispatch, recorder = setup()
+    consumer = Consumer(broker)
+    sent = message(actor, "a", "b")
+    dispatch(consumer, sent)
+    batcher.futures[0].set_result(True)
+    batcher.futures[1].set_exception(peewee.OperationalError("the database is down"))
+    assert recorder.calls[-1] == ("after", sent.message_id, "OperationalError")
+    assert consumer.acked == [sent.message_id]  # as Dramatiq does: the retry is a new message
+    [retry] = [MessageProxy(Message.decode(m)) for m in broker.queues[dq_name(inference.QUEUE)].queue]
+    assert retry.args == ("a", "b") and retry.options["retries"] == 1 and "eta" in retry.options
+    assert "OperationalError" in retry.options["traceback"]
+    assert not dispatch.takes(retry)  # due later: Dramatiq's consumer holds it until its eta
+
+
+def test_a_message_out_of_retries_is_dead_lettered(setup):
+    broker, actor, batcher, dispatch, _recorder = setup()
+    consumer = Consumer(broker)
+    sent = message(actor, "a", retries=inference.OPTIONS["max_retries"])
+    dispatch(consumer, sent)
+    batcher.futures[0].set_exception(peewee.OperationalError("the database is down"))
+    assert sent.failed and consumer.nacked == [sent.message_id] and consumer.acked == []
+    assert dq_name(inference.QUEUE) not in broker.queues or broker.queues[dq_name(inference.QUEUE)].empty()
+
+
+def test_a_message_failed_by_a_before_hook_is_not_run_and_is_dead_lettered(setup):
+    broker, actor, batcher, dispatch, recorder = setup(fail_before=True)
+    consumer = Consumer(broker)
+    sent = message(actor, "a")
+    dispatch(consumer, sent)
+    assert batcher.submitted == []
+    assert consumer.nacked == [sent.message_id]
+    assert recorder.calls == [("before", sent.message_id), ("after", sent.message_id, None)]
+
+
+def test_only_the_actors_messages_due_now_are_taken(setup):
+    _broker, actor, _batcher, dispatch, _ = setup()
+    assert dispatch.takes(message(actor, "a"))
+    assert not dispatch.takes(message(actor, "a", eta=0))
+    other = MessageProxy(actor.message("a").copy(actor_name="webhooks"))
+    assert not dispatch.takes(other)
+
+
+def test_a_message_whose_ack_cannot_be_sent_is_left_for_redelivery(setup, caplog):
+    broker, actor, batcher, dispatch, _ = setup()
+    consumer = Consumer(broker, fail=ConnectionClosed(OSError("connection reset")))
+    dispatch(consumer, message(actor, "a"))
+    with caplog.at_level(logging.INFO, logger="actors.dispatch"):
+        batcher.futures[0].set_result(True)  # the callback must not raise into the batcher's thread
+    assert "will be delivered again" in caplog.text
+    dispatch.drain_seconds = 0.0
+    dispatch.before_consumer_thread_shutdown(broker, type("Thread", (), {"queue_name": inference.QUEUE}))
+    assert "still running" not in caplog.text  # counted as settled
+
+
+def test_the_consumer_waits_at_shutdown_for_the_messages_it_dispatched(setup, caplog):
+    broker, actor, batcher, dispatch, _ = setup()
+    consumer = Consumer(broker)
+    sent = message(actor, "a")
+    dispatch(consumer, sent)
+    thread = type("ConsumerThread", (), {"queue_name": inference.QUEUE})
+    waiting = threading.Thread(target=dispatch.before_consumer_thread_shutdown, args=(broker, thread))
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # held while the message runs
+    batcher.futures[0].set_result(True)
+    waiting.join(5)
+    assert not waiting.is_alive() and consumer.acked == [sent.message_id]
+    assert "still running" not in caplog.text
+
+
+def test_the_wait_at_shutdown_is_bounded(setup, caplog):
+    broker, actor, _batcher, dispatch, _ = setup()
+    dispatch.drain_seconds = 0.05
+    dispatch(Consumer(broker), message(actor, "a"))
+    with caplog.at_level(logging.WARNING, logger="actors.dispatch"):
+        dispatch.before_consumer_thread_shutdown(broker, type("Thread", (), {"queue_name": inference.QUEUE}))
+    assert "1 message(s) still running at shutdown" in caplog.text

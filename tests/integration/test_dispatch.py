@@ -1,0 +1,97 @@
+"""Inference messages dispatched from the consumer to the batcher (actors/dispatch.py), on the real RabbitMQ
+and PostgreSQL with the real MiniLM: they run together whatever the worker's thread count, every one is
+settled once, and a worker stopped mid-batch lets its batch finish and acks it."""
+
+import time
+
+import dramatiq
+import pika
+import pytest
+
+from actors import inference
+from actors.registry import Runtimes
+from actors.sending import open_sender
+from actors.setup import worker_sender
+from db import Job, Status
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def counts(url: str, queue: str) -> tuple[int, int]:
+    """Messages ready and consumers, as RabbitMQ sees them."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        method = connection.channel().queue_declare(queue, passive=True).method
+        return method.message_count, method.consumer_count
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def queued(postgres, rabbitmq_url, catalog, models_dir):
+    """A worker-side sender (not consuming yet) and a function that queues jobs, one message each."""
+    worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir), preload=[catalog.default])
+    worker_side.broker.flush_all()
+    api_side = open_sender(rabbitmq_url)
+
+    def queue(n: int) -> list[str]:
+        jobs = Job.create_many(
+            [{"model": catalog.default, "task": "embeddings", "inputs": [f"text {i}"]} for i in range(n)]
+        )
+        for job in jobs:
+            api_side.enqueue(job.id)
+        return [str(job.id) for job in jobs]
+
+    yield worker_side, queue
+    api_side.broker.close()
+    worker_side.broker.close()
+
+
+def wait_finished(ids: list[str], timeout: float = 60.0) -> list[Job]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = list(Job.select().where(Job.id.in_(ids)))
+        if all(job.finished for job in jobs):
+            return jobs
+        time.sleep(0.05)
+    raise AssertionError("jobs not finished in time")
+
+
+def test_messages_run_together_even_with_a_single_worker_thread(queued, rabbitmq_url, stub_worker):
+    worker_side, queue = queued
+    ids = queue(48)
+    batcher = worker_side.broker.dispatchers[inference.QUEUE].batcher
+    stub_worker(worker_side.broker, threads=1)  # Dramatiq's threads would run one message, so one job, at a time
+    jobs = wait_finished(ids)
+    assert [job.status for job in jobs] == [Status.SUCCEEDED] * 48
+    assert all(job.attempts == 1 for job in jobs)
+    assert batcher.jobs == 48 and batcher.batches <= 12  # one batch per message would be 48
+    deadline = time.monotonic() + 10
+    while counts(rabbitmq_url, inference.QUEUE)[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert counts(rabbitmq_url, inference.QUEUE) == (0, 1)
+
+
+def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbitmq_url, monkeypatch):
+    worker_side, queue = queued
+    batcher = worker_side.broker.dispatchers[inference.QUEUE].batcher
+    run_batch, started = batcher.run_batch, []
+
+    def slow(items):
+        started.append(len(items))
+        time.sleep(0.5)  # long enough for the stop below to begin while it runs
+        run_batch(items)
+
+    monkeypatch.setattr(batcher, "run_batch", slow)
+    ids = queue(8)
+    worker = dramatiq.Worker(worker_side.broker, worker_timeout=50, worker_threads=2)  # prefetches 4
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()  # the consumer waits for what it took, then its close sends the acks
+    finished = [job for job in Job.select().where(Job.id.in_(ids)) if job.finished]
+    assert len(finished) >= started[0] >= 1  # the batch running at the stop was finished
+    assert all(job.status == Status.SUCCEEDED and job.attempts == 1 for job in finished)
+    ready, consumers = counts(rabbitmq_url, inference.QUEUE)
+    assert (ready, consumers) == (8 - len(finished), 0)  # every finished job's message acked, the rest ready again
