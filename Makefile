@@ -26,7 +26,7 @@ format: $(STAMP)
 
 # Production-style worker (needs BROKER_URL and DATABASE_URL): see the Procfile.
 worker: $(STAMP)
-	$(BIN)/dramatiq actors.worker --processes 2 --threads 64
+	$(BIN)/dramatiq actors.worker --processes 2 --threads 8
 
 # The benchmark harness (needs PostgreSQL and RabbitMQ; uses its own database and vhost): see bench/.
 .PHONY: bench

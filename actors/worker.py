@@ -1,4 +1,4 @@
-"""Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 64` (the Procfile).
+"""Entry module for the `dramatiq` CLI: `dramatiq actors.worker --processes 2 --threads 8` (the Procfile).
 
 Each worker process imports it: configuration is read once from the environment here, logging is set up,
 the database and broker are bound, the broker becomes Dramatiq's global one (the CLI consumes from it; the

@@ -149,7 +149,8 @@ def test_the_worker_runs_the_dramatiq_cli_with_processes_and_threads_from_config
         options = dict(zip(command[2::2], command[3::2], strict=True))
         assert options["--processes"] == "$(WORKER_PROCESSES)" and options["--threads"] == "$(WORKER_THREADS)"
         processes = int(env["WORKER_PROCESSES"])
-        assert int(env["WORKER_THREADS"]) == 64 and int(env["ORT_THREADS"]) == 1
+        procfile = re.search(r"--threads (\d+)", (ROOT / "Procfile").read_text()).group(1)
+        assert env["WORKER_THREADS"] == procfile and int(env["ORT_THREADS"]) == 1  # as the Procfile runs them
         limit = worker["resources"]["limits"]["cpu"]
         assert processes == int(limit), f"--processes {processes} should be the pod's cores ({limit})"
         pod = find(found, "Deployment", "worker")["spec"]["template"]["spec"]
