@@ -35,6 +35,8 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
         "refused": len(load.statuses) - accepted,
         "failed": line.failed,
         "seconds": round(span, 3),
+        # the clients' POSTs alone: when it is most of `seconds`, their latency sets the pace, not the workers
+        "posting_seconds": round(load.elapsed, 3),
         "post_ms": latency_ms(load.seconds),
         "job_ms": latency_ms([(f - c).total_seconds() for c, f in zip(line.created, line.finished, strict=True)]),
         "cores": meter.cores,
@@ -75,6 +77,9 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
         "failed": sum(r["failed"] for r in rounds),
         "post_ms": chosen["post_ms"],
         "job_ms": chosen["job_ms"],
+        "seconds": chosen["seconds"],
+        "posting_seconds": chosen["posting_seconds"],
+        "cores_busy": chosen["cores"]["total"],
         "cpu_ms_per_job": chosen["cpu_ms_per_job"],
         "rss_mb": memory,
         "detail": rounds,

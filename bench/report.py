@@ -72,6 +72,7 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
         return (
             f"{head}  POST p50 {post['p50']:.1f} ms p99 {post['p99']:.1f} ms; job (created->finished) "
             f"p50 {job['p50']:.0f} ms p99 {job['p99']:.0f} ms; API RSS {result['rss_mb']['api']['rss']:.0f} MB"
+            + _pace(result)
             + _cpu_by_tier(result.get("cpu_ms_per_job"))
         )
     if mode == "calls":
@@ -84,6 +85,16 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"(POST p50 {hello['post_ms']['p50']:.1f} ms p99 {hello['post_ms']['p99']:.1f} ms)"
         )
     return head
+
+
+def _pace(result: dict) -> str:
+    """How much of the round the clients spent POSTing, and how busy the cores were."""
+    if result.get("posting_seconds") is None:
+        return ""
+    return (
+        f"; POSTs took {result['posting_seconds']:.2f} of {result['seconds']:.2f} s, "
+        f"cores busy {result['cores_busy']:.2f}"
+    )
 
 
 def _cpu_by_tier(cpu: dict[str, float] | None) -> str:

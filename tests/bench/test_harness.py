@@ -70,6 +70,7 @@ def test_a_tiny_run_reports_every_mode_with_a_positive_throughput(tiny_run):
     for mode in MODES:  # how busy the machine was with other work, so each number can be judged
         assert all(cores >= 0 for cores in doc["modes"][mode]["others_cores"]), mode
     assert re.search(r"^latency\s+p50 \d", stdout, re.MULTILINE)
+    assert re.search(r"^e2e\s.*POSTs took [\d.]+ of [\d.]+ s, cores busy [\d.]+", stdout, re.MULTILINE)
 
 
 def test_ratios_and_latencies_are_positive_finite_numbers(tiny_run):
@@ -123,6 +124,8 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     assert set(e2e_cpu) == {"api", "workers", "bench", "servers"}
     assert all(positive_finite(e2e_cpu[tier]) for tier in ("api", "workers", "bench")), e2e_cpu
     assert e2e_cpu["servers"] >= 0  # from cores rounded to hundredths: a tiny run may show none
+    e2e = doc["modes"]["e2e"]  # how long the clients POSTed, within the round (the rest: the workers' tail)
+    assert 0 < e2e["posting_seconds"] <= e2e["seconds"] and 0 < e2e["cores_busy"] <= os.cpu_count()
     assert positive_finite(doc["targets"]["calls_per_s"]["value"])
     assert all(check["met"] in (True, False) for check in doc["targets"].values())
 
