@@ -6,7 +6,8 @@ gives the jobs to the batcher) waits until the jobs are saved, then has the mess
 parked thread and two thread wake-ups per message for a thread that only waits: at hundreds of messages
 a second, a measurable share of the worker's CPU. Here the consumer (`actors.consumer`) gives each
 inference message to `Dispatch` on its own thread: the jobs go to the batcher at once, and the message is
-settled from the batcher's thread once they are saved.
+acked from the batcher's thread once they are saved (a failed one is settled on a thread of its own: its
+retry or its failure may have to wait out an outage).
 
 What Dramatiq's worker thread does for a message still happens: the middleware's process-message hooks
 run around it (metrics, `Retries` with its backoff, `RetriesExhausted`), a transient error retries the
@@ -23,6 +24,7 @@ idempotent). The embedded mode's StubBroker has no such consumer: its worker thr
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 
@@ -65,6 +67,8 @@ class Dispatch(Middleware):
         self._running = 0
         self._seen = 0
         self._hooks: list[Middleware] = []
+        self._failed: queue.SimpleQueue[_Running] = queue.SimpleQueue()
+        self._settler: threading.Thread | None = None
 
     def takes(self, message) -> bool:
         """A message of the actor, due now (Dramatiq's consumer keeps those with an `eta` for later)."""
@@ -82,7 +86,7 @@ class Dispatch(Middleware):
         except BaseException as e:
             running = _Running(consumer, message, hooks, 0)
             running.error = e
-            self._settle(running)
+            self._settle_later(running)
             return
         running = _Running(consumer, message, hooks, len(futures))
         if not futures:
@@ -97,8 +101,23 @@ class Dispatch(Middleware):
                 running.error = error
             running.remaining -= 1
             last = running.remaining == 0
-        if last:
-            self._settle(running)
+        if last and running.error is None:
+            self._settle(running)  # the hooks and the ack only queue work: cheap on the batcher's thread
+        elif last:
+            self._settle_later(running)
+
+    def _settle_later(self, running: _Running) -> None:
+        """A failed message is settled on a thread of its own: its retry is a publish and giving it up is a
+        database write, either of which can wait out an outage, which the batcher must not."""
+        with self._lock:
+            if self._settler is None:  # started on first need: in the worker process, after fork
+                self._settler = threading.Thread(target=self._settle_loop, name="dispatch-settler", daemon=True)
+                self._settler.start()
+        self._failed.put(running)
+
+    def _settle_loop(self) -> None:
+        while True:
+            self._settle(self._failed.get())
 
     def _settle(self, running: _Running) -> None:
         """What Dramatiq's worker thread does once the actor returns or raises: the after-hooks (where
@@ -136,13 +155,16 @@ class Dispatch(Middleware):
         their acks)."""
         if getattr(thread, "queue_name", None) != self.queue_name:
             return
-        deadline = time.monotonic() + self.drain_seconds
+        if left_over := self.wait_settled(self.drain_seconds):
+            logger.warning("%d message(s) still running at shutdown; RabbitMQ will deliver them again", left_over)
+
+    def wait_settled(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for every dispatched message to be settled; how many are not."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             while self._running and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
-            left_over = self._running
-        if left_over:
-            logger.warning("%d message(s) still running at shutdown; RabbitMQ will deliver them again", left_over)
+            return self._running
 
     def _message_hooks(self, broker) -> list[Middleware]:
         """The broker's middleware less the thread-bound ones (middleware are only ever added)."""

@@ -111,6 +111,7 @@ def test_a_transient_error_retries_the_message_with_backoff_and_acks_this_delive
     dispatch(consumer, sent)
     batcher.futures[0].set_result(True)
     batcher.futures[1].set_exception(peewee.OperationalError("the database is down"))
+    assert dispatch.wait_settled(5) == 0
     assert recorder.calls[-1] == ("after", sent.message_id, "OperationalError")
     assert consumer.acked == [sent.message_id]  # as Dramatiq does: the retry is a new message
     [retry] = [MessageProxy(Message.decode(m)) for m in broker.queues[dq_name(inference.QUEUE)].queue]
@@ -125,6 +126,7 @@ def test_a_message_out_of_retries_is_dead_lettered(setup):
     sent = message(actor, "a", retries=inference.OPTIONS["max_retries"])
     dispatch(consumer, sent)
     batcher.futures[0].set_exception(peewee.OperationalError("the database is down"))
+    assert dispatch.wait_settled(5) == 0
     assert sent.failed and consumer.nacked == [sent.message_id] and consumer.acked == []
     assert dq_name(inference.QUEUE) not in broker.queues or broker.queues[dq_name(inference.QUEUE)].empty()
 
@@ -134,6 +136,7 @@ def test_a_message_failed_by_a_before_hook_is_not_run_and_is_dead_lettered(setup
     consumer = Consumer(broker)
     sent = message(actor, "a")
     dispatch(consumer, sent)
+    assert dispatch.wait_settled(5) == 0
     assert batcher.submitted == []
     assert consumer.nacked == [sent.message_id]
     assert recorder.calls == [("before", sent.message_id), ("after", sent.message_id, None)]
@@ -182,3 +185,29 @@ def test_the_wait_at_shutdown_is_bounded(setup, caplog):
     with caplog.at_level(logging.WARNING, logger="actors.dispatch"):
         dispatch.before_consumer_thread_shutdown(broker, type("Thread", (), {"queue_name": inference.QUEUE}))
     assert "1 message(s) still running at shutdown" in caplog.text
+
+
+def test_a_failed_message_is_settled_off_the_batchers_thread_so_an_outage_cannot_hold_the_batcher(setup):
+    broker, actor, batcher, dispatch, _recorder = setup()
+    release, threads = threading.Event(), []  # (message id, the thread its after-hooks ran on)
+
+    class SlowToFail(Middleware):  # a retry publish or a failure write waiting out an outage
+        def after_process_message(self, broker, message, *, result=None, exception=None):
+            threads.append((message.message_id, threading.get_ident()))
+            if exception is not None:
+                release.wait(5)
+
+    broker.add_middleware(SlowToFail())
+    consumer = Consumer(broker)
+    failed, fine = message(actor, "a"), message(actor, "b")
+    dispatch(consumer, failed)
+    dispatch(consumer, fine)
+    batcher.futures[0].set_exception(peewee.OperationalError("the database is down"))  # returns at once
+    batcher.futures[1].set_result(True)
+    assert consumer.acked == [fine.message_id]  # the next message is not held behind the failed one
+    release.set()
+    assert dispatch.wait_settled(5) == 0
+    assert consumer.acked == [fine.message_id, failed.message_id]  # retried as a new message, this one acked
+    settled_on = dict(threads)
+    assert settled_on[fine.message_id] == threading.get_ident()  # inline: the ack only queues a frame
+    assert settled_on[failed.message_id] != threading.get_ident()
