@@ -28,7 +28,7 @@ class CoalescingConsumer(_RabbitmqConsumer):
         self._lock = threading.Lock()
         self._acks: list[int] = []
         self._nacks: list[int] = []
-        self.dispatch = getattr(broker, "dispatchers", {}).get(queue_name)
+        self.dispatch = broker.dispatchers.get(queue_name)
 
     def __next__(self):
         """The next message for Dramatiq's worker threads, or None: the messages a dispatcher takes

@@ -14,7 +14,8 @@ run around it (metrics, `Retries` with its backoff, `RetriesExhausted`), a trans
 message, retries exhausted dead-letters it, and it is acked only once its jobs are saved (late acks).
 Left out are the middleware that mark the thread running a message (Dramatiq's `TimeLimit` and
 `ShutdownNotifications`, our `DatabaseConnection`), since no thread runs it: the batcher bounds a batch
-(`batch_timeout`), holds its own database connections, and the liveness probe sees a hung process.
+(`batch_timeout`, checked between ONNX runs) and holds its own database connections, whose statements the
+statement timeout bounds.
 
 At shutdown the consumer waits up to `drain_seconds` for the messages it dispatched to settle before its
 connection closes; RabbitMQ redelivers any it could not (a finished job is skipped: the actor is

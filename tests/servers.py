@@ -45,3 +45,15 @@ def rabbitmq_url(vhost: str = TEST_VHOST) -> str:
         if IN_CI:
             raise
         return RABBITMQ_URL
+
+
+def queue_counts(url: str, queue: str) -> tuple[int, int]:
+    """Messages ready and consumers of a queue, as RabbitMQ sees them (unacknowledged ones are neither)."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        method = connection.channel().queue_declare(queue, passive=True).method
+        return method.message_count, method.consumer_count
+    finally:
+        connection.close()

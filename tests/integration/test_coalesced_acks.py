@@ -6,24 +6,14 @@ import threading
 import time
 
 import dramatiq
-import pika
 import pytest
 from dramatiq.common import xq_name
 
 from actors.broker import make_broker
 from actors.consumer import CoalescingConsumer
+from tests.servers import queue_counts
 
 pytestmark = pytest.mark.integration
-
-
-def counts(url: str, queue: str) -> tuple[int, int]:
-    """Messages ready and consumers, as RabbitMQ sees them."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        method = connection.channel().queue_declare(queue, passive=True).method
-        return method.message_count, method.consumer_count
-    finally:
-        connection.close()
 
 
 def test_messages_finished_out_of_order_are_each_settled_once(rabbitmq_url, monkeypatch):
@@ -56,6 +46,6 @@ def test_messages_finished_out_of_order_are_each_settled_once(rabbitmq_url, monk
         worker.stop()
     broker.close()
     assert sorted(seen) == list(range(300))  # each once: no redelivery after the worker stopped
-    assert counts(rabbitmq_url, queue) == (0, 0)  # nothing left unacknowledged (it would be ready again)
-    assert counts(rabbitmq_url, xq_name(queue))[0] == len(range(0, 300, 17))
+    assert queue_counts(rabbitmq_url, queue) == (0, 0)  # nothing left unacknowledged (it would be ready again)
+    assert queue_counts(rabbitmq_url, xq_name(queue))[0] == len(range(0, 300, 17))
     assert 0 < len(flushes) < 300  # messages finished together were settled together

@@ -5,7 +5,6 @@ settled once, and a worker stopped mid-batch lets its batch finish and acks it."
 import time
 
 import dramatiq
-import pika
 import pytest
 
 from actors import inference
@@ -13,18 +12,9 @@ from actors.registry import Runtimes
 from actors.sending import open_sender
 from actors.setup import worker_sender
 from db import Job, Status
+from tests.servers import queue_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def counts(url: str, queue: str) -> tuple[int, int]:
-    """Messages ready and consumers, as RabbitMQ sees them."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        method = connection.channel().queue_declare(queue, passive=True).method
-        return method.message_count, method.consumer_count
-    finally:
-        connection.close()
 
 
 @pytest.fixture
@@ -67,9 +57,9 @@ def test_messages_run_together_even_with_a_single_worker_thread(queued, rabbitmq
     assert all(job.attempts == 1 for job in jobs)
     assert batcher.jobs == 48 and batcher.batches <= 12  # one batch per message would be 48
     deadline = time.monotonic() + 10
-    while counts(rabbitmq_url, inference.QUEUE)[0] and time.monotonic() < deadline:
+    while queue_counts(rabbitmq_url, inference.QUEUE)[0] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert counts(rabbitmq_url, inference.QUEUE) == (0, 1)
+    assert queue_counts(rabbitmq_url, inference.QUEUE) == (0, 1)
 
 
 def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbitmq_url, monkeypatch):
@@ -93,5 +83,5 @@ def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbi
     finished = [job for job in Job.select().where(Job.id.in_(ids)) if job.finished]
     assert len(finished) >= started[0] >= 1  # the batch running at the stop was finished
     assert all(job.status == Status.SUCCEEDED and job.attempts == 1 for job in finished)
-    ready, consumers = counts(rabbitmq_url, inference.QUEUE)
+    ready, consumers = queue_counts(rabbitmq_url, inference.QUEUE)
     assert (ready, consumers) == (8 - len(finished), 0)  # every finished job's message acked, the rest ready again
