@@ -8,7 +8,8 @@ rest. RabbitMQ and pika then handle one frame per batch instead of one per messa
 Dramatiq gives up on) go first, each on its own, so a multiple ack never covers a message still to nack.
 
 A queue can have a dispatcher (`actors.dispatch`): the consumer hands it the messages it takes, on its
-own thread, instead of queueing them for Dramatiq's worker threads; the dispatcher settles them.
+own thread, instead of queueing them for Dramatiq's worker threads; the dispatcher settles them, and says
+how many messages the consumer should hold (its prefetch), which follows how many jobs they carry.
 
 The broker also fixes a `KeyError` Dramatiq raises while reconnecting (see `CoalescingRabbitmqBroker`).
 """
@@ -23,8 +24,9 @@ from dramatiq.errors import ConnectionClosed
 
 
 class CoalescingConsumer(_RabbitmqConsumer):
-    def __init__(self, broker, queue_name, *args, **kwargs):
-        super().__init__(broker, queue_name, *args, **kwargs)
+    def __init__(self, broker, queue_name, prefetch, timeout):
+        super().__init__(broker, queue_name, prefetch, timeout)
+        self.prefetch = prefetch
         self._lock = threading.Lock()
         self._acks: list[int] = []
         self._nacks: list[int] = []
@@ -36,8 +38,22 @@ class CoalescingConsumer(_RabbitmqConsumer):
         message = super().__next__()
         if message is not None and self.dispatch is not None and self.dispatch.takes(message):
             self.dispatch(self, message)
+            self._follow_prefetch(self.dispatch.prefetch)
             return None
         return message
+
+    def _follow_prefetch(self, wanted: int) -> None:
+        """Hold `wanted` messages at most, once that is a quarter off the limit in force: one round trip each
+        time. RabbitMQ applies a consumer's own prefetch only as it starts consuming, so the limit that
+        changes is the channel's (`global_qos`), below the consumer's; lowered, RabbitMQ delivers no more
+        until enough of the messages held are acked."""
+        if abs(wanted - self.prefetch) * 4 <= self.prefetch:
+            return
+        try:
+            self.channel.basic_qos(prefetch_count=wanted, global_qos=True)
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as e:
+            raise ConnectionClosed(e) from None
+        self.prefetch = wanted
 
     def ack(self, message) -> None:
         self._queue(message, self._acks)
@@ -96,9 +112,10 @@ class CoalescingRabbitmqBroker(RabbitmqBroker):
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         """Dramatiq's prefetch is twice the worker threads; a dispatched queue's messages hold no thread, so
-        its dispatcher says how many it can hold."""
+        its dispatcher says how many to hold: at most a message for each job it holds, lowered on the channel
+        while messages carry several jobs (`CoalescingConsumer._follow_prefetch`)."""
         if (dispatch := self.dispatchers.get(queue_name)) is not None:
-            prefetch = dispatch.prefetch
+            prefetch = dispatch.jobs_held
         return super().consume(queue_name, prefetch, timeout)
 
     @property

@@ -39,7 +39,8 @@ from actors.middleware import DatabaseConnection
 logger = logging.getLogger(__name__)
 
 THREAD_BOUND = (TimeLimit, ShutdownNotifications, DatabaseConnection)
-PREFETCH_BATCHES = 4
+PREFETCH_BATCHES = 3  # jobs held at once, in batches: one being saved, one running, one filling
+JOBS_PER_MESSAGE_WEIGHT = 1 / 16  # of each new message in the running mean of jobs a message carries
 DRAIN_SECONDS = 20.0  # below the Procfile's --worker-shutdown-timeout (25 s) and Kubernetes' grace period
 
 
@@ -59,8 +60,8 @@ class Dispatch(Middleware):
 
     def __init__(self, batcher, *, queue_name: str = QUEUE, actor_name: str = ACTOR, drain_seconds=DRAIN_SECONDS):
         self.batcher = batcher
-        # messages held at once: a batch being filled, one running, one being saved, and one more arriving
-        self.prefetch = PREFETCH_BATCHES * batcher.max_jobs
+        self.jobs_held = PREFETCH_BATCHES * batcher.max_jobs
+        self._jobs_per_message = 1.0  # a running mean, kept on the consumer's thread
         self.queue_name = queue_name
         self.actor_name = actor_name
         self.drain_seconds = drain_seconds
@@ -71,6 +72,14 @@ class Dispatch(Middleware):
         self._failed: queue.SimpleQueue[_Running] = queue.SimpleQueue()
         self._settler: threading.Thread | None = None
 
+    @property
+    def prefetch(self) -> int:
+        """How many messages to hold for about `jobs_held` jobs. RabbitMQ's prefetch counts messages, and a
+        message carries the jobs of a group commit: one under a trickle, dozens under a burst. Counted in
+        messages, a worker process took in bursts thousands of jobs it could not start for seconds, which
+        other processes could have run; the consumer follows this figure as it changes (`actors.consumer`)."""
+        return max(1, min(self.jobs_held, round(self.jobs_held / self._jobs_per_message)))
+
     def takes(self, message) -> bool:
         """A message of the actor, due now (Dramatiq's consumer keeps those with an `eta` for later)."""
         return message.actor_name == self.actor_name and "eta" not in message.options
@@ -79,6 +88,7 @@ class Dispatch(Middleware):
         """On the consumer's thread: hand the message's jobs to the batcher."""
         broker = consumer.broker
         hooks = self._message_hooks(broker)
+        self._jobs_per_message += (len(message.args) - self._jobs_per_message) * JOBS_PER_MESSAGE_WEIGHT
         with self._lock:
             self._running += 1
         try:

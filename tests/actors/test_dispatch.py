@@ -211,3 +211,19 @@ def test_a_failed_message_is_settled_off_the_batchers_thread_so_an_outage_cannot
     settled_on = dict(threads)
     assert settled_on[fine.message_id] == threading.get_ident()  # inline: the ack only queues a frame
     assert settled_on[failed.message_id] != threading.get_ident()
+
+
+def test_the_prefetch_holds_about_three_batches_of_jobs_whatever_a_message_carries(setup):
+    broker, actor, batcher, dispatch, _ = setup()
+    assert dispatch.jobs_held == 3 * batcher.max_jobs
+    assert dispatch.prefetch == dispatch.jobs_held  # nothing seen yet: a job a message
+    consumer = Consumer(broker)
+    for index in range(64):  # a burst through the group commit: 8 jobs a message
+        dispatch(consumer, message(actor, *(f"{index}-{job}" for job in range(8))))
+    assert dispatch.jobs_held / 8 <= dispatch.prefetch <= dispatch.jobs_held / 8 * 1.25
+    for index in range(64):  # a trickle: one job a message
+        dispatch(consumer, message(actor, f"single-{index}"))
+    assert dispatch.jobs_held * 0.75 <= dispatch.prefetch <= dispatch.jobs_held
+    for _ in range(64):  # a message without jobs never raises it past a message a job
+        dispatch(consumer, message(actor))
+    assert dispatch.prefetch == dispatch.jobs_held

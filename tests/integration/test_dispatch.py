@@ -1,7 +1,9 @@
 """Inference messages dispatched from the consumer to the batcher (actors/dispatch.py), on the real RabbitMQ
 and PostgreSQL with the real MiniLM: they run together whatever the worker's thread count, every one is
-settled once, and a worker stopped mid-batch lets its batch finish and acks it."""
+settled once, a worker stopped mid-batch lets its batch finish and acks it, and a worker holds jobs, not
+messages, up to its prefetch."""
 
+import threading
 import time
 
 import dramatiq
@@ -85,3 +87,41 @@ def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbi
     assert all(job.status == Status.SUCCEEDED and job.attempts == 1 for job in finished)
     ready, consumers = queue_counts(rabbitmq_url, inference.QUEUE)
     assert (ready, consumers) == (8 - len(finished), 0)  # every finished job's message acked, the rest ready again
+
+
+def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabbitmq_url, catalog, monkeypatch):
+    """Messages of 8 jobs each (a group commit's) arrive while the batcher is held up: the consumer lowers its
+    prefetch as it sees them, so it takes about 96 jobs, not 96 messages of 8; then every job finishes."""
+    worker_side, _ = queued
+    dispatch = worker_side.broker.dispatchers[inference.QUEUE]
+    batcher = dispatch.batcher
+    run_batch, release = batcher.run_batch, threading.Event()
+
+    def held_up(items):
+        release.wait(30)
+        run_batch(items)
+
+    monkeypatch.setattr(batcher, "run_batch", held_up)
+    worker = dramatiq.Worker(worker_side.broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    api_side = open_sender(rabbitmq_url)
+    ids: list[str] = []
+    try:
+        for message in range(40):
+            rows = [{"model": catalog.default, "task": "embeddings", "inputs": [f"{message}/{n}"]} for n in range(8)]
+            jobs = Job.create_many(rows)
+            api_side.enqueue(*(job.id for job in jobs))
+            ids += [str(job.id) for job in jobs]
+            time.sleep(0.02)  # arriving over time, as a group commit's messages do
+        time.sleep(0.5)
+        ready, _ = queue_counts(rabbitmq_url, inference.QUEUE)
+        taken = 40 - ready
+        assert 96 / 8 <= taken <= 32  # a message a job would have taken all 40 (320 jobs)
+        assert dispatch.prefetch <= 96 / 4  # and falling: held up, it has seen only the messages it took
+        release.set()
+        jobs = wait_finished(ids)
+        assert {job.status for job in jobs} == {Status.SUCCEEDED}
+    finally:
+        release.set()
+        worker.stop()
+        api_side.broker.close()
