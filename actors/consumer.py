@@ -22,6 +22,8 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
+BROKER_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)  # ConnectionClosed to Dramatiq
+
 
 class CoalescingConsumer(_RabbitmqConsumer):
     def __init__(self, broker, queue_name, prefetch, timeout):
@@ -51,7 +53,7 @@ class CoalescingConsumer(_RabbitmqConsumer):
             return
         try:
             self.channel.basic_qos(prefetch_count=wanted, global_qos=True)
-        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as e:
+        except BROKER_ERRORS as e:
             raise ConnectionClosed(e) from None
         self.prefetch = wanted
 
@@ -73,7 +75,7 @@ class CoalescingConsumer(_RabbitmqConsumer):
                 return  # a flush is scheduled and has not run yet: it takes this one too
         try:
             self.connection.add_callback_threadsafe(self._flush)
-        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as e:
+        except BROKER_ERRORS as e:
             raise ConnectionClosed(e) from None
 
     def _flush(self) -> None:

@@ -21,17 +21,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def queued(postgres, rabbitmq_url, catalog, models_dir):
-    """A worker-side sender (not consuming yet) and a function that queues jobs, one message each."""
+    """A worker-side sender (not consuming yet) and a function that queues jobs, `per_message` in a message
+    (one by default; several as the API's group commit sends them)."""
     worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir), preload=[catalog.default])
     worker_side.broker.flush_all()
     api_side = open_sender(rabbitmq_url)
 
-    def queue(n: int) -> list[str]:
+    def queue(n: int, per_message: int = 1) -> list[str]:
         jobs = Job.create_many(
             [{"model": catalog.default, "task": "embeddings", "inputs": [f"text {i}"]} for i in range(n)]
         )
-        for job in jobs:
-            api_side.enqueue(job.id)
+        for start in range(0, n, per_message):
+            api_side.enqueue(*(job.id for job in jobs[start : start + per_message]))
         return [str(job.id) for job in jobs]
 
     yield worker_side, queue
@@ -89,10 +90,10 @@ def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbi
     assert (ready, consumers) == (8 - len(finished), 0)  # every finished job's message acked, the rest ready again
 
 
-def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabbitmq_url, catalog, monkeypatch):
+def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabbitmq_url, monkeypatch):
     """Messages of 8 jobs each (a group commit's) arrive while the batcher is held up: the consumer lowers its
     prefetch as it sees them, so it takes about 96 jobs, not 96 messages of 8; then every job finishes."""
-    worker_side, _ = queued
+    worker_side, queue = queued
     dispatch = worker_side.broker.dispatchers[inference.QUEUE]
     batcher = dispatch.batcher
     run_batch, release = batcher.run_batch, threading.Event()
@@ -104,14 +105,10 @@ def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabb
     monkeypatch.setattr(batcher, "run_batch", held_up)
     worker = dramatiq.Worker(worker_side.broker, worker_timeout=50, worker_threads=1)
     worker.start()
-    api_side = open_sender(rabbitmq_url)
     ids: list[str] = []
     try:
-        for message in range(40):
-            rows = [{"model": catalog.default, "task": "embeddings", "inputs": [f"{message}/{n}"]} for n in range(8)]
-            jobs = Job.create_many(rows)
-            api_side.enqueue(*(job.id for job in jobs))
-            ids += [str(job.id) for job in jobs]
+        for _ in range(40):
+            ids += queue(8, per_message=8)
             time.sleep(0.02)  # arriving over time, as a group commit's messages do
         time.sleep(0.5)
         ready, _ = queue_counts(rabbitmq_url, inference.QUEUE)
@@ -124,4 +121,3 @@ def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabb
     finally:
         release.set()
         worker.stop()
-        api_side.broker.close()
