@@ -3,9 +3,9 @@
 Each message's job ids reach the process' `Batcher` as futures: from the RabbitMQ consumer (`actors.dispatch`)
 or, in the embedded mode, from the Dramatiq worker thread that waits on them. The batcher's thread
 collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one transaction, runs each
-model's inputs in length-sorted chunks of its `max_batch_size`, writes every outcome in one transaction,
-then resolves the futures, and the messages are acked. A bad input fails only its own job; a transient
-database error is handed back to every message of the batch, and Dramatiq retries those messages.
+model's inputs sorted by token count in runs of at most its `max_batch_size`, writes every outcome in one
+transaction, then resolves the futures, and the messages are acked. A bad input fails only its own job; a
+transient database error is handed back to every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
 so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs and hands
@@ -16,12 +16,14 @@ survives outages of the database and logs each once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,17 +277,28 @@ def _crashed(job: Job) -> str:
 
 
 def run_sorted(model, texts: list[str], limit: int, *, deadline: float = float("inf"), **parameters: Any) -> list[dict]:
-    """Run `texts` in chunks of `limit`, sorted by length so each chunk pads little; results in input order.
-    Past `deadline` (time.monotonic), raise `BatchTimeout` between chunks."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    """Run `texts` in runs of at most `limit`, shortest first so each run pads little (the model's own
+    `runs`, by tokens, where it has them; else by characters); results in input order. Past `deadline`
+    (time.monotonic), raise `BatchTimeout` between runs."""
+    runs = (
+        model.runs(texts, limit, **parameters)
+        if hasattr(model, "runs")
+        else sorted_runs(model, texts, limit, **parameters)
+    )
     results: list[dict] = [{}] * len(texts)
-    for start in range(0, len(order), limit):
+    for indices, run in runs:
         if time.monotonic() > deadline:
             raise BatchTimeout("the batch ran past its time bound")
-        chunk = order[start : start + limit]
-        for index, output in zip(chunk, model([texts[i] for i in chunk], **parameters), strict=True):
+        for index, output in zip(indices, run(), strict=True):
             results[index] = output
     return results
+
+
+def sorted_runs(model, texts: list[str], limit: int, **parameters: Any) -> list[tuple[list[int], Callable[[], list]]]:
+    """`runs` for a model without its own: sorted by characters."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    chunks = [order[start : start + limit] for start in range(0, len(order), limit)]
+    return [(chunk, functools.partial(model, [texts[i] for i in chunk], **parameters)) for chunk in chunks]
 
 
 def _split(outputs: list[dict], jobs: list[Job]) -> list[list[dict]]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from catalog import read_manifest
 from core.errors import ModelError
@@ -69,26 +71,56 @@ class ORTModel:
 
 
 class ORTEncoder(ORTModel):
-    """An encoder over padded batches: inputs truncated at max_length, padded to the longest."""
+    """An encoder over padded batches: inputs truncated at max_length, each run padded to its longest.
+
+    Subclasses turn a run's encodings into outputs (`outputs`). A batch's texts are tokenized once and run
+    sorted by token count (`runs`), so each run pads little: characters are a poor proxy for tokens when
+    languages mix (README, Performance, has the figures)."""
 
     def __init__(self, session, tokenizer, manifest):
         super().__init__(session, tokenizer, manifest)
         padding = tokenizer.padding or {}
-        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
+        self.pad_id, self.pad_type_id = padding.get("pad_id", 0), padding.get("pad_type_id", 0)
+        tokenizer.no_padding()  # each run is padded to its own longest (`feeds`)
         tokenizer.enable_truncation(max_length=self.max_length)
 
-    def tokenize(self, texts: list[str], *, truncate: bool = True) -> tuple[dict[str, np.ndarray], list[bool]]:
+    def encode(self, texts: list[str], *, truncate: bool = True) -> list[Encoding]:
+        """The texts' encodings, unpadded; `InputTooLong` for one past max_length unless `truncate`."""
         encodings = self.tokenizer.encode_batch(texts)
-        truncated = [bool(e.overflowing) for e in encodings]
-        if not truncate and any(truncated):
-            index = truncated.index(True)
+        if not truncate and (index := next((i for i, e in enumerate(encodings) if e.overflowing), None)) is not None:
             raise InputTooLong(f"inputs[{index}] is longer than {self.max_length} tokens and truncate is false")
-        feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        return {name: feeds[name] for name in self.input_names}, truncated
+        return encodings
+
+    def feeds(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """The model's inputs for one run: the encodings padded on the right to the longest of them."""
+        shape = (len(encodings), max(len(e.ids) for e in encodings))
+        ids = np.full(shape, self.pad_id, dtype=np.int64)
+        mask = np.zeros(shape, dtype=np.int64)
+        types = np.full(shape, self.pad_type_id, dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            width = len(encoding.ids)
+            ids[row, :width], mask[row, :width], types[row, :width] = encoding.ids, 1, encoding.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return {name: feeds[name] for name in self.input_names}
+
+    def forward(self, inputs: list[str], *, truncate: bool = True, **parameters: Any) -> list[dict[str, Any]]:
+        return self.outputs(self.encode(inputs, truncate=truncate), **parameters)
+
+    def outputs(self, encodings: list[Encoding], **parameters: Any) -> list[dict[str, Any]]:
+        """One run over `encodings`: an output per encoding."""
+        raise NotImplementedError
+
+    def runs(
+        self, texts: list[str], limit: int, *, task: str | None = None, truncate: bool = True, **parameters: Any
+    ) -> list[tuple[list[int], Callable[[], list[dict]]]]:
+        """`texts` tokenized once, in runs of at most `limit` sorted by token count: each run's indices into
+        `texts`, and a call that runs it and returns its outputs (`actors.batching.run_sorted` calls them)."""
+        encodings = self.encode(texts, truncate=truncate)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        chunks = [order[start : start + limit] for start in range(0, len(order), limit)]
+        return [
+            (chunk, functools.partial(self.outputs, [encodings[i] for i in chunk], **parameters)) for chunk in chunks
+        ]
 
 
 class ORTModelForFeatureExtraction(ORTEncoder):
@@ -102,32 +134,35 @@ class ORTModelForFeatureExtraction(ORTEncoder):
             return self.similarity(inputs["source_sentence"], inputs["sentences"], **parameters)
         return self.forward(inputs, **parameters)
 
-    def embed(self, texts: list[str], *, normalize: bool | None = None, truncate: bool = True):
-        feeds, truncated = self.tokenize(texts, truncate=truncate)
+    def embed(self, encodings: list[Encoding], *, normalize: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The encodings' embeddings and token counts."""
+        feeds = self.feeds(encodings)
         hidden = self.session.run([self.output_names[0]], feeds)[0]
         mask = feeds["attention_mask"]
         embeddings = pool(hidden, mask, self.manifest.get("pooling", "mean"))
         if self.manifest.get("normalize", False) if normalize is None else normalize:
             embeddings = unit(embeddings)
-        return embeddings, mask.sum(axis=1), truncated
+        return embeddings, mask.sum(axis=1)
 
-    def forward(self, inputs: list[str], *, normalize: bool | None = None, truncate: bool = True):
-        embeddings, tokens, truncated = self.embed(inputs, normalize=normalize, truncate=truncate)
+    def outputs(self, encodings: list[Encoding], *, normalize: bool | None = None) -> list[dict[str, Any]]:
+        embeddings, tokens = self.embed(encodings, normalize=normalize)
         # The float32 values as they are: `db.vectors` stores exactly those as bytes, and readers get them at
         # 8 decimals (`db.vectors.unpack`). Rounded here, they were no longer float32 values and every
         # embedding went to the database as 4 KB of JSON for PostgreSQL to parse.
+        vectors = embeddings.astype(np.float32, copy=False)
         return [
-            {"embedding": vector.tolist(), "tokens": int(count), "truncated": cut}
-            for vector, count, cut in zip(embeddings.astype(np.float32, copy=False), tokens, truncated, strict=True)
+            {"embedding": vector.tolist(), "tokens": int(count), "truncated": bool(encoding.overflowing)}
+            for vector, count, encoding in zip(vectors, tokens, encodings, strict=True)
         ]
 
     def similarity(self, source_sentence: str, sentences: list[str], *, truncate: bool = True):
         """Cosine similarity of the source sentence to each sentence, aligned with `sentences`."""
-        embeddings, _, truncated = self.embed([source_sentence, *sentences], normalize=True, truncate=truncate)
+        encodings = self.encode([source_sentence, *sentences], truncate=truncate)
+        embeddings, _ = self.embed(encodings, normalize=True)
         scores = embeddings[1:] @ embeddings[0]
         return [
-            {"score": float(score), "truncated": truncated[0] or cut}
-            for score, cut in zip(scores, truncated[1:], strict=True)
+            {"score": float(score), "truncated": bool(encodings[0].overflowing or encoding.overflowing)}
+            for score, encoding in zip(scores, encodings[1:], strict=True)
         ]
 
 
@@ -136,9 +171,8 @@ class ORTModelForSequenceClassification(ORTEncoder):
 
     tasks = ("text-classification",)
 
-    def forward(self, inputs: list[str], *, top_k: int | None = 1, truncate: bool = True):
-        feeds, truncated = self.tokenize(inputs, truncate=truncate)
-        logits = self.session.run(["logits"], feeds)[0].astype(np.float64)
+    def outputs(self, encodings: list[Encoding], *, top_k: int | None = 1) -> list[dict[str, Any]]:
+        logits = self.session.run(["logits"], self.feeds(encodings))[0].astype(np.float64)
         labels = self.manifest["labels"]
         if self.manifest.get("problem_type") == "multi_label_classification" or logits.shape[1] == 1:
             scores = 1.0 / (1.0 + np.exp(-logits))
@@ -146,9 +180,10 @@ class ORTModelForSequenceClassification(ORTEncoder):
             shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores = shifted / shifted.sum(axis=1, keepdims=True)
         results = []
-        for row, cut in zip(scores, truncated, strict=True):
+        for row, encoding in zip(scores, encodings, strict=True):
             order = np.argsort(-row, kind="stable")[: top_k or len(row)]
-            results.append({"labels": [{"label": labels[i], "score": float(row[i])} for i in order], "truncated": cut})
+            labelled = [{"label": labels[i], "score": float(row[i])} for i in order]
+            results.append({"labels": labelled, "truncated": bool(encoding.overflowing)})
         return results
 
 

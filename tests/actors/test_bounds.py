@@ -79,3 +79,37 @@ def test_the_leases_of_a_running_batch_are_renewed_until_it_is_saved(database):
     assert stored.status == Status.SUCCEEDED
     time.sleep(0.6)
     assert Job.renew([job.id], dt.timedelta(seconds=5)) == 0  # finished: nothing left to renew
+
+
+class OwnRuns(FakeModel):
+    """A model that orders its own runs (as the ONNX encoders do, by tokens): longest first here."""
+
+    def runs(self, texts, limit, **parameters):
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        chunks = [order[start : start + limit] for start in range(0, len(order), limit)]
+        return [(chunk, lambda chunk=chunk: self([texts[i] for i in chunk], **parameters)) for chunk in chunks]
+
+
+def test_a_model_that_orders_its_own_runs_is_run_by_them_and_each_output_goes_to_its_input():
+    from actors.batching import run_sorted
+
+    model = OwnRuns()
+    texts = ["x" * n for n in (3, 1, 4, 1, 5, 9, 2, 6)]
+    assert run_sorted(model, texts, 3) == [{"embedding": [float(len(text))]} for text in texts]
+    assert [[len(text) for text in inputs] for inputs, _ in model.calls] == [[9, 6, 5], [4, 3, 2], [1, 1]]
+
+
+def test_runs_stop_between_runs_once_past_the_deadline():
+    from actors.batching import run_sorted
+
+    model = SlowModel(0.2)
+    started = time.monotonic()
+    try:
+        run_sorted(model, ["a", "bb", "ccc"], 1, deadline=started + 0.1)
+    except BatchTimeout:
+        pass
+    else:
+        raise AssertionError("ran past the deadline")
+    assert len(model.calls) == 1  # the first run started in time; the second would have started past it
+    model.calls.clear()
+    assert len(run_sorted(model, ["a", "bb"], 1)) == 2 and len(model.calls) == 2

@@ -115,3 +115,39 @@ def test_embeddings_are_float32_values_so_they_are_stored_as_bytes(model):
     rest, packed = pack(out)
     assert packed is not None and len(packed) == 2 * 384 * 4
     assert rest == [{"tokens": o["tokens"], "truncated": o["truncated"]} for o in out]
+
+
+@pytest.mark.slow
+def test_runs_are_sorted_by_tokens_and_give_what_one_call_gives(model):
+    # characters and tokens disagree: the Japanese text is short in characters and long in tokens
+    texts = [*TEXTS[:5], "ok", "a b c d e f g h i j k l m n o p"]
+    tokens = [o["tokens"] for o in model(texts)]
+    runs = [(indices, run()) for indices, run in model.runs(texts, 3)]
+    assert [len(indices) for indices, _ in runs] == [3, 3, 1]
+    order = [i for indices, _ in runs for i in indices]
+    assert sorted(order) == list(range(len(texts)))
+    assert [tokens[i] for i in order] == sorted(tokens)  # by tokens, which characters would not give
+    assert [len(texts[i]) for i in order] != sorted(len(text) for text in texts)
+    for indices, outputs in runs:
+        for i, output in zip(indices, outputs, strict=True):
+            assert output["tokens"] == tokens[i]
+            assert np.allclose(output["embedding"], model([texts[i]])[0]["embedding"], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_run_is_fed_as_the_tokenizer_would_pad_it(model):
+    from tokenizers import Tokenizer
+
+    padded = Tokenizer.from_str(model.tokenizer.to_str())
+    padded.enable_padding(pad_id=0, pad_token="[PAD]")
+    expected = padded.encode_batch(TEXTS)
+    feeds = model.feeds(model.encode(TEXTS))
+    assert feeds["input_ids"].tolist() == [e.ids for e in expected]
+    assert feeds["attention_mask"].tolist() == [e.attention_mask for e in expected]
+    assert feeds["token_type_ids"].tolist() == [e.type_ids for e in expected]
+
+
+@pytest.mark.slow
+def test_runs_refuse_an_input_past_the_max_length_when_truncate_is_false(model):
+    with pytest.raises(runtime.InputTooLong, match=r"inputs\[5\]"):
+        model.runs(TEXTS, 16, truncate=False)
