@@ -39,7 +39,7 @@ from actors.middleware import DatabaseConnection
 logger = logging.getLogger(__name__)
 
 THREAD_BOUND = (TimeLimit, ShutdownNotifications, DatabaseConnection)
-PREFETCH_BATCHES = 3  # jobs held at once, in batches: one being saved, one running, one filling
+PREFETCH_BATCHES = 2  # jobs held at once, in batches: one running, one filling (the last one saved meanwhile)
 JOBS_PER_MESSAGE_WEIGHT = 1 / 16  # of each new message in the running mean of jobs a message carries
 DRAIN_SECONDS = 20.0  # below the Procfile's --worker-shutdown-timeout (25 s) and Kubernetes' grace period
 

@@ -18,9 +18,9 @@ from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedMod
 from actors.registry import Runtimes
 from actors.sending import Sender
 
-# A batch holds up to this many ONNX runs' worth of jobs: sorted by length, its runs pad less than the
-# jobs' arrival order would, and its claim and save are shared by twice as many jobs.
-RUNS_PER_BATCH = 2
+# A batch holds up to this many ONNX runs' worth of jobs: sorted by tokens, its runs pad less the more
+# jobs they are sorted among (README, Batching), and its claim and save are shared by that many more.
+RUNS_PER_BATCH = 4
 
 
 def worker_sender(

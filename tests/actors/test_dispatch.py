@@ -213,9 +213,9 @@ def test_a_failed_message_is_settled_off_the_batchers_thread_so_an_outage_cannot
     assert settled_on[failed.message_id] != threading.get_ident()
 
 
-def test_the_prefetch_holds_about_three_batches_of_jobs_whatever_a_message_carries(setup):
+def test_the_prefetch_holds_about_two_batches_of_jobs_whatever_a_message_carries(setup):
     broker, actor, batcher, dispatch, _ = setup()
-    assert dispatch.jobs_held == 3 * batcher.max_jobs
+    assert dispatch.jobs_held == 2 * batcher.max_jobs
     assert dispatch.prefetch == dispatch.jobs_held  # nothing seen yet: a job a message
     consumer = Consumer(broker)
     for index in range(64):  # a burst through the group commit: 8 jobs a message

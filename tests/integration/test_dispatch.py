@@ -90,9 +90,10 @@ def test_a_worker_stopped_mid_batch_finishes_and_acks_what_it_took(queued, rabbi
     assert (ready, consumers) == (8 - len(finished), 0)  # every finished job's message acked, the rest ready again
 
 
-def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabbitmq_url, monkeypatch):
+def test_a_worker_holds_about_two_batches_of_jobs_not_of_messages(queued, rabbitmq_url, monkeypatch):
     """Messages of 8 jobs each (a group commit's) arrive while the batcher is held up: the consumer lowers its
-    prefetch as it sees them, so it takes about 96 jobs, not 96 messages of 8; then every job finishes."""
+    prefetch as it sees them, so it takes about two batches of jobs (128), not 128 messages of 8; then every
+    job finishes."""
     worker_side, queue = queued
     dispatch = worker_side.broker.dispatchers[inference.QUEUE]
     batcher = dispatch.batcher
@@ -113,8 +114,9 @@ def test_a_worker_holds_about_three_batches_of_jobs_not_of_messages(queued, rabb
         time.sleep(0.5)
         ready, _ = queue_counts(rabbitmq_url, inference.QUEUE)
         taken = 40 - ready
-        assert 96 / 8 <= taken <= 32  # a message a job would have taken all 40 (320 jobs)
-        assert dispatch.prefetch <= 96 / 4  # and falling: held up, it has seen only the messages it took
+        held = dispatch.jobs_held
+        assert held / 8 <= taken <= held / 4  # a message a job would have taken all 40 (320 jobs)
+        assert dispatch.prefetch <= held / 4  # and falling: held up, it has seen only the messages it took
         release.set()
         jobs = wait_finished(ids)
         assert {job.status for job in jobs} == {Status.SUCCEEDED}
