@@ -93,12 +93,12 @@ class ORTEncoder(ORTModel):
 
     def feeds(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
         """The model's inputs for one run: the encodings padded on the right to the longest of them."""
-        shape = (len(encodings), max(len(e.ids) for e in encodings))
+        shape = (len(encodings), max(map(len, encodings)))  # an encoding's length is its tokens'
         ids = np.full(shape, self.pad_id, dtype=np.int64)
         mask = np.zeros(shape, dtype=np.int64)
         types = np.full(shape, self.pad_type_id, dtype=np.int64)
         for row, encoding in enumerate(encodings):
-            width = len(encoding.ids)
+            width = len(encoding)
             ids[row, :width], mask[row, :width], types[row, :width] = encoding.ids, 1, encoding.type_ids
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return {name: feeds[name] for name in self.input_names}
@@ -116,7 +116,7 @@ class ORTEncoder(ORTModel):
         """`texts` tokenized once, in runs of at most `limit` sorted by token count: each run's indices into
         `texts`, and a call that runs it and returns its outputs (`actors.batching.run_sorted` calls them)."""
         encodings = self.encode(texts, truncate=truncate)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i]))
         chunks = [order[start : start + limit] for start in range(0, len(order), limit)]
         return [
             (chunk, functools.partial(self.outputs, [encodings[i] for i in chunk], **parameters)) for chunk in chunks

@@ -2,9 +2,8 @@
 
 The clients share the 2 cores with what they measure, so they are kept light: a request is written as one
 prepared byte string and the answer is read by its status line and Content-Length (or chunks), nothing
-more. `http.client`, which parses every answer's headers with the email package, cost 0.18 ms of CPU a
-request against the hello-world (4 clients); this costs 0.06. Every HTTP mode, and both sides of the ingest
-comparison, use this same client."""
+more; `http.client` parses every answer's headers with the email package (bench/README has what each
+costs). Every HTTP mode, and both sides of the ingest comparison, use this same client."""
 
 from __future__ import annotations
 
