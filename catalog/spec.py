@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import CatalogError
+
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")  # one encoder serves both
 TASKS = frozenset({*EMBEDDING_TASKS, "text-classification", "text-generation"})
@@ -18,10 +20,6 @@ QUANTIZATIONS = frozenset({"int8"})
 OPTIMIZATIONS = frozenset({"O1", "O2", "O3"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _FIELDS = {"name", "source", "task", "max_length", "quantize", "optimize", "max_batch_size", "max_wait_ms"}
-
-
-class CatalogError(ValueError):
-    """The catalog file is invalid; the message names the entry and the field."""
 
 
 @dataclass(frozen=True)

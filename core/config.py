@@ -1,139 +1,75 @@
-"""Configuration, read from the environment once (`Config.from_env`) and passed in from there."""
+"""Configuration, read from the environment once (`Config.from_env`) and passed in from there.
 
+Each field of `Config` is declared with its `Setting`: the environment variable, how it is read and what it
+means. `Config.from_env` reads through those settings and the manual's configuration page
+(docs/configuration.md) is rendered from them, so the two cannot differ. `ELSEWHERE` lists the few variables
+read by other programs (Dramatiq's metrics server, the client, the Kubernetes manifests).
+"""
+
+# ruff: noqa: RUF009 - the setting helpers (text, integer, ...) return dataclasses.field(...)
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+__all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
 EMBEDDED_BROKER = "stub://"
 
 
-class ConfigError(ValueError):
-    """An environment variable holds a value we cannot use."""
-
-
 @dataclass(frozen=True)
-class Config:
-    data_dir: Path = Path("var")
-    database_url: str = ""  # empty: SQLite file in data_dir
-    broker_url: str = EMBEDDED_BROKER  # stub:// = in-process StubBroker (embedded mode)
-    models_dir: Path | None = None  # None: data_dir / "models"
-    catalog: Path | None = None  # None: the catalog shipped in the package (actors/catalog.toml)
-    default_model: str | None = None  # None: the catalog's `default`
-    host: str = "127.0.0.1"
-    port: int = 8000
-    web_threads: int = 48  # waitress threads; all but two may wait for results (Prefer: wait): 46 callers at once
-    worker_threads: int = 64  # in-process worker threads (embedded mode): jobs in flight, batched together
-    ort_threads: int = 1  # ONNX Runtime intra-op threads per worker process
-    worker_nice: int = 10  # CPU priority given up by worker processes (0 to 19): the API and servers answer first
-    preload_models: str = ""  # "": the default model; "all": every prepared one; "none"; or "a,b"
-    max_body_bytes: int = 1 << 20
-    max_inputs: int = 64
-    max_input_chars: int = 20_000
-    max_json_depth: int = 32  # arrays and objects nested deeper get 422
-    max_backlog: int = 10_000  # queued jobs per model before POST answers 429
-    sweep_after: int = 120  # seconds a job may stay queued (or, since its last re-send) before it is re-sent
-    sweep_max: int = 3  # re-sends before a job is failed as lost
-    sweep_every: int = 10  # seconds between sweeps of the embedded mode's sweeper thread
-    heartbeat_seconds: int = 10  # how often a worker process records its loaded models in the database
-    lease_seconds: int = 30  # a running job's lease; its worker renews it every third of that
-    batch_timeout: int = 120  # seconds a batch may run; jobs it has not reached by then are retried
-    statement_timeout_ms: int = 30_000  # PostgreSQL statement_timeout of every connection; 0: none
-    broker_send_timeout: int = 5  # seconds a publish may wait on a broker that blocks publishers
-    drain_seconds: int = 20  # on SIGTERM, how long `serve` waits for the requests in flight
-    api_keys: tuple[str, ...] = field(default=(), repr=False)  # empty: the API is open (the embedded default)
-    result_ttl: int = 7 * 24 * 3600  # seconds a finished job keeps its inputs and output (0: for ever)
-    purge_every: int = 3600  # seconds between purges of the embedded mode's purge thread
-    webhook_secret: str = field(default="", repr=False)  # whsec_... (base64): signs webhooks; empty: no webhooks
-    webhook_allow_private: bool = False  # deliver to private/loopback addresses and plain http (tests, dev)
-    log_level: str = "INFO"
-    log_format: str = "json"  # json (one JSON object a line) or text; from_env defaults to text when embedded
-    worker_heartbeat_dir: Path = Path("/tmp/inference-api/heartbeats")  # worker liveness files, one per process
-    build_commit: str = "unknown"  # shown by inference_api_build_info
+class Setting:
+    """How one `Config` field comes from the environment, and what the configuration page says of it."""
 
-    @property
-    def embedded(self) -> bool:
-        return self.broker_url == EMBEDDED_BROKER
-
-    @property
-    def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
-
-    @property
-    def max_body_hard_cap(self) -> int:
-        """Bodies up to this size are read and refused with the JSON 413; only beyond it does the server
-        (waitress) close the connection."""
-        return max(4 * self.max_body_bytes, 1 << 20)
-
-    @property
-    def models_path(self) -> Path:
-        return self.models_dir or self.data_dir / "models"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
-        env = os.environ if env is None else env
-        defaults = cls()
-        read = _Reader(env)
-        text, integer, boolean = read.text, read.integer, read.boolean
-        broker_url = _url("BROKER_URL", text("BROKER_URL", EMBEDDED_BROKER), ("amqp://", "amqps://"), EMBEDDED_BROKER)
-        database_url = _url("DATABASE_URL", text("DATABASE_URL", ""), ("sqlite://", "postgres://", "postgresql://"), "")
-        models_dir = text("MODELS_DIR", "")
-        return cls(
-            data_dir=Path(text("DATA_DIR", str(defaults.data_dir))),
-            database_url=database_url,
-            broker_url=broker_url,
-            models_dir=Path(models_dir) if models_dir else None,
-            catalog=Path(catalog) if (catalog := text("INFERENCE_CATALOG", "")) else None,
-            default_model=text("DEFAULT_MODEL", "") or None,
-            host=text("HOST", defaults.host),
-            port=integer("PORT", defaults.port),
-            web_threads=integer("WEB_THREADS", defaults.web_threads),
-            worker_threads=integer("WORKER_THREADS", defaults.worker_threads),
-            ort_threads=integer("ORT_THREADS", defaults.ort_threads),
-            worker_nice=integer("WORKER_NICE", defaults.worker_nice, minimum=0, maximum=19),
-            preload_models=text("PRELOAD_MODELS", ""),
-            max_body_bytes=integer("MAX_BODY_BYTES", defaults.max_body_bytes),
-            max_inputs=integer("MAX_INPUTS", defaults.max_inputs),
-            max_input_chars=integer("MAX_INPUT_CHARS", defaults.max_input_chars),
-            max_json_depth=integer(
-                "MAX_JSON_DEPTH", defaults.max_json_depth, minimum=3
-            ),  # {"inputs": {"sentences": []}}
-            max_backlog=integer("MAX_BACKLOG", defaults.max_backlog),
-            sweep_after=integer("SWEEP_AFTER", defaults.sweep_after),
-            sweep_max=integer("SWEEP_MAX", defaults.sweep_max, minimum=0),
-            sweep_every=integer("SWEEP_EVERY", defaults.sweep_every),
-            heartbeat_seconds=integer("HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
-            lease_seconds=integer("LEASE_SECONDS", defaults.lease_seconds, minimum=3),
-            batch_timeout=integer("BATCH_TIMEOUT", defaults.batch_timeout),
-            statement_timeout_ms=integer("STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms, minimum=0),
-            broker_send_timeout=integer("BROKER_SEND_TIMEOUT", defaults.broker_send_timeout),
-            drain_seconds=integer("DRAIN_SECONDS", defaults.drain_seconds, minimum=0),
-            api_keys=api_keys(env),
-            result_ttl=integer("RESULT_TTL", defaults.result_ttl, minimum=0),
-            purge_every=integer("PURGE_EVERY", defaults.purge_every),
-            webhook_secret=webhook_secret(env),
-            webhook_allow_private=boolean("WEBHOOK_ALLOW_PRIVATE"),
-            log_level=text("LOG_LEVEL", defaults.log_level).upper(),
-            log_format=log_format(env, broker_url),
-            worker_heartbeat_dir=Path(text("WORKER_HEARTBEAT_DIR", str(defaults.worker_heartbeat_dir))),
-            build_commit=text("BUILD_COMMIT", defaults.build_commit),
-        )
+    env: tuple[str, ...]  # the variables read, the first one the main
+    help: str  # what it means (Markdown, one line)
+    read: Callable[[Mapping[str, str], Any], Any]  # (environment, the field's default) -> the value
+    shown: str | None = None  # the default as the page states it, when not the field's default itself
+    secret: bool = False  # its value is never shown (repr, the page)
 
 
-class _Reader:
-    """Typed reads of the environment; every error names the variable."""
+def _setting(setting: Setting, default: Any) -> Any:
+    """A dataclass field carrying its setting (secret values stay out of the repr)."""
+    return dataclasses.field(default=default, repr=not setting.secret, metadata={"setting": setting})
 
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
 
-    def text(self, name: str, default: str) -> str:
-        return self.env.get(name, "").strip() or default
+def _raw(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
 
-    def integer(self, name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
-        raw = self.env.get(name, "").strip()
+
+def text(
+    name: str,
+    default: Any,
+    help: str,
+    *,
+    convert: Callable[[str], Any] = str,
+    schemes: tuple[str, ...] = (),
+    shown: str | None = None,
+) -> Any:
+    """A string (or what `convert` makes of it); unset or blank is the default. With `schemes`, a URL that
+    starts with one of them (or is the default itself)."""
+
+    def read(env: Mapping[str, str], default: Any) -> Any:
+        raw = _raw(env, name)
+        if not raw:
+            return default
+        return convert(_url(name, raw, schemes, default) if schemes else raw)
+
+    return _setting(Setting((name,), help, read, shown), default)
+
+
+def integer(name: str, default: int, help: str, *, minimum: int = 1, maximum: int | None = None) -> Any:
+    """An integer within bounds; unset or blank is the default; every error names the variable."""
+
+    def read(env: Mapping[str, str], default: int) -> int:
+        raw = _raw(env, name)
         if not raw:
             return default
         try:
@@ -146,14 +82,34 @@ class _Reader:
             raise ConfigError(f"{name} must be <= {maximum}, got {value}")
         return value
 
-    def boolean(self, name: str) -> bool:
-        """1/0, true/false, yes/no, on/off; unset or empty is false."""
-        raw = self.env.get(name, "").strip().lower()
+    return _setting(Setting((name,), help, read), default)
+
+
+def boolean(name: str, help: str) -> Any:
+    """1/0, true/false, yes/no, on/off; unset or empty is false."""
+
+    def read(env: Mapping[str, str], default: bool) -> bool:
+        raw = _raw(env, name).lower()
         if raw in ("", "0", "false", "no", "off"):
             return False
         if raw in ("1", "true", "yes", "on"):
             return True
         raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
+
+    return _setting(Setting((name,), help, read), False)
+
+
+def custom(
+    names: tuple[str, ...],
+    default: Any,
+    help: str,
+    read: Callable[[Mapping[str, str]], Any],
+    *,
+    shown: str | None = None,
+    secret: bool = False,
+) -> Any:
+    """A setting read by a function of its own (several variables, a format to check)."""
+    return _setting(Setting(names, help, lambda env, _default: read(env), shown, secret), default)
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...], allowed: str) -> str:
@@ -224,3 +180,260 @@ def _keys(entries: Iterable[tuple[str, str]], source: str) -> list[str]:
             raise ConfigError(f"{source}: {where} is not a usable key (printable ASCII without spaces)")
         keys.append(key)
     return keys
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    return log_format(env, _raw(env, "BROKER_URL") or EMBEDDED_BROKER)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a process is told by its environment. Fields in the order the configuration page lists them."""
+
+    broker_url: str = text(
+        "BROKER_URL",
+        EMBEDDED_BROKER,
+        "`amqp://user:pass@host:5672/vhost` for RabbitMQ (several nodes separated by `;`); `stub://` is the "
+        "embedded mode: an in-process broker and worker",
+        schemes=("amqp://", "amqps://"),
+    )
+    database_url: str = text(
+        "DATABASE_URL",
+        "",
+        "`postgresql://user@host:5432/db` (libpq's form, several hosts allowed) or `sqlite:///path`",
+        schemes=("sqlite://", "postgres://", "postgresql://"),
+        shown="SQLite file `$DATA_DIR/inference.db`",
+    )
+    data_dir: Path = text(
+        "DATA_DIR", Path("var"), "where the embedded database and the prepared models live", convert=Path
+    )
+    models_dir: Path | None = text(
+        "MODELS_DIR", None, "prepared ONNX models, one directory each", convert=Path, shown="`$DATA_DIR/models`"
+    )
+    catalog: Path | None = text(
+        "INFERENCE_CATALOG",
+        None,
+        "a catalog file of your own (see [Models](models.md#the-catalog))",
+        convert=Path,
+        shown="the shipped `catalog/catalog.toml`",
+    )
+    default_model: str | None = text(
+        "DEFAULT_MODEL", None, "the model of requests that name none", shown="the catalog's `default`"
+    )
+    preload_models: str = text(
+        "PRELOAD_MODELS",
+        "",
+        "models a worker loads at start: `all`, `none` or `a,b`; any other on first use",
+        shown="the default model",
+    )
+    host: str = text("HOST", "127.0.0.1", "the interface `serve` listens on (`--host` wins)")
+    port: int = integer("PORT", 8000, "the port `serve` listens on (`--port` wins)")
+    web_threads: int = integer(
+        "WEB_THREADS",
+        48,
+        "waitress threads; all but two may wait for results at once (see [Waiting](api.md#waiting))",
+    )
+    worker_threads: int = integer(
+        "WORKER_THREADS", 64, "in-process worker threads (embedded mode): jobs in flight, batched together"
+    )
+    ort_threads: int = integer(
+        "ORT_THREADS", 1, "ONNX Runtime intra-op threads per worker process (scale with processes, not threads)"
+    )
+    worker_nice: int = integer(
+        "WORKER_NICE",
+        10,
+        "CPU priority the worker processes give up (`nice`, 0 to 19) so that on a shared host the API, "
+        "PostgreSQL and RabbitMQ answer first; `0` keeps the default priority",
+        minimum=0,
+        maximum=19,
+    )
+    max_body_bytes: int = integer(
+        "MAX_BODY_BYTES",
+        1 << 20,
+        "larger bodies get the JSON 413 (read up to 4 times this, at least 1 MiB; beyond that the server "
+        "closes the connection)",
+    )
+    max_inputs: int = integer("MAX_INPUTS", 64, "inputs per request")
+    max_input_chars: int = integer("MAX_INPUT_CHARS", 20_000, "characters per input")
+    max_json_depth: int = integer(
+        "MAX_JSON_DEPTH",
+        32,
+        'arrays and objects nested deeper are refused with 422 (at least 3: `{"inputs": {"sentences": []}}`)',
+        minimum=3,
+    )
+    max_backlog: int = integer(
+        "MAX_BACKLOG", 10_000, "queued jobs per model before `POST` answers 429 with `Retry-After`"
+    )
+    api_keys: tuple[str, ...] = custom(
+        ("API_KEYS", "API_KEYS_FILE"),
+        (),
+        "API keys: comma-separated in `API_KEYS`, one a line in the file `API_KEYS_FILE` (blank lines and `#` "
+        "comments ignored: a mounted Secret); both may be set (see [Security](security.md#api-keys))",
+        api_keys,
+        shown="none: the API is open",
+        secret=True,
+    )
+    sweep_after: int = integer(
+        "SWEEP_AFTER",
+        120,
+        "seconds a job may stay queued (since its last re-send) before the sweeper looks at it "
+        "(see [Reliability](reliability.md#the-sweeper))",
+    )
+    sweep_max: int = integer("SWEEP_MAX", 3, "counted re-sends before the sweeper fails a job as lost", minimum=0)
+    sweep_every: int = integer(
+        "SWEEP_EVERY",
+        10,
+        "seconds between sweeps of the embedded mode's sweeper thread (`inference-api sweep --every N` elsewhere)",
+    )
+    heartbeat_seconds: int = integer(
+        "HEARTBEAT_SECONDS",
+        10,
+        "how often each worker process records its loaded models in the database; it counts as gone three "
+        "beats after its last (see [Models](models.md#prepared-and-ready))",
+    )
+    lease_seconds: int = integer(
+        "LEASE_SECONDS",
+        30,
+        "a running job's lease, renewed by its worker every third of it; the sweeper sends the job again "
+        "once it has expired",
+        minimum=3,
+    )
+    batch_timeout: int = integer(
+        "BATCH_TIMEOUT", 120, "seconds a batch may run; the jobs it has not reached by then are retried"
+    )
+    statement_timeout_ms: int = integer(
+        "STATEMENT_TIMEOUT_MS",
+        30_000,
+        "PostgreSQL `statement_timeout` of every connection (`0`: none; migrations have none)",
+        minimum=0,
+    )
+    broker_send_timeout: int = integer(
+        "BROKER_SEND_TIMEOUT",
+        5,
+        "seconds a publish may wait on a broker that blocks publishers before the `POST` gets 503",
+    )
+    drain_seconds: int = integer(
+        "DRAIN_SECONDS", 20, "on SIGTERM, how long `serve` lets the requests in flight finish", minimum=0
+    )
+    result_ttl: int = integer(
+        "RESULT_TTL",
+        7 * 24 * 3600,
+        "seconds a finished job keeps its inputs, output and idempotency key (7 days); `0` keeps them for ever",
+        minimum=0,
+    )
+    purge_every: int = integer(
+        "PURGE_EVERY",
+        3600,
+        "seconds between purges of the embedded mode's purge thread (elsewhere: `inference-api purge`)",
+    )
+    webhook_secret: str = custom(
+        ("WEBHOOK_SECRET",),
+        "",
+        'signs webhooks: `whsec_` and 24 to 64 random bytes in base64 (`"whsec_" + base64(os.urandom(32))`)',
+        webhook_secret,
+        shown="none: webhooks off",
+        secret=True,
+    )
+    webhook_allow_private: bool = boolean(
+        "WEBHOOK_ALLOW_PRIVATE",
+        "`true` lets webhooks go to private and loopback addresses, and over plain http (tests, development)",
+    )
+    log_level: str = text("LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`", convert=str.upper)
+    log_format: str = custom(
+        ("LOG_FORMAT",),
+        "json",
+        "`json` (one JSON object a line) or `text`",
+        _log_format,
+        shown="`json`; `text` in the embedded mode",
+    )
+    worker_heartbeat_dir: Path = text(
+        "WORKER_HEARTBEAT_DIR",
+        Path("/tmp/inference-api/heartbeats"),
+        "where worker processes beat, one file each; `inference-api worker-alive` reads it",
+        convert=Path,
+    )
+    build_commit: str = text("BUILD_COMMIT", "unknown", "the commit `inference_api_build_info` shows")
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url == EMBEDDED_BROKER
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+
+    @property
+    def max_body_hard_cap(self) -> int:
+        """Bodies up to this size are read and refused with the JSON 413; only beyond it does the server
+        (waitress) close the connection."""
+        return max(4 * self.max_body_bytes, 1 << 20)
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Every field from its setting; the first unusable variable is a ConfigError naming it."""
+        env = os.environ if env is None else env
+        return cls(**{f.name: setting.read(env, f.default) for f, setting in _fields(cls)})
+
+
+def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
+    return [(f, f.metadata["setting"]) for f in dataclasses.fields(cls) if "setting" in f.metadata]
+
+
+def settings() -> list[tuple[str, Setting, Any]]:
+    """(field name, setting, default) of every `Config` field, in declaration order: the configuration page."""
+    return [(f.name, setting, f.default) for f, setting in _fields(Config)]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable read by another program than `Config.from_env`."""
+
+    name: str
+    default: str
+    help: str
+    read_by: str
+
+
+ELSEWHERE = (
+    Variable(
+        "dramatiq_prom_port", "`9191`", "the port of a worker's metrics server", "Dramatiq's Prometheus middleware"
+    ),
+    Variable(
+        "dramatiq_prom_host",
+        "`0.0.0.0`",
+        "the interface of a worker's metrics server",
+        "Dramatiq's Prometheus middleware",
+    ),
+    Variable(
+        "dramatiq_prom_db",
+        "`/tmp/dramatiq-prometheus`",
+        "the worker processes' shared metrics directory: give each pod its own (an `emptyDir`)",
+        "Dramatiq's Prometheus middleware",
+    ),
+    Variable(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "`dramatiq_prom_db`",
+        "set by the worker entry (`actors.worker`) to `dramatiq_prom_db`, for prometheus-client's multiprocess "
+        "mode; do not set it yourself",
+        "`actors.worker`, prometheus-client",
+    ),
+    Variable(
+        "WORKER_PROCESSES",
+        "none",
+        "worker processes per pod, passed to `dramatiq --processes`",
+        "the Kubernetes worker Deployment",
+    ),
+    Variable(
+        "INFERENCE_API_URL", "`http://localhost:8000`", "the API the client talks to", "the Python client, `submit`"
+    ),
+    Variable(
+        "INFERENCE_API_KEY",
+        "none",
+        "the Bearer key the client sends (one of the server's `API_KEYS`)",
+        "the Python client, `submit`",
+    ),
+)

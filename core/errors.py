@@ -11,6 +11,20 @@ class InferenceError(Exception):
         self.description = description
 
 
+class ConfigError(InferenceError):
+    """An environment variable holds a value we cannot use; the message names the variable. Raised at start,
+    before anything is served: the process says so and exits."""
+
+    title = "Configuration error"
+
+
+class CatalogError(ConfigError):
+    """The model catalog is invalid, or names a source that is not installed; the message names the entry
+    and the field."""
+
+    title = "Invalid model catalog"
+
+
 class InvalidRequest(InferenceError):
     """The client sent something we will not accept (422 unless a subclass says otherwise)."""
 
