@@ -20,7 +20,7 @@ logger = logging.getLogger("inference_api")
 # Waitress writes a response from the request's thread as it comes (send_bytes 1), while its main loop,
 # seeing output it cannot lock, spins on select until the thread is done: 4 to 21 turns a request, and
 # 16% more of the API's CPU a POST. Left to the main loop, which the request's end wakes anyway, the headers and
-# the body go out in one send and the loop turns once a request (README, Performance). A response is
+# the body go out in one send and the loop turns once a request (bench/HISTORY.md has the figures). A response is
 # sent early only past this size.
 SEND_BYTES = 64 * 1024
 
