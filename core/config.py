@@ -9,181 +9,22 @@ read by other programs (Dramatiq's metrics server, the client, the Kubernetes ma
 # ruff: noqa: RUF009 - the setting helpers (text, integer, ...) return dataclasses.field(...)
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret
+from core.settings import Setting, Variable, boolean, custom, integer, read_raw, text
 
 __all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
-EMBEDDED_BROKER = "stub://"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """How one `Config` field comes from the environment, and what the configuration page says of it."""
-
-    env: tuple[str, ...]  # the variables read, the first one the main
-    help: str  # what it means (Markdown, one line)
-    read: Callable[[Mapping[str, str], Any], Any]  # (environment, the field's default) -> the value
-    shown: str | None = None  # the default as the page states it, when not the field's default itself
-    secret: bool = False  # its value is never shown (repr, the page)
-
-
-def _setting(setting: Setting, default: Any) -> Any:
-    """A dataclass field carrying its setting (secret values stay out of the repr)."""
-    return dataclasses.field(default=default, repr=not setting.secret, metadata={"setting": setting})
-
-
-def _raw(env: Mapping[str, str], name: str) -> str:
-    return env.get(name, "").strip()
-
-
-def text(
-    name: str,
-    default: Any,
-    help: str,
-    *,
-    convert: Callable[[str], Any] = str,
-    schemes: tuple[str, ...] = (),
-    shown: str | None = None,
-) -> Any:
-    """A string (or what `convert` makes of it); unset or blank is the default. With `schemes`, a URL that
-    starts with one of them (or is the default itself)."""
-
-    def read(env: Mapping[str, str], default: Any) -> Any:
-        raw = _raw(env, name)
-        if not raw:
-            return default
-        return convert(_url(name, raw, schemes, default) if schemes else raw)
-
-    return _setting(Setting((name,), help, read, shown), default)
-
-
-def integer(name: str, default: int, help: str, *, minimum: int = 1, maximum: int | None = None) -> Any:
-    """An integer within bounds; unset or blank is the default; every error names the variable."""
-
-    def read(env: Mapping[str, str], default: int) -> int:
-        raw = _raw(env, name)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-        if value < minimum:
-            raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise ConfigError(f"{name} must be <= {maximum}, got {value}")
-        return value
-
-    return _setting(Setting((name,), help, read), default)
-
-
-def boolean(name: str, help: str) -> Any:
-    """1/0, true/false, yes/no, on/off; unset or empty is false."""
-
-    def read(env: Mapping[str, str], default: bool) -> bool:
-        raw = _raw(env, name).lower()
-        if raw in ("", "0", "false", "no", "off"):
-            return False
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        raise ConfigError(f"{name} must be true or false (1/0, yes/no), got {raw!r}")
-
-    return _setting(Setting((name,), help, read), False)
-
-
-def custom(
-    names: tuple[str, ...],
-    default: Any,
-    help: str,
-    read: Callable[[Mapping[str, str]], Any],
-    *,
-    shown: str | None = None,
-    secret: bool = False,
-) -> Any:
-    """A setting read by a function of its own (several variables, a format to check)."""
-    return _setting(Setting(names, help, lambda env, _default: read(env), shown, secret), default)
-
-
-def _url(name: str, value: str, schemes: tuple[str, ...], allowed: str) -> str:
-    """`value` when it is `allowed` (the default) or starts with one of `schemes`; else a ConfigError."""
-    if value != allowed and not value.startswith(schemes):
-        expected = " or ".join(f"{scheme}..." for scheme in schemes[:2]) + (f" or {allowed}" if allowed else "")
-        raise ConfigError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def webhook_secret(env: Mapping[str, str]) -> str:
-    """`WEBHOOK_SECRET` as Standard Webhooks writes it: `whsec_` and 24 to 64 random bytes in base64."""
-    raw = env.get("WEBHOOK_SECRET", "").strip()
-    if not raw:
-        return ""
-    try:
-        encoded = raw.removeprefix("whsec_").rstrip("=")
-        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except ValueError:
-        raise ConfigError("WEBHOOK_SECRET must be whsec_ followed by base64") from None
-    if not 24 <= len(key) <= 64:
-        raise ConfigError(f"WEBHOOK_SECRET must hold 24 to 64 bytes (it holds {len(key)})")
-    return raw
-
-
-def log_format(env: Mapping[str, str], broker_url: str) -> str:
-    """`LOG_FORMAT`: json (the default with a real broker, for log collectors) or text (the embedded default)."""
-    value = env.get("LOG_FORMAT", "").strip().lower() or ("text" if broker_url == EMBEDDED_BROKER else "json")
-    if value not in ("json", "text"):
-        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
-    return value
-
-
-def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The keys from `API_KEYS` (comma-separated) and `API_KEYS_FILE` (one a line, blank lines and `#`
-    comments ignored: a mounted Kubernetes Secret). Errors name the variable and the place, never a key."""
-    keys: list[str] = []
-    if raw := env.get("API_KEYS", "").strip():
-        found = _keys(((f"entry {n}", entry) for n, entry in enumerate(raw.split(","), 1)), "API_KEYS")
-        if not found:
-            raise ConfigError("API_KEYS is set but holds no key")
-        keys += found
-    if path := env.get("API_KEYS_FILE", "").strip():
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"API_KEYS_FILE {path!r} cannot be read: {e.strerror or e}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"API_KEYS_FILE {path!r} is not UTF-8 text") from None
-        lines = (
-            (f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if not line.lstrip().startswith("#")
-        )
-        found = _keys(lines, f"API_KEYS_FILE {path!r}")
-        if not found:
-            raise ConfigError(f"API_KEYS_FILE {path!r} holds no key (only blank lines and # comments)")
-        keys += found
-    return tuple(dict.fromkeys(keys))  # in order, once each
-
-
-def _keys(entries: Iterable[tuple[str, str]], source: str) -> list[str]:
-    """The non-blank entries, stripped; a key must be printable ASCII without spaces to travel in a header."""
-    keys = []
-    for where, entry in entries:
-        key = entry.strip()
-        if not key:
-            continue
-        if not (key.isascii() and key.isprintable()) or " " in key:
-            raise ConfigError(f"{source}: {where} is not a usable key (printable ASCII without spaces)")
-        keys.append(key)
-    return keys
-
 
 def _log_format(env: Mapping[str, str]) -> str:
-    return log_format(env, _raw(env, "BROKER_URL") or EMBEDDED_BROKER)
+    return log_format(env, read_raw(env, "BROKER_URL") or EMBEDDED_BROKER)
 
 
 @dataclass(frozen=True)
@@ -386,16 +227,6 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
 def settings() -> list[tuple[str, Setting, Any]]:
     """(field name, setting, default) of every `Config` field, in declaration order: the configuration page."""
     return [(f.name, setting, f.default) for f, setting in _fields(Config)]
-
-
-@dataclass(frozen=True)
-class Variable:
-    """An environment variable read by another program than `Config.from_env`."""
-
-    name: str
-    default: str
-    help: str
-    read_by: str
 
 
 ELSEWHERE = (

@@ -1,0 +1,74 @@
+"""The settings read by functions of their own: API keys (a variable and a file), the webhook secret's
+format and the log format, whose default depends on the broker."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from core.errors import ConfigError
+
+EMBEDDED_BROKER = "stub://"
+
+
+def webhook_secret(env: Mapping[str, str]) -> str:
+    """`WEBHOOK_SECRET` as Standard Webhooks writes it: `whsec_` and 24 to 64 random bytes in base64."""
+    raw = env.get("WEBHOOK_SECRET", "").strip()
+    if not raw:
+        return ""
+    try:
+        encoded = raw.removeprefix("whsec_").rstrip("=")
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        raise ConfigError("WEBHOOK_SECRET must be whsec_ followed by base64") from None
+    if not 24 <= len(key) <= 64:
+        raise ConfigError(f"WEBHOOK_SECRET must hold 24 to 64 bytes (it holds {len(key)})")
+    return raw
+
+
+def log_format(env: Mapping[str, str], broker_url: str) -> str:
+    """`LOG_FORMAT`: json (the default with a real broker, for log collectors) or text (the embedded default)."""
+    value = env.get("LOG_FORMAT", "").strip().lower() or ("text" if broker_url == EMBEDDED_BROKER else "json")
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
+def api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The keys from `API_KEYS` (comma-separated) and `API_KEYS_FILE` (one a line, blank lines and `#`
+    comments ignored: a mounted Kubernetes Secret). Errors name the variable and the place, never a key."""
+    keys: list[str] = []
+    if raw := env.get("API_KEYS", "").strip():
+        found = _keys(((f"entry {n}", entry) for n, entry in enumerate(raw.split(","), 1)), "API_KEYS")
+        if not found:
+            raise ConfigError("API_KEYS is set but holds no key")
+        keys += found
+    if path := env.get("API_KEYS_FILE", "").strip():
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"API_KEYS_FILE {path!r} cannot be read: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"API_KEYS_FILE {path!r} is not UTF-8 text") from None
+        lines = (
+            (f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if not line.lstrip().startswith("#")
+        )
+        found = _keys(lines, f"API_KEYS_FILE {path!r}")
+        if not found:
+            raise ConfigError(f"API_KEYS_FILE {path!r} holds no key (only blank lines and # comments)")
+        keys += found
+    return tuple(dict.fromkeys(keys))  # in order, once each
+
+
+def _keys(entries: Iterable[tuple[str, str]], source: str) -> list[str]:
+    """The non-blank entries, stripped; a key must be printable ASCII without spaces to travel in a header."""
+    keys = []
+    for where, entry in entries:
+        key = entry.strip()
+        if not key:
+            continue
+        if not (key.isascii() and key.isprintable()) or " " in key:
+            raise ConfigError(f"{source}: {where} is not a usable key (printable ASCII without spaces)")
+        keys.append(key)
+    return keys
