@@ -96,7 +96,10 @@ def _list(catalog: Catalog, operations: Operations) -> dict[str, Any]:
             "query", "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "jobs per page (default 20)"
         ),
         parameter(
-            "query", "after", {"type": "string"}, "the cursor of the previous page's `next` link; empty: the first page"
+            "query",
+            "after",
+            {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+            "the opaque cursor of the previous page's `next` link (any other: 422); empty: the first page",
         ),
         parameter(
             "query",
