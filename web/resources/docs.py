@@ -67,7 +67,7 @@ INITIALIZER = """window.onload = function () {
 class DocsPage:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.env.get("PATH_INFO", "").endswith("/"):  # /docs/: its relative URLs would miss; /docs is the page
-            raise falcon.HTTPMovedPermanently(f"{req.app}{req.path}")
+            raise falcon.HTTPMovedPermanently(f"{req.root_path}{req.path}")
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = ["no-cache"]  # the page is tiny; the document it loads may change with a deploy
         resp.text = PAGE
@@ -78,12 +78,13 @@ class DocsAsset:
         media_type = ASSETS.get(asset)
         if media_type is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"no file {asset!r} in the reference")
-        resp.content_type = media_type
         resp.etag = f'"{VERSION}"'
         resp.cache_control = ["public", f"max-age={MAX_AGE}"]
         if req.get_header("If-None-Match") == resp.etag:
-            resp.status = falcon.HTTP_304
+            resp.status = falcon.HTTP_304  # no body, so no Content-Type
+            resp.content_type = None
             return
+        resp.content_type = media_type
         if asset == "initializer.js":
             resp.text = INITIALIZER
             return
