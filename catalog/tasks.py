@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from core.schema import Array, Boolean, Integer, Nullable, Number, Object, Schema, String
 
+# The task names (Hugging Face pipeline names), for code that picks by task rather than spelling them out.
+FEATURE_EXTRACTION = "feature-extraction"
+SENTENCE_SIMILARITY = "sentence-similarity"
+TEXT_CLASSIFICATION = "text-classification"
+TEXT_GENERATION = "text-generation"
+
 TRUNCATE = Boolean("cut inputs longer than the model's max length (default true); false makes them a 422")
 PARAMETERS: dict[str, dict[str, Schema]] = {
-    "feature-extraction": {
+    FEATURE_EXTRACTION: {
         "normalize": Boolean("unit-length vectors (default: as the model's sentence-transformers config)"),
         "truncate": TRUNCATE,
     },
-    "sentence-similarity": {"truncate": TRUNCATE},
-    "text-classification": {
+    SENTENCE_SIMILARITY: {"truncate": TRUNCATE},
+    TEXT_CLASSIFICATION: {
         "top_k": Nullable(Integer(1, 10_000), "labels to return, best first (default 1; null for all)"),
         "truncate": TRUNCATE,
     },
-    "text-generation": {
+    TEXT_GENERATION: {
         "max_new_tokens": Integer(1, 512, "tokens to generate (default 20)"),
         "do_sample": Boolean("sample instead of greedy decoding (default false: deterministic)"),
         "temperature": Number(0.0, 100.0, "sampling temperature (default 1.0)", exclusive_minimum=True),

@@ -23,6 +23,9 @@ class Delivery:
     FAILED = "failed"  # retries ran out
 
 
+DELIVERY_STATUSES = (Delivery.PENDING, Delivery.DELIVERED, Delivery.FAILED)
+
+
 def claim_unsent(job_ids: Iterable) -> list:
     """The ids of the pending deliveries of `job_ids` whose message was never sent, marked sent now."""
     ids = list(job_ids)

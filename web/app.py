@@ -17,11 +17,13 @@ from db.base import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.embeddings import EmbeddingsSchema
 from web.intake import Intake
 from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.request import RequestSchema
 from web.resources import openai
+from web.resources.docs import DocsAsset, DocsPage
 from web.resources.health import Health, Ready
 from web.resources.inference import InferenceCancel, InferenceCollection, InferenceItem
 from web.resources.models import ModelCollection, ModelItem, Readiness
@@ -45,8 +47,9 @@ def create_app(
     sender = sender or open_sender(config.broker_url)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
     webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
-    # validates POST /inference and is described in /openapi.json
+    # validate POST /inference and POST /v1/embeddings, and are what /openapi.json states of them
     schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
+    embeddings = EmbeddingsSchema(catalog, limits)
     middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
 
     app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
@@ -63,10 +66,12 @@ def create_app(
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
-    app.add_route("/v1/embeddings", openai.Embeddings(schema, limits, tokens, intake, waiter))
+    app.add_route("/v1/embeddings", openai.Embeddings(embeddings, limits, intake, waiter))
     openai_models = openai.Models(catalog)
     app.add_route("/v1/models", openai_models)
     app.add_route("/v1/models/{model}", openai_models, suffix="model")
-    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema)))
+    app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))
+    app.add_route("/docs", DocsPage())
+    app.add_route("/docs/{asset}", DocsAsset())
     app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
     return app

@@ -14,8 +14,10 @@ import falcon
 
 from core.owners import OPEN, owner_id
 
-# Probes and the API description: no user data, nothing a key protects.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+# Probes, the API description and its interactive reference (with its files, under OPEN_PREFIX): no user
+# data, nothing a key protects.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+OPEN_PREFIX = "/docs/"
 REALM = "inference-api"
 
 
@@ -27,7 +29,7 @@ class BearerAuth:
             raise ValueError("BearerAuth needs at least one key (no keys means no middleware)")
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path in self.open_paths:
+        if req.path in self.open_paths or req.path.startswith(OPEN_PREFIX):
             return
         scheme, _, token = (req.get_header("Authorization") or "").strip().partition(" ")
         token = token.strip()

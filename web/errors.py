@@ -24,6 +24,13 @@ from web import openai_errors
 logger = logging.getLogger(__name__)
 
 
+class JobGone(InferenceError):
+    """A job whose inputs and output were deleted by its owner or purged after RESULT_TTL: 410 Gone, so
+    that a client (and any HTTP tool) tells it from a job that never existed (404) and stops asking."""
+
+    title = "Gone"
+
+
 def _unprocessable(ex: InvalidRequest) -> falcon.HTTPError:
     error = falcon.HTTPUnprocessableEntity(title=ex.title, description=ex.description)
     error.field = ex.field
@@ -42,6 +49,7 @@ HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
     InvalidRequest: _unprocessable,
     PayloadTooLarge: lambda ex: falcon.HTTPContentTooLarge(title=ex.title, description=ex.description),
     NotFound: lambda ex: falcon.HTTPNotFound(title=ex.title, description=ex.description),
+    JobGone: lambda ex: falcon.HTTPGone(title=ex.title, description=ex.description),
     Conflict: lambda ex: falcon.HTTPConflict(title=ex.title, description=ex.description),
     Unavailable: lambda ex: falcon.HTTPServiceUnavailable(
         title=ex.title, description=ex.description, retry_after=ex.retry_after
@@ -95,7 +103,7 @@ def _serialize(req, resp, exception: falcon.HTTPError) -> None:
 
 def _describe(req, exception: falcon.HTTPError) -> str:
     if isinstance(exception, falcon.HTTPNotFound):
-        return "no such route (the routes are in GET /openapi.json)"
+        return "no such route (the routes are in GET /openapi.json, to try at GET /docs)"
     if isinstance(exception, falcon.HTTPMethodNotAllowed):
         return f"{req.method} is not allowed here; allowed: {(exception.headers or {}).get('Allow', 'none')}"
     return exception.title or "error"

@@ -67,8 +67,7 @@ class Intake:
             "awaited": awaited,
         }
         if key is None:
-            if not database.is_closed():  # waiting for a group needs no connection: the leader uses its own
-                database.close()
+            database.close()  # waiting for a group needs no connection: the leader uses its own
             job = self.group.submit(fields)  # shares its commit and message with concurrent requests
         else:  # alone: a concurrent request with the same key must not fail the others' insert
             try:

@@ -10,5 +10,4 @@ class DatabaseConnection:
     """
 
     def process_response(self, req, resp, resource, req_succeeded):
-        if not database.is_closed():
-            database.close()
+        database.close()  # a no-op when the request opened none

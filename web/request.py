@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog import Catalog, ModelSpec
-from catalog.tasks import PARAMETERS, parameters_schema
+from catalog.tasks import PARAMETERS, SENTENCE_SIMILARITY, TEXT_GENERATION, parameters_schema
 from catalog.tokens import TokenCounter
 from core.errors import InvalidRequest
 from core.schema import AnyOf, Array, Enum, Named, Object, Schema, String
 from web.validation import Limits
 
-SIMILARITY = "sentence-similarity"
+SIMILARITY = SENTENCE_SIMILARITY
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,13 @@ class RequestSchema:
 
     def json_schemas(self) -> dict[str, Any]:
         """The document's component schemas: the request (one variant a model and task) and its parts."""
+        variants = [variant.json_schema() for variant in self.variants.values()]
+        if "webhook_events" in self.extra:  # `web.webhooks.WebhookPolicy.parse` refuses events without a URL
+            variants = [{**variant, "dependentRequired": {"webhook_events": ["webhook"]}} for variant in variants]
         request = {
             "description": "one shape a model and task: the model's name (omitted or null: the default model), "
             "`inputs` or its alias `text` (the old API's field), and the task's `parameters`",
-            "anyOf": [variant.json_schema() for variant in self.variants.values()],
+            "anyOf": variants,
         }
         return {"InferenceRequest": request, **{name: named.inner.json_schema() for name, named in self.named.items()}}
 
@@ -125,7 +128,7 @@ def _check_lengths(request: InferenceRequest, field: str, tokens: TokenCounter) 
     if counted is None:
         return  # not prepared on this host: the worker checks it and fails the job with the reason
     counts, max_length = counted
-    if request.task == "text-generation":
+    if request.task == TEXT_GENERATION:
         max_length -= request.parameters.get("max_new_tokens", 20)
     for index, count in enumerate(counts):
         if count > max_length:

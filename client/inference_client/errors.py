@@ -58,6 +58,10 @@ class NotFound(APIError):
     status = 404  # unknown job (or route)
 
 
+class Gone(APIError):
+    status = 410  # a job deleted (DELETE) or purged (after the server's RESULT_TTL): its result is gone
+
+
 class Conflict(APIError):
     status = 409  # e.g. canceling a finished job
 
@@ -109,6 +113,7 @@ BY_STATUS: dict[int, type[APIError]] = {
         BadRequest,
         Unauthorized,
         NotFound,
+        Gone,
         Conflict,
         PayloadTooLarge,
         UnsupportedMediaType,

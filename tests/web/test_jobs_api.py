@@ -7,6 +7,7 @@ import pytest
 from falcon.testing import TestClient
 
 from db import Job, Status
+from db.models import utcnow
 from web import create_app
 
 KEYS = ("key-alice-5d2e", "key-bob-8c1f")
@@ -118,17 +119,45 @@ def test_without_keys_every_job_is_open_to_every_caller(client):
     assert Job.get_by_id(job_id).owner == ""
 
 
-def test_delete_erases_inputs_and_output_and_leaves_a_tombstone(client):
+def test_a_deleted_job_is_gone_to_get_wait_and_cancel_and_listed_without_inputs_or_output(client):
     job_id = post(client)
     Job.claim(job_id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])
     assert client.simulate_delete(f"/inference/{job_id}").status_code == 204
-    tomb = client.simulate_get(f"/inference/{job_id}").json
-    assert tomb["status"] == "succeeded" and "output" not in tomb and tomb["deleted_at"]
-    assert tomb["finished_at"] and tomb["model"] == "all-MiniLM-L6-v2"
+    for response in (
+        client.simulate_get(f"/inference/{job_id}"),
+        client.simulate_get(f"/inference/{job_id}", params={"wait": "5"}),
+        client.simulate_post(f"/inference/{job_id}/cancel"),
+    ):
+        assert response.status_code == 410
+        assert response.json["title"] == "Gone" and "deleted" in response.json["description"]
     listed = client.simulate_get("/inference", params={"include": "inputs,output"}).json["jobs"]
-    assert "inputs" not in listed[0] and "output" not in listed[0]
+    assert listed[0]["deleted_at"] and "inputs" not in listed[0] and "output" not in listed[0]
     assert Job.get_by_id(job_id).inputs == []
-    assert client.simulate_delete(f"/inference/{job_id}").status_code == 204  # again: nothing more to do
+
+
+def test_deleting_a_deleted_job_again_is_a_204_that_changes_nothing(client):
+    job_id = post(client)
+    Job.claim(job_id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])
+    assert client.simulate_delete(f"/inference/{job_id}").status_code == 204
+    deleted_at = Job.get_by_id(job_id).deleted_at
+    assert client.simulate_delete(f"/inference/{job_id}").status_code == 204
+    assert Job.get_by_id(job_id).deleted_at == deleted_at
+
+
+def test_a_purged_job_is_gone_naming_the_purge(client):
+    job_id = post(client)
+    Job.claim(job_id).finish(Status.SUCCEEDED, output=[{"embedding": [1.0]}])
+    Job.update(purged_at=utcnow(), inputs=[], output=None).where(Job.id == job_id).execute()
+    response = client.simulate_get(f"/inference/{job_id}")
+    assert response.status_code == 410 and "purged" in response.json["description"]
+    assert client.simulate_delete(f"/inference/{job_id}").status_code == 204
+
+
+def test_an_empty_after_is_the_first_page(client):
+    ids = [post(client, f"text {n}") for n in range(2)]
+    response = client.simulate_get("/inference?after=")
+    assert response.status_code == 200
+    assert [job["id"] for job in response.json["jobs"]] == ids[::-1]
 
 
 def test_deleting_a_queued_job_cancels_it_first(client):

@@ -1,6 +1,7 @@
 """POST /inference (accept a job), GET /inference/{id} (read it back), DELETE /inference/{id} (drop its
 inputs and output) and POST /inference/{id}/cancel. A job belongs to the API key that created it: any
-other key gets 404, as if it did not exist."""
+other key gets 404, as if it did not exist. A deleted or purged job is 410 Gone to GET and cancel; DELETE
+stays idempotent (204 again), so a client may retry it safely (docs/api.md#jobs)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from db import Job
 from db.retention import erase
 from web.admission import idempotency_key
 from web.auth import owner_of
+from web.errors import JobGone
 from web.intake import Intake
 from web.request import RequestSchema
 from web.resources.jobs import list_jobs
 from web.resources.models import Readiness
-from web.serialize import job_view
 from web.validation import Limits, read_json
+from web.views import full_view, gone
 from web.waiting import MAX_WAIT, Waiter, preferred_wait
 from web.webhooks import WebhookPolicy
 
@@ -65,7 +67,7 @@ class InferenceCollection:
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
         if not job.finished and (ready := self.readiness.ready(job.model)) is not None:
             resp.set_header(MODEL_READY, "true" if ready else "false")  # false: no live worker has it loaded
-        resp.media = job_view(job)
+        resp.media = full_view(job)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         list_jobs(req, resp, self.schema.catalog, owner_of(req))
@@ -76,12 +78,12 @@ class InferenceCancel:
         self.sender = sender
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
-        job = find_job(job_id, owner_of(req))
+        job = live_job(job_id, owner_of(req))
         if not Job.cancel(job.id):
             raise Conflict(f"job {job.id} has already {job.status}; only a queued or running job can be canceled")
         if self.sender is not None:
             self.sender.deliver_webhooks([job.id])
-        resp.media = job_view(Job.find(job.id))
+        resp.media = full_view(Job.find(job.id))
 
 
 class InferenceItem:
@@ -90,15 +92,15 @@ class InferenceItem:
         self.sender = sender
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
-        job = find_job(job_id, owner_of(req))
+        job = live_job(job_id, owner_of(req))
         seconds = req.get_param_as_int("wait", min_value=0, max_value=MAX_WAIT)
         if seconds:
             job, _ = self.waiter.wait(job, seconds)
-        resp.media = job_view(job)
+        resp.media = full_view(job)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
-        """Drop the job's inputs and output (the row stays as a tombstone); an unfinished job is canceled
-        first. Deleting again changes nothing and answers 204 as well."""
+        """Drop the job's inputs and output (the row stays, to answer 410 Gone); an unfinished job is
+        canceled first. Deleting again, or deleting a purged job, changes nothing and answers 204 as well."""
         job = find_job(job_id, owner_of(req))
         if not job.finished and Job.cancel(job.id) and self.sender is not None:
             self.sender.deliver_webhooks([job.id])
@@ -115,4 +117,13 @@ def find_job(job_id: str, owner: str) -> Job:
     job = Job.find(key, owner)
     if job is None:
         raise JobNotFound(f"no job {job_id}")
+    return job
+
+
+def live_job(job_id: str, owner: str) -> Job:
+    """The owner's job as `find_job` finds it, or `JobGone` when its inputs and output are deleted or purged."""
+    job = find_job(job_id, owner)
+    reason = gone(job)
+    if reason is not None:
+        raise JobGone(reason)
     return job

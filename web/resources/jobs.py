@@ -22,7 +22,7 @@ from catalog import Catalog
 from core.errors import InvalidRequest
 from db import STATUSES, Job
 from db.models import WebhookDelivery
-from db.views import job_view
+from web.views import job_view
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -69,7 +69,8 @@ def encode_cursor(job: Job) -> str:
 
 
 def _cursor(value: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
-    if value is None:
+    """The cursor `after` names; none (absent or empty, as a form with a blank field sends it): the first page."""
+    if not value:
         return None
     try:
         created_at, job_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
