@@ -18,7 +18,10 @@ SKIP_DIRS = {".git", ".venv", "venv", "var", "node_modules", "build", "dist", ".
 # variables belong on the development page.
 TEST_DIRS = ("tests",)
 NOT_PRODUCT = ("tests", "bench", "docs")
-ENV_READS = re.compile(r"""(?:environ\.get|getenv|environ\[|env\.get)\(?\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
+# `req.env` is a request's WSGI environ, not the process' environment.
+ENV_READS = re.compile(
+    r"""(?:environ\.get|getenv|environ\[|(?<!req\.)env\.get)\(?\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""
+)
 REFERENCE = re.compile(r"(?<![\w/.-])docs/([A-Za-z0-9_-]+)\.md(?:#([A-Za-z0-9_-]+))?")
 ID = re.compile(r"""\sid="([^"]+)\"""")
 
