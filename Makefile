@@ -50,8 +50,8 @@ $(RUN_STAMP): setup.cfg pyproject.toml client/pyproject.toml
 
 # Everything `make test` runs: the dev tools (pytest, ruff, tox, schemathesis, mkdocs) and the deploy checks.
 $(STAMP): $(RUN_STAMP)
-	@echo "make: installing the test and deployment tools (the [dev] and [deploy] extras)..."
-	$(BIN)/python -m pip install --progress-bar on --editable ./client --editable '.[worker,export,dev,deploy]'
+	@echo "make: installing the test and deployment tools (the [dev], [deploy] and [procfile] extras)..."
+	$(BIN)/python -m pip install --progress-bar on --editable ./client --editable '.[worker,export,dev,deploy,procfile]'
 	touch $@
 
 $(CHECKOV): $(STAMP)
