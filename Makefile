@@ -11,7 +11,7 @@ CHECKOV := $(VENV)/checkov/bin/checkov
 .PHONY: run test lint format worker clean
 
 run: $(RUN_STAMP)
-	@echo "make run: starting the service (the first start also prepares the default model: about 20 s)"
+	@echo "make run: starting the service (the first start also prepares the default model: 20 to 40 s)"
 	$(BIN)/inference-api serve
 
 test: $(STAMP) $(CHECKOV)
