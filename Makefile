@@ -2,13 +2,16 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two installs, each recorded by a stamp: what serving needs (`make run`), then the test and deployment tools.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-test
 # checkov in a virtual environment of its own (its pins clash with the dev tools); tests/deploy finds it there.
 CHECKOV := $(VENV)/checkov/bin/checkov
 
 .PHONY: run test lint format worker clean
 
-run: $(STAMP)
+run: $(RUN_STAMP)
+	@echo "make run: starting the service (the first start also prepares the default model: 20 to 40 s)"
 	$(BIN)/inference-api serve
 
 test: $(STAMP) $(CHECKOV)
@@ -25,7 +28,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # Production-style worker (needs BROKER_URL and DATABASE_URL): see the Procfile.
-worker: $(STAMP)
+worker: $(RUN_STAMP)
 	$(BIN)/dramatiq actors.worker --processes 2 --threads 8
 
 # The benchmark harness (needs PostgreSQL and RabbitMQ; uses its own database and vhost): see bench/.
@@ -36,10 +39,19 @@ bench: $(STAMP)
 	$(BIN)/python -m bench --quick --json var/bench.json
 	$(BIN)/python -m bench --quick --model all-MiniLM-L6-v2 --json var/bench-fp32.json
 
-$(STAMP): setup.cfg pyproject.toml client/pyproject.toml
+# The service, its worker and the model exporter (torch CPU), and the Python client: no test or deploy tools.
+$(RUN_STAMP): setup.cfg pyproject.toml client/pyproject.toml
+	@echo "make: creating $(VENV) and upgrading pip..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable ./client --editable '.[worker,export,dev,deploy]'
+	@echo "make: installing the service, its worker and the model exporter (torch CPU): about 400 MB of wheels, 1.6 GB installed, about 2 min here plus the download..."
+	$(BIN)/python -m pip install --progress-bar on --editable ./client --editable '.[worker,export]'
+	touch $@
+
+# Everything `make test` runs: the dev tools (pytest, ruff, tox, schemathesis, mkdocs) and the deploy checks.
+$(STAMP): $(RUN_STAMP)
+	@echo "make: installing the test and deployment tools (the [dev], [deploy] and [procfile] extras)..."
+	$(BIN)/python -m pip install --progress-bar on --editable ./client --editable '.[worker,export,dev,deploy,procfile]'
 	touch $@
 
 $(CHECKOV): $(STAMP)

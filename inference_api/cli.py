@@ -11,7 +11,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from core import logs
+from core import __version__, logs
 from core.config import Config, ConfigError
 from core.errors import InferenceError
 
@@ -32,36 +32,75 @@ def main(argv: list[str] | None = None) -> None:
 
         return client_main(argv, prog="inference-api")
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the API (embedded mode: with an in-process worker)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API (embedded mode: with an in-process worker)",
+        description="Serve the HTTP API. Without BROKER_URL and DATABASE_URL it runs embedded: a SQLite file in "
+        "DATA_DIR, an in-process broker and worker, migrations applied and the default model prepared on first "
+        "start. With them, it serves the API only; workers run `dramatiq actors.worker`.",
+    )
     serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
     serve.set_defaults(run=cmd_serve)
 
-    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        description="Apply the pending migrations to the database of DATABASE_URL (or the embedded SQLite file), "
+        "then exit. Run it before a new version's web and workers start (the Procfile's release).",
+    )
     migrate.set_defaults(run=cmd_migrate)
 
-    sweep = commands.add_parser("sweep", help="send again jobs left queued or running too long (a CronJob)")
+    sweep = commands.add_parser(
+        "sweep",
+        help="send again jobs left queued or running too long (a CronJob)",
+        description="Send again the jobs left queued longer than SWEEP_AFTER (a lost message) or running past "
+        "their lease (a dead worker); a job sent again SWEEP_MAX times fails as lost. Once and exit (a CronJob), or "
+        "every S seconds with --every.",
+    )
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)
 
     purge = commands.add_parser(
-        "purge", help="drop inputs and outputs of jobs finished more than RESULT_TTL ago (a CronJob)"
+        "purge",
+        help="drop inputs and outputs of jobs finished more than RESULT_TTL ago (a CronJob)",
+        description="Drop the inputs and outputs of the jobs finished more than RESULT_TTL seconds ago (nothing "
+        "when RESULT_TTL is 0). Once and exit (a CronJob), or every S seconds with --every.",
     )
     purge.add_argument("--every", type=float, metavar="S", help="keep purging every S seconds")
     purge.set_defaults(run=cmd_purge)
 
-    commands.add_parser("submit", help="run a file of inputs through the API (inference-api submit --help)")
+    commands.add_parser(
+        "submit",
+        help="run a file of inputs through the API (inference-api submit --help)",
+        description="Run a file of inputs through the API and write the results (from the inference-api-client "
+        "package; `inference-api submit --help` lists its options).",
+    )
 
-    models = commands.add_parser("models", help="the model catalog").add_subparsers(dest="action", required=True)
-    prepare = models.add_parser("prepare", help="export catalog models to ONNX (needs the [export] extra)")
+    models = commands.add_parser(
+        "models", help="the model catalog", description="Work on the models of the catalog."
+    ).add_subparsers(dest="action", required=True)
+    prepare = models.add_parser(
+        "prepare",
+        help="export catalog models to ONNX (needs the [export] extra)",
+        description="Export catalog models to ONNX into MODELS_DIR (optimized, quantized where the catalog says) "
+        "and record them in the database, where GET /models reads them. A model already prepared is not "
+        "exported again. Needs the [export] extra (torch).",
+    )
     prepare.add_argument("names", nargs="*", metavar="NAME", help="models to prepare (default: the default model)")
     prepare.add_argument("--all", action="store_true", help="prepare every model in the catalog")
     prepare.add_argument("--force", action="store_true", help="prepare again even when already prepared")
     prepare.set_defaults(run=cmd_prepare)
 
-    alive = commands.add_parser("worker-alive", help="exit 0 when a worker process beat recently (liveness probe)")
+    alive = commands.add_parser(
+        "worker-alive",
+        help="exit 0 when a worker process beat recently (liveness probe)",
+        description="Exit 0 when a worker process wrote its heartbeat within --max-age seconds, else 1 with the "
+        "reason: the worker's liveness probe.",
+    )
     alive.add_argument("--max-age", type=float, default=30.0, metavar="S", help="heartbeat age limit (default 30)")
     alive.add_argument("--dir", type=Path, help="heartbeat directory (default: WORKER_HEARTBEAT_DIR)")
     alive.set_defaults(run=cmd_worker_alive)
@@ -82,8 +121,14 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     from inference_api import draining
 
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
+    check_port(config.host, config.port)  # before migrations and models: a busy port fails in a moment
     app, embedded = build_app(config)
-    server = create_server(app, config)
+    try:
+        server = create_server(app, config)
+    except OSError as e:  # taken in the meantime
+        if embedded is not None:
+            embedded.stop()
+        sys.exit(_unusable(config.host, config.port, e))
     if not config.api_keys and not _loopback(config.host):
         logger.warning(
             "serving on %s with no API keys: anyone who can reach it can use the API (set API_KEYS or API_KEYS_FILE)",
@@ -101,6 +146,38 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def check_port(host: str, port: int) -> None:
+    """Exit with one line naming PORT and --port when `host:port` cannot be listened on (in use, not allowed,
+    not an address of this host). Bound as waitress binds (SO_REUSEADDR), then released."""
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as e:
+        sys.exit(f"inference-api: cannot serve on {host}:{port}: {e.strerror or e} (check HOST or --host)")
+    for family, kind, protocol, _, address in addresses[:1]:  # waitress listens on the first
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                sys.exit(_unusable(host, port, e))
+
+
+def _unusable(host: str, port: int, error: OSError) -> str:
+    import errno
+
+    why = {
+        errno.EADDRINUSE: "the address is already in use (is the service already running?)",
+        errno.EACCES: "permission denied (ports below 1024 need privileges)",
+        errno.EADDRNOTAVAIL: "not an address of this host (check HOST or --host)",
+    }.get(error.errno, error.strerror or str(error))
+    return (
+        f"inference-api: cannot serve on {host}:{port}: {why}; choose another port with PORT "
+        f"(e.g. PORT={port + 1 if port < 65535 else 8000}) or --port"
+    )
 
 
 def create_server(app, config: Config):
