@@ -39,6 +39,21 @@ class PayloadTooLarge(InvalidRequest):
     title = "Payload too large"
 
 
+class ModelNotServed(InvalidRequest):
+    """A request names a catalog model that this deployment has not prepared: refused at once (422 on
+    `model`, code `model_not_prepared`), never accepted to fail on a worker."""
+
+    title = "Model not prepared"
+    code = "model_not_prepared"
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"model {name!r} is in the catalog but not prepared here: run `inference-api models prepare {name}` "
+            "(GET /models says which models are prepared and ready)",
+            field="model",
+        )
+
+
 class NotFound(InferenceError):
     title = "Not found"
 

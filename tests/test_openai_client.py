@@ -59,7 +59,7 @@ def test_the_official_openai_client_gets_the_embeddings_of_sentence_transformers
         assert (refused.value.param, refused.value.code) == ("model", "model_not_found")
         with pytest.raises(openai.UnprocessableEntityError) as refused:
             client.embeddings.create(model=MODEL, input="x", dimensions=128)
-        assert refused.value.param == "dimensions" and "384-dimensional" in refused.value.message
+        assert refused.value.param == "dimensions" and refused.value.code == "unsupported_parameter"
 
         if keys:
             wrong = openai.OpenAI(base_url=f"{base}/v1", api_key="not-the-key", max_retries=0)

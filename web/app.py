@@ -21,6 +21,7 @@ from web.embeddings import EmbeddingsSchema
 from web.intake import Intake
 from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
+from web.prepared import PreparedModels
 from web.request import RequestSchema
 from web.resources import openai
 from web.resources.docs import DocsAsset, DocsPage
@@ -40,7 +41,8 @@ def create_app(
     """Build the API. `sender` and `catalog` default to what `config` describes; the embedded mode
     passes the ones its in-process worker shares. The database must already be bound (`db.connect`).
 
-    The API reads no model files: `GET /models` answers from the database. `tokens` is given only where
+    The API reads no model files: `GET /models` answers from the database (a model is taken as prepared
+    also when its manifest is on this host's disk, as in the embedded mode). `tokens` is given only where
     the models are at hand (the embedded mode): then `truncate: false` on a too-long input is a 422 at
     once; without it the worker refuses such an input and fails the job with the reason."""
     catalog = catalog or Catalog.from_config(config)
@@ -57,7 +59,8 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
-    intake = Intake(sender, Backlog(config.max_backlog))
+    prepared = PreparedModels(config.models_path)  # recorded in the database, or on disk here (embedded)
+    intake = Intake(sender, Backlog(config.max_backlog), prepared)
     app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
@@ -67,7 +70,7 @@ def create_app(
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(sender))
     app.add_route("/v1/embeddings", openai.Embeddings(embeddings, limits, intake, waiter))
-    openai_models = openai.Models(catalog)
+    openai_models = openai.Models(catalog, prepared)
     app.add_route("/v1/models", openai_models)
     app.add_route("/v1/models/{model}", openai_models, suffix="model")
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))

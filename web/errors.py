@@ -32,7 +32,7 @@ class JobGone(InferenceError):
 
 
 def _unprocessable(ex: InvalidRequest) -> falcon.HTTPError:
-    error = falcon.HTTPUnprocessableEntity(title=ex.title, description=ex.description)
+    error = falcon.HTTPUnprocessableEntity(title=ex.title, description=ex.description, code=getattr(ex, "code", None))
     error.field = ex.field
     return error
 

@@ -2,7 +2,7 @@
 
 POST /inference and POST /v1/embeddings both go through `Intake.accept`, so the backlog limit (429),
 idempotency keys, the row committed before its message and the broker's confirmation (503 otherwise)
-hold for both in the same way.
+hold for both in the same way, and so does the refusal of a model not prepared here (`web.prepared`).
 
 Concurrent requests share their disk flushes (a group commit, `web.group_commit`): the rows of the
 requests that arrive while a commit runs are inserted in the next one, in one transaction, and their
@@ -23,6 +23,7 @@ from db import Job, database
 from web.admission import Backlog, replay, request_hash
 from web.group_commit import GroupCommit
 from web.metrics import ACCEPTED, GROUP_SIZE, PUBLISH_SECONDS
+from web.prepared import PreparedModels
 from web.request import InferenceRequest
 from web.webhooks import Webhook
 
@@ -30,9 +31,10 @@ logger = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, sender: Sender, backlog: Backlog, *, max_group: int = 64):
+    def __init__(self, sender: Sender, backlog: Backlog, prepared: PreparedModels, *, max_group: int = 64):
         self.sender = sender
         self.backlog = backlog
+        self.prepared = prepared
         self.group: GroupCommit[dict, Job] = GroupCommit(self._commit, max_group=max_group)
 
     def accept(
@@ -53,6 +55,7 @@ class Intake:
                 self.sender.resend(existing)
                 existing = Job.get_by_id(existing.id)
             return existing, True
+        self.prepared.check(request.spec.name)  # a model not prepared here would only fail on a worker
         self.backlog.admit(request.spec.name)
         fields = {
             "model": request.spec.name,

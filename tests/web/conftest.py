@@ -37,6 +37,17 @@ def models(database):
 
 
 @pytest.fixture
+def record_prepared(database):
+    """Record catalog models as prepared (what `inference-api models prepare` writes): a request for a
+    model that is not prepared is refused at once."""
+
+    def record(spec) -> None:
+        PreparedModel.record({"name": spec.name, "task": spec.task, "files": {"model.onnx": spec.name}})
+
+    return record
+
+
+@pytest.fixture
 def app_for(config, catalog, models):
     def build(sender, **changes):
         return TestClient(create_app(replace(config, **changes), sender=sender, catalog=catalog))

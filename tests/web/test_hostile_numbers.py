@@ -60,6 +60,12 @@ NUMERIC = [
 MODELS = {"text-classification": "bert-base-multilingual-uncased-sentiment", "text-generation": "distilgpt2"}
 
 
+@pytest.fixture(autouse=True)
+def prepared(catalog, record_prepared):
+    for name in MODELS.values():
+        record_prepared(catalog.models[name])
+
+
 def bounds(document: dict, task: str, name: str) -> tuple[float, float]:
     schema = document["components"]["schemas"]["".join(p.title() for p in task.split("-")) + "Parameters"]
     stated = schema["properties"][name]

@@ -10,7 +10,9 @@ stand-in worker answers POST /v1/embeddings): waiting itself is tested in test_w
 Two values a schema cannot state are made real before a positive request is sent (`make_real`): an
 `Idempotency-Key` is derived from the generated key and the body (the same key with another body is a
 documented 422, which a generator of independent examples would hit by chance), and `after` is a cursor
-this API gave (the pattern states its alphabet; what it encodes is opaque).
+this API gave (the pattern states its alphabet; what it encodes is opaque). And the deployment has every
+catalog model prepared: a model not prepared here is refused with a documented 422 (test_prepared_models.py),
+a state of the deployment that no schema states, like a full backlog.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ RUNS = [
     ("with API keys and tight limits", {"api_keys": (KEY,), **TIGHT}, 120),
     ("open with the default limits", {}, 25),
 ]
+
+
+@pytest.fixture(autouse=True)
+def every_model_prepared(catalog, record_prepared):
+    for spec in catalog:
+        record_prepared(spec)
 
 
 @pytest.fixture(autouse=True)

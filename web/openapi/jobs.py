@@ -57,7 +57,8 @@ def _create(config: Config, operations: Operations) -> dict[str, Any]:
         "415": error("The body is not application/json"),
         "422": error(
             "A field or header is invalid; `field` names it. `Idempotency-Key` when the key was used before "
-            "with another body (by the same API key): send a new key for a new request"
+            "with another body (by the same API key): send a new key for a new request. `model` with the title "
+            "`Model not prepared` when the catalog's model is not prepared here (`inference-api models prepare NAME`)"
         ),
         "429": {**error(f"The model already has {config.max_backlog} jobs waiting"), "headers": retry_after()},
         "503": UNAVAILABLE,

@@ -49,7 +49,8 @@ def _embeddings(config: Config, operations: Operations) -> dict[str, Any]:
         "415": _error("The body is not application/json"),
         "422": _error(
             "A field is invalid; `param` names it (`model_not_found`: not an embedding model; `unsupported_input`: "
-            "token ids; `unsupported_parameter`: `dimensions`), or the `Idempotency-Key` was used with another body"
+            "token ids; `unsupported_parameter`: `dimensions`; `model_not_prepared`: the model is not prepared here), "
+            "or the `Idempotency-Key` was used with another body"
         ),
         "429": {**_error(f"The model already has {config.max_backlog} jobs waiting"), "headers": retry_after()},
         "500": _error("The job failed: the message says why"),

@@ -17,7 +17,7 @@ import falcon
 
 from catalog import Catalog, ModelSpec
 from catalog.tasks import FEATURE_EXTRACTION
-from core.errors import Unavailable
+from core.errors import ModelNotServed, Unavailable
 from db import Job, Status
 from db.fleet import PreparedModel
 from db.lifecycle import Failure
@@ -25,6 +25,7 @@ from web.admission import idempotency_key
 from web.auth import owner_of
 from web.embeddings import EmbeddingsSchema, embedding_models, model_not_found
 from web.intake import Intake
+from web.prepared import PreparedModels
 from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter
 
@@ -57,17 +58,29 @@ class Embeddings:
 
 
 class Models:
-    def __init__(self, catalog: Catalog):
+    """The embedding models a request can use now: prepared ones only (`web.prepared`); the whole catalog,
+    prepared or not, is `GET /models`."""
+
+    def __init__(self, catalog: Catalog, prepared: PreparedModels):
         self.catalog = catalog
+        self.prepared = prepared
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        prepared = PreparedModel.latest()  # one read for the whole list
-        resp.media = {"object": "list", "data": [_view(spec, prepared) for spec in embedding_models(self.catalog)]}
+        rows = PreparedModel.latest()  # one read for the whole list
+        usable = self.prepared.names() | set(rows)
+        models = [spec for spec in embedding_models(self.catalog) if spec.name in usable]
+        resp.media = {"object": "list", "data": [_view(spec, rows) for spec in models]}
 
     def on_get_model(self, req: falcon.Request, resp: falcon.Response, model: str) -> None:
         spec = self.catalog.models.get(model)
         if spec is None or spec.task != FEATURE_EXTRACTION:
             raise model_not_found(model, self.catalog, status=falcon.HTTPNotFound)
+        try:
+            self.prepared.check(model)
+        except ModelNotServed as e:
+            error = falcon.HTTPNotFound(title=e.title, description=e.description, code=e.code)
+            error.field = "model"
+            raise error from None
         resp.media = _view(spec, PreparedModel.latest())
 
 
