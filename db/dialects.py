@@ -27,8 +27,10 @@ NOTIFY = "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id"
 
 
 class Statements:
-    """What both dialects share: `find`'s SELECT, written by peewee once per bound database (it is read on
-    every wait and every GET: peewee writing a SELECT of every column was most of a read's CPU)."""
+    """The statements of one dialect, for the bound database `db`. Each takes the model it works on.
+
+    Shared by both: `find`'s SELECT, written by peewee once per bound database (it is read on every wait and
+    every GET: peewee writing a SELECT of every column was most of a read's CPU)."""
 
     notifies = False  # whether other processes can be told of finished jobs (LISTEN/NOTIFY)
 
@@ -49,9 +51,29 @@ class Statements:
             where &= model.owner == OPEN
         return model.select().where(where).bind(self.db).sql()[0]  # the id is unique: no LIMIT (a parameter on SQLite)
 
+    def insert(self, model: Any, jobs: list) -> None:
+        """Insert `jobs` (made, not yet saved) in one statement."""
+        raise NotImplementedError
+
+    def find_many(self, model: Any, job_ids: list) -> list:
+        """The jobs of `job_ids` that exist, in one statement."""
+        raise NotImplementedError
+
+    def claim_fresh(self, model: Any, job_ids: list, *, now: dt.datetime, lease: dt.timedelta) -> list:
+        """Those of `job_ids` queued and never started, moved to running at `now` with a lease (`Job.claim_fresh`)."""
+        raise NotImplementedError
+
+    def save_outcomes(self, model: Any, outcomes: list[tuple[Any, dict]], *, now: dt.datetime) -> list:
+        """Inside a transaction: the outcomes of running jobs, guarded like `Job.finish`; the ids written."""
+        raise NotImplementedError
+
     def save_outcomes_announced(self, model: Any, outcomes: list[tuple[Any, dict]], *, now: dt.datetime) -> list:
         """`save_outcomes` and `announce` in one statement, its own transaction: only where `notifies`."""
         raise NotImplementedError(f"{type(self).__name__} cannot announce finished jobs")
+
+    def announce(self, job_ids: list) -> None:
+        """Inside the transaction that finished `job_ids`: tell the other processes, where there are any."""
+        raise NotImplementedError
 
 
 class SqliteStatements(Statements):
@@ -120,7 +142,7 @@ class PostgresStatements(Statements):
             self.db.execute_sql(NOTIFY, (CHANNEL, [str(job_id) for job_id in job_ids]))
 
 
-DIALECTS: dict[str, type[SqliteStatements | PostgresStatements]] = {
+DIALECTS: dict[str, type[Statements]] = {  # a database URL's scheme -> its statements
     "sqlite": SqliteStatements,
     "postgres": PostgresStatements,
     "postgresql": PostgresStatements,
