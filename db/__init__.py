@@ -1,10 +1,12 @@
 """Persistence: one database handle (a proxy bound at start), the job and its lifecycle, job events and
 the migrations. Imports only `core`."""
 
+from db.base import BaseModel
 from db.connection import connect, database
 from db.fleet import PreparedModel, WorkerProcess
+from db.jobs import Job
 from db.lifecycle import STATUSES, TERMINAL, UNFINISHED, Failure, Status
-from db.models import BaseModel, Job
+from db.webhooks import WebhookDelivery
 
 __all__ = [
     "STATUSES",
@@ -15,6 +17,7 @@ __all__ = [
     "Job",
     "PreparedModel",
     "Status",
+    "WebhookDelivery",
     "WorkerProcess",
     "connect",
     "database",

@@ -1,24 +1,26 @@
-"""A batch's statements on PostgreSQL. Its insert: one `INSERT` of every row, its text written once per
-shape. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes, written in one statement: `UPDATE ...
-FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs move), instead of one UPDATE a job. With
-`notify`, the same statement also sends the jobs' notifications: run on its own (autocommit) it is the
-whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
+"""A batch's statements on PostgreSQL, run by `db.dialects.PostgresStatements`. Its insert: one `INSERT` of
+every row, its text written once per shape. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes,
+written in one statement: `UPDATE ... FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs
+move), instead of one UPDATE a job. With `notify`, the same statement also sends the jobs'
+notifications: run on its own (autocommit) it is the whole transaction, one round trip where BEGIN,
+UPDATE, NOTIFY and COMMIT took four."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
 
-from db.base import utcnow
-from db.connection import database
+import peewee
+
 from db.lifecycle import Status, check
 from db.vectors import pack
 
 # Both statements find their rows by primary key only: their status guard is written `status || '' = ...`,
 # which no index matches. Written `status = ...`, PostgreSQL chose the status index, whose entries for
 # 'queued' and 'running' pile up dead with every job that moves on until a vacuum, so a claim or a save
-# visited every job moved since the last one (README, Performance, has the figures).
+# visited every job moved since the last one.
 #
 # A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
 # holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is
@@ -58,11 +60,16 @@ def insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
 
 
 def finish_in_one_statement(
-    outcomes: list[tuple[Any, dict]], encode_output: Callable[[Any], Any], *, notify: str | None = None
+    db: peewee.Database,
+    outcomes: list[tuple[Any, dict]],
+    encode_output: Callable[[Any], Any],
+    *,
+    now: dt.datetime,
+    notify: str | None = None,
 ) -> list:
-    """Write `outcomes` (a running job and the fields of its outcome); returns the ids written. With
-    `notify` (a channel), each written job is announced on it when this commits (`NOTIFYING`)."""
-    now = utcnow()
+    """Write `outcomes` (a running job and the fields of its outcome, finished at `now`) on `db`; returns the
+    ids written. With `notify` (a channel), each written job is announced on it when this commits
+    (`NOTIFYING`)."""
     rows, params = [], []
     for job, fields in outcomes:
         check(fields["status"], {Status.RUNNING})
@@ -73,7 +80,7 @@ def finish_in_one_statement(
         params += [str(job.id), *(values[name] for name in FINISHED)]
     update = SQL.format(rows=", ".join(rows), returning="job.id" if notify is None else NOTICE).strip()
     if notify is None:
-        cursor = database.execute_sql(update, (*params, Status.RUNNING))
+        cursor = db.execute_sql(update, (*params, Status.RUNNING))
     else:
-        cursor = database.execute_sql(NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
+        cursor = db.execute_sql(NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
     return [row[-1] for row in cursor.fetchall()]

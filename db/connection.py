@@ -1,4 +1,5 @@
-"""The database handle: one `DatabaseProxy`, bound to a real database by `connect(url)`."""
+"""The database handle: one `DatabaseProxy`, bound to a real database by `connect(url)`, and beside it the
+statements of that database's dialect (`db.dialects`), chosen in the same call."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parse as parse_url
 from playhouse.pool import PooledPostgresqlDatabase
 
+from db.dialects import DIALECTS
+
 database = peewee.DatabaseProxy()
+statements = peewee.Proxy()  # a `db.dialects` strategy for the bound database, chosen by `connect`
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
@@ -25,10 +29,10 @@ class Pool(PooledPostgresqlDatabase):
     """peewee's PostgreSQL pool, without a round trip on every checkout.
 
     peewee checks each connection it hands out with a `SELECT 1`, under the lock every thread takes to
-    connect: with 48 request threads that one round trip serialized the whole API (ingest was capped
-    near 330 POSTs/s by it). Here a connection returned to the pool less than `fresh` seconds ago, idle
-    and open, is handed out unchecked; one that sat longer is checked as before, so after a database
-    restart (an outage lasts longer than that) the dead connections are still found and dropped."""
+    connect: with many request threads that one round trip serialized the whole API. Here a connection
+    returned to the pool less than `fresh` seconds ago, idle and open, is handed out unchecked; one that
+    sat longer is checked as before, so after a database restart (an outage lasts longer than that) the
+    dead connections are still found and dropped."""
 
     fresh = 1.0  # seconds
 
@@ -59,7 +63,8 @@ def connect(url: str, *, max_connections: int = 20, statement_timeout_ms: int = 
     PostgreSQL is pooled (connections are returned to the pool by `close()`), and with
     `statement_timeout_ms` every statement is bounded (the server cancels it: a 503 or a retried message,
     never a thread held for good); SQLite runs in WAL mode with a busy timeout so the API and in-process
-    worker threads can share the file.
+    worker threads can share the file. The statements that differ by database are chosen here, once
+    (`statements`).
     """
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
@@ -79,6 +84,7 @@ def connect(url: str, *, max_connections: int = 20, statement_timeout_ms: int = 
     else:
         raise ValueError(f"unsupported database URL scheme {scheme!r}")
     database.initialize(db)
+    statements.initialize(DIALECTS[scheme](db))
     return db
 
 

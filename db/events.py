@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
-import peewee
 
-from db.connection import database
+from db.connection import database, statements
+from db.dialects import CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "inference_job_finished"
+__all__ = ["CHANNEL", "Finished", "JobEvents", "PostgresListener", "announce", "events", "listen"]
 
 
 class Finished(threading.Event):
@@ -89,11 +89,9 @@ events = JobEvents()  # one per process
 
 
 def announce(job_ids: list) -> None:
-    """Inside the transaction that finished `job_ids`: tell other processes (PostgreSQL only)."""
-    if job_ids and isinstance(database.obj, peewee.PostgresqlDatabase):
-        database.execute_sql(
-            "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id", (CHANNEL, [str(i) for i in job_ids])
-        )
+    """Inside the transaction that finished `job_ids`: tell other processes (where the database can:
+    `db.dialects`)."""
+    statements.announce(job_ids)
 
 
 class PostgresListener(threading.Thread):
@@ -192,9 +190,9 @@ def listen(
     """Relay other processes' notifications to this one, when the bound database is PostgreSQL
     (one listener per process and database, started on first call), with the jobs they carry (`build`)
     or `read` finds."""
-    db = database.obj
-    if not isinstance(db, peewee.PostgresqlDatabase):
+    if not statements.notifies:
         return None
+    db = database.obj
     kwargs = {"dbname": db.database, **{k: v for k, v in db.connect_params.items() if k in _PSYCOPG_KEYS}}
     key = repr(sorted(kwargs.items()))
     with _listeners_lock:

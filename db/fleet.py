@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee
 
-from db.models import BaseModel, utcnow
+from db.base import BaseModel, utcnow
 
 
 class PreparedModel(BaseModel):

@@ -1,6 +1,6 @@
 """The job lifecycle in one place: the statuses, the moves allowed between them, and why a job failed.
 
-Every status change in `db.models.Job` is a guarded `UPDATE ... WHERE status IN (sources)`, with the
+Every status change of a job (`db.jobs.moves`) is a guarded `UPDATE ... WHERE status IN (sources)`, with the
 sources taken from `TRANSITIONS`: a move the table does not allow cannot be written, and a redelivered
 message, a late worker or a concurrent cancel finds the row already moved and changes nothing.
 """

@@ -13,9 +13,10 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from db.base import utcnow
 from db.connection import database
+from db.jobs import Job
 from db.lifecycle import TERMINAL
-from db.models import Job, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +84,9 @@ class Purger(threading.Thread):
     def run(self) -> None:
         while self.ttl and not self.stopping.wait(self.every):
             try:
-                report = purge(dt.timedelta(seconds=self.ttl))
+                with database.connection_context():  # this thread's connection, returned after each purge
+                    report = purge(dt.timedelta(seconds=self.ttl))
                 if report.purged:
                     logger.info("%s", report)
             except Exception as e:  # the database may be down: try again next time
                 logger.warning("purge failed: %s", e)
-            finally:
-                if not database.is_closed():
-                    database.close()

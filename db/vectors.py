@@ -3,10 +3,10 @@
 A feature-extraction output is a list of items, each with an `embedding` (a list of floats) and small
 fields (`tokens`, `truncated`). `pack` splits it into those small fields (kept as JSON) and every vector,
 concatenated as little-endian float32 bytes (a `bytea`): 1.5 KB for 384 dimensions where the JSON took
-about 4 KB, and no JSON for PostgreSQL to parse on the write or render on the read (saving a batch of 64
-outputs took 16 ms as JSONB, 2 ms as bytes, on the machine of the README). `unpack` puts them back,
-rounded to 8 decimals as the API always showed them. An output whose vectors are not float32 values
-(anything a model computed in float64, say) is kept as JSON, exactly as given.
+about 4 KB, and no JSON for PostgreSQL to parse on the write or render on the read (a batch's save is
+several times faster than with JSONB). `unpack` puts them back, rounded to 8 decimals as the API always
+showed them. An output whose vectors are not float32 values (anything a model computed in float64, say)
+is kept as JSON, exactly as given.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Webhook deliveries: what to send, what was tried, and what the relay must send again.
 
-A delivery row is written in the transaction that finishes its job (`db.models.record_deliveries`).
+A delivery row is written in the transaction that finishes its job (`record_deliveries`, called by the
+job's moves).
 Its message is sent after the commit; `claim_unsent` marks rows as sent so that only one process sends
 each, and `lost` finds pending rows with no sign of life for longer than any retry waits, whose message
 must have been lost (a crash between commit and send, a broker that dropped it): the sweeper sends those
@@ -10,11 +11,14 @@ again. Delivery is at least once: receivers dedupe on `webhook-id`, the delivery
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 
 import peewee
 
-from db.models import Job, WebhookDelivery, utcnow
+from core.owners import OPEN
+from db.base import BaseModel, utcnow
+from db.jobs import Job
 
 
 class Delivery:
@@ -24,6 +28,43 @@ class Delivery:
 
 
 DELIVERY_STATUSES = (Delivery.PENDING, Delivery.DELIVERED, Delivery.FAILED)
+
+
+class WebhookDelivery(BaseModel):
+    """One event of a job to deliver to its webhook: written in the transaction that finishes the job,
+    so a finished job's delivery is never lost; its message is sent after the commit (and sent again by
+    the sweeper when it was lost)."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)  # also the `webhook-id`: receivers dedupe on it
+    job = peewee.ForeignKeyField(Job, on_delete="CASCADE", backref="deliveries")
+    event = peewee.CharField(max_length=16)  # the terminal status reached
+    url = peewee.TextField()
+    owner = peewee.CharField(max_length=32, default=OPEN)
+    status = peewee.CharField(max_length=16, default=Delivery.PENDING, index=True)  # pending, delivered, failed
+    attempts = peewee.IntegerField(default=0)
+    last_status_code = peewee.IntegerField(null=True)
+    last_error = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)  # when its message was last sent
+    attempted_at = peewee.DateTimeField(null=True)  # when it was last tried
+    delivered_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "webhook_delivery"
+        indexes = ((("job", "event"), True),)
+
+
+def record_deliveries(finished: Iterable[tuple[Job, str]]) -> int:
+    """Inside the transaction that finished these jobs (each with the status it reached): a pending delivery
+    for each whose webhook asked for that status. A job without a webhook costs nothing (no query)."""
+    rows = [
+        {"job": job.id, "event": status, "url": job.webhook, "owner": job.owner, "created_at": utcnow()}
+        for job, status in finished
+        if job.webhook and status in job.events
+    ]
+    if rows:
+        WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
+    return len(rows)
 
 
 def claim_unsent(job_ids: Iterable) -> list:

@@ -1,7 +1,7 @@
 """Embeddings as float32 bytes (`db.vectors`): a `vectors` column beside `output`, which keeps the rest.
 
 Adding a nullable column rewrites nothing. Rows written before keep their vectors in `output` (their
-`vectors` is null) and read back as they were. Upgrade the workers, then the API (README, Upgrades).
+`vectors` is null) and read back as they were. Upgrade the workers, then the API (docs/operations.md#upgrades).
 """
 
 import peewee as pw

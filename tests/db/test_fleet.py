@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from db import PreparedModel, WorkerProcess
-from db.models import utcnow
+from db.base import utcnow
 
 MANIFEST = {
     "name": "m",

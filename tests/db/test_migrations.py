@@ -8,7 +8,7 @@ def columns(database: peewee.Database) -> set[str]:
     return {column.name for column in database.get_columns("job")}
 
 
-def test_migrations_build_a_job_table_with_every_model_field_on_sqlite(database):
+def test_migrations_build_a_job_table_with_every_model_field(database):
     assert columns(database) == {field.column_name for field in Job._meta.sorted_fields}
 
 

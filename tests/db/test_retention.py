@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 
 from db import Job, Status
-from db.models import utcnow
+from db.base import utcnow
 from db.retention import Purger, erase, purge
 
 TTL = dt.timedelta(days=7)

@@ -1,11 +1,11 @@
-"""Webhook deliveries are recorded in the transaction that finishes their job (db/models.py, db/webhooks.py)."""
+"""Webhook deliveries are recorded in the transaction that finishes their job (db/jobs/moves.py, db/webhooks.py)."""
 
 import datetime as dt
 
 import pytest
 
-from db import Failure, Job, Status
-from db.models import WebhookDelivery, utcnow
+from db import Failure, Job, Status, WebhookDelivery
+from db.base import utcnow
 from db.webhooks import Delivery, attempt, claim_unsent, lost, outcome
 
 URL = "https://example.org/hook"
