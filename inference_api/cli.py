@@ -28,9 +28,7 @@ SEND_BYTES = 64 * 1024
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["submit"]:  # the client's command, from the inference-api-client package (./client)
-        from inference_client.cli import main as client_main
-
-        return client_main(argv, prog="inference-api")
+        return submit(argv)
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -76,6 +74,21 @@ def main(argv: list[str] | None = None) -> None:
         args.run(args, config)
     except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback
         parser.exit(1, f"inference-api: {e}\n")
+
+
+def submit(argv: list[str]) -> None:
+    """The client's `submit`, which lives in its own package: the base install (the API image) may not have
+    it, and then the command says so and how to add it, in one line rather than a traceback."""
+    try:
+        from inference_client.cli import main as client_main
+    except ModuleNotFoundError as e:
+        if e.name != "inference_client" and not (e.name or "").startswith("inference_client."):
+            raise
+        sys.exit(
+            "inference-api submit needs the client package (inference-api-client), not installed here: "
+            "run `pip install ./client` from the repository root"
+        )
+    return client_main(argv, prog="inference-api")
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:
