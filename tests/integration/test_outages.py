@@ -18,8 +18,7 @@ from db import Job, Status, migrate
 from db.events import JobEvents, PostgresListener, announce
 from db.models import utcnow
 from tests import private_servers
-from tests.actors.test_bounds import SlowModel
-from tests.actors.test_inference_actor import FakeRuntimes
+from tests.doubles import FakeRuntimes, SlowModel
 from tests.processes import command, running
 from tests.servers import IN_CI
 from web import create_app

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.observability.test_rules_and_dashboard import DEPLOY, dashboard_queries
+from tests.observability.deployed import DEPLOY, dashboard_queries
 from tests.processes import command, http, running, wait_for_job, wait_until_serving
 from tests.promtool import check_metrics, families, require
 from tests.servers import free_port
