@@ -77,17 +77,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def submit(argv: list[str]) -> None:
-    """The client's `submit`, which lives in its own package: the base install (the API image) may not have
-    it, and then the command says so and how to add it, in one line rather than a traceback."""
+    """The client's `submit`, from its own package: an install without it (the API image) says so in one line."""
     try:
         from inference_client.cli import main as client_main
     except ModuleNotFoundError as e:
-        if e.name != "inference_client" and not (e.name or "").startswith("inference_client."):
+        if (e.name or "").partition(".")[0] != "inference_client":
             raise
-        sys.exit(
-            "inference-api submit needs the client package (inference-api-client), not installed here: "
-            "run `pip install ./client` from the repository root"
-        )
+        sys.exit("inference-api submit needs the client (inference-api-client): run `pip install ./client` in the repo")
     return client_main(argv, prog="inference-api")
 
 

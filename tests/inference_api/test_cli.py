@@ -29,7 +29,7 @@ def test_submit_without_the_client_installed_fails_with_one_line_naming_the_fix(
         main(["submit", "inputs.jsonl"])
     message = str(exited.value.code)
     assert "\n" not in message and "Traceback" not in message
-    assert message.startswith("inference-api submit needs the client package")
+    assert message.startswith("inference-api submit needs the client (inference-api-client)")
     assert "pip install ./client" in message
 
 
