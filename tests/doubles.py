@@ -4,6 +4,7 @@ that exercise tokenization (several languages and scripts, one past the model's 
 
 from __future__ import annotations
 
+import threading
 import time
 
 from catalog import Catalog
@@ -36,13 +37,16 @@ class FakeModel:
 
 
 class SlowModel(FakeModel):
-    """A FakeModel that takes `seconds` a call: a run long enough for a lease or a time limit to matter."""
+    """A FakeModel that takes `seconds` a call: a run long enough for a lease or a time limit to matter;
+    `started` is set once a call is under way, for a test to act while it runs."""
 
     def __init__(self, seconds: float):
         super().__init__()
         self.seconds = seconds
+        self.started = threading.Event()
 
     def __call__(self, inputs, **parameters):
+        self.started.set()
         time.sleep(self.seconds)  # the point: a model call that lasts
         return super().__call__(inputs, **parameters)
 
