@@ -1,4 +1,5 @@
-"""`python -m bench`: run the modes, print a line per mode and the ratios, optionally write the JSON."""
+"""`python -m bench`: run the modes, print a line per mode and the ratios, optionally write the JSON.
+`python -m bench results FILE... --out PAGE` turns such JSON into the Markdown page of the latest results."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from bench import calls, e2e, ingest, latency, raw, report, seed, worker
+from bench import calls, e2e, ingest, latency, raw, report, results, seed, worker
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, PRESETS, Settings
 from bench.stack import Stack
@@ -103,6 +104,9 @@ def run_mode(mode: str, settings: Settings, infra: Infra, stack: Stack, progress
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["results"]:
+        return results.main(argv[1:])
     settings, json_path = parse(argv)
     if not (settings.model_dir / "manifest.json").is_file():
         sys.exit(f"bench: model {settings.model} is not prepared in {settings.models_dir}: "

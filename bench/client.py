@@ -1,6 +1,6 @@
 """The HTTP client: one keep-alive HTTP/1.1 connection per client thread, on a plain socket.
 
-The clients share the 2 cores with what they measure, so they are kept light: a request is written as one
+The clients share the cores with what they measure, so they are kept light: a request is written as one
 prepared byte string and the answer is read by its status line and Content-Length (or chunks), nothing
 more; `http.client` parses every answer's headers with the email package (bench/README has what each
 costs). Every HTTP mode, and both sides of the ingest comparison, use this same client."""

@@ -17,7 +17,8 @@ from typing import Any
 from bench.settings import ROOT, Settings
 from bench.stats import ratio
 
-# The targets on a 2-core machine (all-MiniLM-L6-v2, short texts). Reported, never asserted.
+# The performance contract's targets (docs/performance.md) on a 2-core machine (all-MiniLM-L6-v2, short texts).
+# Reported, never asserted.
 TARGETS = {
     "worker_vs_raw": (">=", 0.85),
     "worker_vs_seed": (">=", 7.0),
@@ -25,7 +26,7 @@ TARGETS = {
     "ingest_vs_hello": (">=", 0.25),
     "latency_p50_over_raw_single_ms": ("<=", 10.0),
     "api_rss_mb": ("<=", 80.0),
-    "calls_per_s": (">=", 139.0),  # what infinity-emb 0.0.78 answered on this machine, 32 clients, one text a call
+    "calls_per_s": (">=", 139.0),  # infinity-emb's calls/s, 32 clients, one text a call (docs/performance.md)
 }
 WORKER_RSS_TARGET_MB = {"int8": 160.0, None: 250.0}  # by the model's quantization
 

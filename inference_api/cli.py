@@ -28,9 +28,7 @@ SEND_BYTES = 64 * 1024
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["submit"]:  # the client's command, from the inference-api-client package (./client)
-        from inference_client.cli import main as client_main
-
-        return client_main(argv, prog="inference-api")
+        return submit(argv)
     parser = argparse.ArgumentParser(prog="inference-api", description="Asynchronous ONNX inference over HTTP.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +113,17 @@ def main(argv: list[str] | None = None) -> None:
         args.run(args, config)
     except InferenceError as e:  # a configuration the service cannot start with: say so, no traceback
         parser.exit(1, f"inference-api: {e}\n")
+
+
+def submit(argv: list[str]) -> None:
+    """The client's `submit`, from its own package: an install without it (the API image) says so in one line."""
+    try:
+        from inference_client.cli import main as client_main
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] != "inference_client":
+            raise
+        sys.exit("inference-api submit needs the client (inference-api-client): run `pip install ./client` in the repo")
+    return client_main(argv, prog="inference-api")
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> None:

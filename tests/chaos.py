@@ -74,7 +74,7 @@ def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float
 
     def rabbit_bounce():
         rabbit.stop_app()
-        time.sleep(3)
+        time.sleep(3)  # deliberate: the broker stays down long enough for every connection to notice
         rabbit.start_app()
 
     def close_connections():
@@ -160,14 +160,14 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
         plan = [(n, f) for n, f in faults(supervisor, pg, rabbit, pg_outage=pg_outage, alarm=alarm) if only in n]
         interval = max(2.0, accepted / rate / (len(plan) + 1))
         for name, inject in plan:
-            time.sleep(interval)
+            time.sleep(interval)  # deliberate: the faults are spread over the load
             print(f"chaos: {name}", flush=True)
             in_fault.set()
             try:
                 inject()
                 report.faults.append(name)
             finally:
-                time.sleep(2)
+                time.sleep(2)  # deliberate: errors just after a fault still count as the fault's
                 in_fault.clear()
             recovered_at = time.monotonic()
             report.after_faults.append(_recovery(name, database_url, list(load.accepted), seen))

@@ -71,9 +71,9 @@ class Load(threading.Thread):
                     field_name = "http_5xx_during_faults" if self.in_fault.is_set() else "http_5xx_outside_faults"
                     setattr(self.report, field_name, getattr(self.report, field_name) + 1)
                 self.report.client_retries += 1
-                time.sleep(0.5)
+                time.sleep(0.5)  # deliberate: a client's pause before it retries
             n += 4
-            time.sleep(4 / self.rate)
+            time.sleep(4 / self.rate)  # deliberate: the load's pace
 
 
 def psql(url: str, sql: str) -> list[tuple]:

@@ -3,6 +3,7 @@ child processes) and talk to them over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -11,8 +12,32 @@ import urllib.request
 from pathlib import Path
 
 from harness.processes import command, memory_mb, running
+from harness.servers import free_port
 
-__all__ = ["command", "http", "loaded_libraries", "memory_mb", "running", "wait_for_job", "wait_until_serving"]
+__all__ = [
+    "command",
+    "http",
+    "loaded_libraries",
+    "memory_mb",
+    "running",
+    "serving",
+    "wait_for_job",
+    "wait_until",
+    "wait_until_serving",
+]
+
+
+def wait_until(predicate, timeout: float = 10.0, message: str = "", interval: float = 0.02):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds saying
+    what was awaited: a test waits for the condition it needs, never for a guessed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout} s: {message or getattr(predicate, '__name__', predicate)}")
+        time.sleep(interval)
 
 
 def http(
@@ -50,6 +75,18 @@ def wait_for_job(base: str, job_id: str, timeout: float = 60.0) -> dict:
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {job}")
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, models_dir: Path, **env):
+    """`inference-api serve` (embedded) on a free port with its data in tmp_path; yields the base URL and the log."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port), **env}
+    with running([command("inference-api"), "serve"], env, log) as process:
+        wait_until_serving(base, process, log)
+        yield base, log
 
 
 def loaded_libraries(pid: int) -> str:

@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.parity import cosine, sentence_transformer
-from tests.test_embedded import serving
+from tests.processes import serving
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from inference_client import Client
-from tests.processes import command, running, wait_until_serving
+from tests.processes import command, running, wait_until, wait_until_serving
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -102,9 +102,7 @@ def test_an_interrupted_submit_resumes_without_a_second_job_for_any_line(server,
 
     env = {**os.environ, "INFERENCE_API_KEY": KEY}
     process = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 80):
-        time.sleep(0.02)
+    wait_until(lambda: out.exists() and out.read_text().count("\n") >= 80, 60, "80 lines written before the stop")
     process.send_signal(stop)
     stderr = process.communicate(timeout=30)[1]
     assert process.returncode == 128 + stop, stderr

@@ -1,4 +1,4 @@
-"""CI/CD: the workflows lint clean and do what the issue asks; semantic-release is configured; checkov
+"""CI/CD: the workflows lint clean, test, build the images and release; semantic-release is configured; checkov
 passes over manifests, Dockerfiles and workflows with documented skips only; up.sh brings things up in order."""
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_semantic_release_reads_its_configuration_from_pyproject():
     for variable in config["version_variables"]:
         path, name = variable.split(":")
         if not (ROOT / path).exists() and (ROOT / "inference_api" / "__init__.py").exists():
-            pytest.skip(f"{path} arrives with the package refactor (issue #8); today the version is in inference_api/")
+            pytest.skip(f"{path} arrives with the package refactor; today the version is in inference_api/")
         assert re.search(rf"^{name}\s*=\s*[\"']\d+\.\d+\.\d+[\"']", (ROOT / path).read_text(), re.M), variable
 
 

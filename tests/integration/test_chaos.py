@@ -1,7 +1,7 @@
 """A small chaos run in CI: every short fault once and a broker memory alarm, under load, on private servers
 (tests/private_servers.py); nothing accepted may be lost, failed or written twice, and every finished job
 that asked for a webhook gets it, correctly signed. The full runs (with a
-PostgreSQL outage of minutes) are `python -m tests.chaos`; their figures are in the README."""
+PostgreSQL outage of minutes) are `python -m tests.chaos`, which reports its own figures."""
 
 import json
 from dataclasses import asdict

@@ -1,4 +1,4 @@
-"""Web and worker sharing no files (the issue's "Done when"): a model prepared by one process, loaded by a
+"""Web and worker sharing no files: a model prepared by one process, loaded by a
 real `dramatiq actors.worker` on a data directory of its own, is reported prepared and ready by an API on a
 third one; stopped (SIGTERM) or killed (SIGKILL, no goodbye), the worker is reported gone."""
 

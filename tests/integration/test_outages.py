@@ -18,8 +18,7 @@ from db import Job, Status, migrate
 from db.events import JobEvents, PostgresListener, announce
 from db.models import utcnow
 from tests import private_servers
-from tests.actors.test_bounds import SlowModel
-from tests.actors.test_inference_actor import FakeRuntimes
+from tests.doubles import FakeRuntimes, SlowModel
 from tests.processes import command, running
 from tests.servers import IN_CI
 from web import create_app
@@ -83,7 +82,8 @@ def test_the_sweep_command_survives_a_database_and_a_broker_outage_logging_each_
         until(lambda: Job.get_by_id(first.id).swept_at, 15, "the first stale job re-sent")
         try:
             pg.stop()
-            time.sleep(3)  # six failed sweeps
+            until(lambda: log.read_text().count("sweep failed") == 1, 15, "the sweep failure logged")
+            time.sleep(3)  # deliberate: the outage lasts several more sweeps, which must not log again
         finally:
             pg.start()
         db.database.close_all()  # this test's own pooled connections died with the server
@@ -94,7 +94,8 @@ def test_the_sweep_command_survives_a_database_and_a_broker_outage_logging_each_
         try:
             rabbit.stop_app()
             third = stale_job()
-            time.sleep(3)
+            until(lambda: log.read_text().count("sweep failed") == 2, 15, "the broker's sweep failure logged")
+            time.sleep(3)  # deliberate: the outage lasts several more sweeps, which must not log again
         finally:
             rabbit.start_app()
         until(lambda: Job.get_by_id(third.id).swept_at, 20, "a job re-sent after the broker came back")
@@ -116,7 +117,7 @@ def test_the_job_events_relay_survives_a_database_outage_and_relays_again(server
             assert listener.listening.wait(10)
             try:
                 pg.stop()
-                time.sleep(5)  # two reconnect attempts at least
+                time.sleep(5)  # deliberate: the outage lasts two reconnect attempts at least, logged once
             finally:
                 pg.start()
             db.database.close_all()
@@ -139,13 +140,14 @@ def submit(batcher: Batcher, job: Job, timeout: float = 15):
 
 def test_the_batcher_the_writer_and_the_lease_renewer_survive_a_database_outage(servers, private_db, caplog):
     pg, _ = servers
-    batcher = Batcher(FakeRuntimes(SlowModel(2.0)), lease_seconds=3)
+    model = SlowModel(2.0)
+    batcher = Batcher(FakeRuntimes(model), lease_seconds=3)
     jobs = [stale_job(age=dt.timedelta(0)) for _ in range(4)]
     with caplog.at_level(logging.DEBUG, logger="actors.batching"):
         # two jobs in one batch (saved by the writer thread; a lone job is saved by the batcher itself), and the
         # model runs 2 s: the database goes while it runs
         slow = batcher.submit_many([jobs[0].id, jobs[3].id])
-        time.sleep(0.5)
+        assert model.started.wait(10), "the model never ran"
         try:
             pg.stop()
             for future in slow:  # the writer could not save: the messages are retried

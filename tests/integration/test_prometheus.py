@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.observability.test_rules_and_dashboard import DEPLOY, dashboard_queries
+from tests.observability.deployed import DEPLOY, dashboard_queries
 from tests.processes import command, http, running, wait_for_job, wait_until_serving
 from tests.promtool import check_metrics, families, require
 from tests.servers import free_port
@@ -45,9 +45,64 @@ def eventually(check, timeout: float = 60.0):
             time.sleep(0.5)
 
 
+def prometheus_command(tmp_path, prometheus_port: int, targets: dict[str, int]) -> list[str]:
+    """A Prometheus server on loopback scraping `targets` (job name -> port) every second, with our alert rules."""
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(DEPLOY / "alerts.yml")],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]} for job, port in targets.items()
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    return [
+        require("prometheus"),
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{prometheus_port}",
+    ]
+
+
+def check_expositions(web_metrics: str, worker_metrics: str) -> None:
+    """Both tiers' expositions pass promtool and carry the families the dashboard and alerts use."""
+    check_metrics(web_metrics)
+    check_metrics(worker_metrics)
+    assert {"inference_api_http_requests_total", "inference_api_http_request_duration_seconds"} <= families(web_metrics)
+    assert 'inference_api_queue_consumers{queue="inference"}' in web_metrics  # read from RabbitMQ
+    assert {
+        "dramatiq_messages_total",
+        "dramatiq_message_duration_seconds",
+        "inference_api_inference_duration_seconds",
+        "inference_api_batch_size",
+        "inference_api_queue_wait_seconds",
+        "inference_api_worker_processes",
+    } <= families(worker_metrics)
+
+
+def check_scraped(prometheus: str) -> None:
+    """Prometheus saw both tiers' counts, evaluates every dashboard query and loaded the alert rules healthy."""
+
+    def scraped():
+        accepted = query(prometheus, 'sum(inference_api_jobs_accepted_total{job="inference-api"})')
+        finished = query(prometheus, 'sum(inference_api_jobs_finished_total{job="inference-worker"})')
+        assert accepted and float(accepted[0]["value"][1]) == 4, accepted
+        assert finished and float(finished[0]["value"][1]) == 4, finished
+        live = query(prometheus, 'sum(inference_api_worker_processes{job="inference-worker"})')
+        assert live and float(live[0]["value"][1]) == 2, live
+
+    eventually(scraped)
+    for expr in dashboard_queries():
+        query(prometheus, expr)  # every dashboard query evaluates on the real server
+    rules = json.loads(get(f"{prometheus}/api/v1/rules"))["data"]["groups"]
+    assert {rule["name"] for group in rules for rule in group["rules"]} >= {"InferenceWorkerNotAlive"}
+    assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
+
+
 def test_prometheus_scrapes_web_and_worker_after_a_few_jobs(tmp_path, postgres, postgres_url, rabbitmq_url, models_dir):
-    prometheus_bin = require("prometheus")
     api_port, worker_port, prometheus_port = free_port(), free_port(), free_port()
+    prometheus_args = prometheus_command(
+        tmp_path, prometheus_port, {"inference-api": api_port, "inference-worker": worker_port}
+    )
     api = f"http://127.0.0.1:{api_port}"
     env = {
         "DATABASE_URL": postgres_url,
@@ -59,21 +114,6 @@ def test_prometheus_scrapes_web_and_worker_after_a_few_jobs(tmp_path, postgres, 
         "dramatiq_prom_host": "127.0.0.1",
         "dramatiq_prom_port": str(worker_port),
     }
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(DEPLOY / "alerts.yml")],
-        "scrape_configs": [
-            {"job_name": "inference-api", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]},
-            {"job_name": "inference-worker", "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]},
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prometheus_args = [
-        prometheus_bin,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{prometheus_port}",
-    ]
     worker_args = [command("dramatiq"), "actors.worker", "--processes", "2", "--threads", "4"]
     with (
         running([command("inference-api"), "serve"], env, tmp_path / "web.log") as web,
@@ -85,37 +125,5 @@ def test_prometheus_scrapes_web_and_worker_after_a_few_jobs(tmp_path, postgres, 
             status, job = http("POST", f"{api}/inference", {"inputs": [text, text.upper()]})
             assert status == 202, job
             assert wait_for_job(api, job["id"])["status"] == "succeeded"
-
-        web_metrics = get(f"{api}/metrics")
-        worker_metrics = eventually(lambda: get(f"http://127.0.0.1:{worker_port}/metrics"))
-        check_metrics(web_metrics)
-        check_metrics(worker_metrics)
-        assert {"inference_api_http_requests_total", "inference_api_http_request_duration_seconds"} <= families(
-            web_metrics
-        )
-        assert 'inference_api_queue_consumers{queue="inference"}' in web_metrics  # read from RabbitMQ
-        assert {
-            "dramatiq_messages_total",
-            "dramatiq_message_duration_seconds",
-            "inference_api_inference_duration_seconds",
-            "inference_api_batch_size",
-            "inference_api_queue_wait_seconds",
-            "inference_api_worker_processes",
-        } <= families(worker_metrics)
-
-        prometheus = f"http://127.0.0.1:{prometheus_port}"
-
-        def scraped():
-            accepted = query(prometheus, 'sum(inference_api_jobs_accepted_total{job="inference-api"})')
-            finished = query(prometheus, 'sum(inference_api_jobs_finished_total{job="inference-worker"})')
-            assert accepted and float(accepted[0]["value"][1]) == 4, accepted
-            assert finished and float(finished[0]["value"][1]) == 4, finished
-            live = query(prometheus, 'sum(inference_api_worker_processes{job="inference-worker"})')
-            assert live and float(live[0]["value"][1]) == 2, live
-
-        eventually(scraped)
-        for expr in dashboard_queries():
-            query(prometheus, expr)  # every dashboard query evaluates on the real server
-        rules = json.loads(get(f"{prometheus}/api/v1/rules"))["data"]["groups"]
-        assert {rule["name"] for group in rules for rule in group["rules"]} >= {"InferenceWorkerNotAlive"}
-        assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
+        check_expositions(get(f"{api}/metrics"), eventually(lambda: get(f"http://127.0.0.1:{worker_port}/metrics")))
+        check_scraped(f"http://127.0.0.1:{prometheus_port}")

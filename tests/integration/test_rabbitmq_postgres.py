@@ -7,15 +7,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from falcon.testing import TestClient
+from prometheus_client import REGISTRY
 
 from actors.registry import Runtimes
 from actors.sending import open_sender
 from actors.setup import worker_sender
 from db import Job
-from tests.actors.test_runtime import TEXTS
+from tests.doubles import TEXTS
 from tests.parity import cosine
 from tests.tiny_models import TASK_REQUESTS
-from tests.web.test_metrics import sample
 from web import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,6 +24,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_migrations_build_the_same_schema_on_postgresql(postgres):
     columns = {column.name for column in postgres.get_columns("job")}
     assert columns == {field.column_name for field in Job._meta.sorted_fields}
+
+
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def wait_for(client, job_id: str, timeout: float = 60.0) -> dict:

@@ -1,7 +1,6 @@
 """Webhooks on the real servers: a job accepted over HTTP, run by a worker over RabbitMQ, saved in PostgreSQL,
 then posted by the webhooks actor to a real receiver that verifies the signature and answers 500 first."""
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -11,6 +10,7 @@ from actors import webhooks
 from actors.registry import Runtimes
 from actors.sending import open_sender
 from actors.setup import worker_sender
+from tests.processes import wait_until
 from tests.webhook_receiver import new_secret, receiver
 from web import create_app
 
@@ -42,12 +42,13 @@ def test_a_job_on_the_real_servers_is_delivered_signed_after_a_first_500(
                 "id"
             ]
             first, second = hooks.wait_for(2, timeout=60)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
+
+            def delivered():
                 job = client.simulate_get(f"/inference/{job_id}").json
-                if job["webhook"]["deliveries"] and job["webhook"]["deliveries"][0]["status"] == "delivered":
-                    break
-                time.sleep(0.05)
+                deliveries = job["webhook"]["deliveries"]
+                return job if deliveries and deliveries[0]["status"] == "delivered" else None
+
+            job = wait_until(delivered, 30, "the job's webhook delivery recorded as delivered")
     finally:
         api_side.broker.close()
         worker_side.broker.close()

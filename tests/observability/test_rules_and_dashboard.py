@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import yaml
 from prometheus_client import REGISTRY
 
 import actors.metrics  # noqa: F401  (registers the worker families)
 import web.metrics  # noqa: F401  (registers the web families)
+from tests.observability.deployed import DEPLOY, alert_rules, dashboard_queries
 from tests.promtool import promtool
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-DEPLOY = ROOT / "deploy" / "observability"
 EXTERNAL = {"up", "container_cpu_usage_seconds_total", "container_memory_working_set_bytes"}
 PER_APP = {"inference_api_queue_messages", "inference_api_queue_consumers", "inference_api_build_info"}
 SUFFIXES = ("_bucket", "_count", "_sum", "_total")
@@ -34,15 +32,6 @@ def metric_names(expr: str) -> set[str]:
     without_labels = re.sub(r"\{[^}]*\}", "", re.sub(r"\[[^\]]*\]", "", expr))
     words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", without_labels))
     return {w for w in words if w not in PROMQL_WORDS and ("_" in w or w == "up")}
-
-
-def dashboard_queries() -> list[str]:
-    dashboard = json.loads((DEPLOY / "dashboard.json").read_text())
-    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
-
-
-def alert_rules() -> list[dict]:
-    return [rule for group in yaml.safe_load((DEPLOY / "alerts.yml").read_text())["groups"] for rule in group["rules"]]
 
 
 def test_the_alert_rules_pass_promtool_check_rules():

@@ -1,28 +1,14 @@
 """The README's first command: `inference-api serve` alone, embedded (SQLite, StubBroker, in-process worker)."""
 
-import contextlib
 import os
 import subprocess
 
 import pytest
 
-from tests.processes import command, http, running, wait_for_job, wait_until_serving
-from tests.servers import free_port
+from tests.processes import command, http, serving, wait_for_job
 from tests.tiny_models import TASK_REQUESTS
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def serving(tmp_path, models_dir, **env):
-    """`inference-api serve` on a free port with its data in tmp_path; yields the base URL and the log."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "serve.log"
-    env = {"DATA_DIR": str(tmp_path), "MODELS_DIR": str(models_dir), "PORT": str(port), **env}
-    with running([command("inference-api"), "serve"], env, log) as process:
-        wait_until_serving(base, process, log)
-        yield base, log
 
 
 def test_serve_alone_accepts_a_job_and_answers_it(tmp_path, models_dir):

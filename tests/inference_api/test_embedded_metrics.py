@@ -5,10 +5,9 @@ import urllib.request
 
 import pytest
 
-from tests.processes import http, wait_for_job
+from tests.processes import http, serving, wait_for_job
 from tests.promtool import check_metrics, families
 from tests.servers import free_port
-from tests.test_embedded import serving
 
 pytestmark = pytest.mark.slow
 

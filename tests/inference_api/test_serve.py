@@ -7,14 +7,32 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
 
-from tests.processes import command, http, running, wait_until_serving
+from tests.processes import command, http, running, wait_until, wait_until_serving
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
+
+
+def waiting_requests(base: str) -> float:
+    """The API's gauge of requests waiting for their job (`/metrics`)."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("inference_api_waiting_requests "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return True
+    return False
 
 
 def serve(tmp_path, models_dir, *args, **env):
@@ -61,12 +79,10 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0_without_a_traceback(
         answers = []
         poll = threading.Thread(target=lambda: answers.append(http("GET", f"{base}/inference/{job_id}?wait=3")))
         poll.start()
-        time.sleep(1.0)
+        wait_until(lambda: waiting_requests(base) >= 1, 10, "the long-poll waiting in the API")
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
-            pass  # no longer accepting
+        wait_until(lambda: refused(port), 10, "the API no longer accepting connections once signalled")
         assert process.wait(timeout=30) == 0
         took = time.monotonic() - sent
         poll.join(10)

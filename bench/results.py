@@ -1,0 +1,135 @@
+"""`python -m bench results FILE... --out bench/RESULTS.md`: the latest results as a Markdown page, built
+from the JSON documents a run writes (`--json`), so the figures people read are the ones a run measured.
+
+One section per document: where it ran (CPU, cores, versions, commit), every ratio and figure of the
+performance contract beside its target and whether it was met, and the spread of the rounds behind it.
+A document that is missing (no run yet) is said so instead of inventing figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+# Which modes' rounds stand behind each target, for its spread (the modes a ratio divides, or measures).
+SIDES = {
+    "worker_vs_raw": ("worker", "raw"),
+    "worker_vs_seed": ("worker", "seed"),
+    "e2e_vs_raw": ("e2e", "raw"),
+    "ingest_vs_hello": ("ingest", "hello"),
+    "latency_p50_over_raw_single_ms": ("latency",),
+    "calls_per_s": ("calls",),
+}
+VERSIONS = ("onnxruntime", "tokenizers", "dramatiq", "falcon", "waitress", "peewee", "postgresql", "rabbitmq")
+VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
+NO_RUN = "No run recorded yet: `make bench` writes this page from the JSON documents of its runs."
+
+
+def page(documents: dict[str, dict | None]) -> str:
+    """The whole page: one section per document (by the path it was read from), or a stub when none exists."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m bench results`) from the JSON of its latest run; do not edit by hand.",
+        "What each mode and figure means: [README.md](README.md).",
+        "",
+    ]
+    if not any(documents.values()):
+        return "\n".join([*lines, NO_RUN, ""])
+    for path, doc in documents.items():
+        lines += [*section(path, doc), ""]
+    return "\n".join(lines)
+
+
+def section(path: str, doc: dict | None) -> list[str]:
+    if doc is None:
+        return [f"## `{path}`", "", NO_RUN]
+    settings = doc.get("settings", {})
+    lines = [f"## {settings.get('model', '?')} ({settings.get('preset', '?')})", ""]
+    lines += about(path, doc)
+    lines += ["", "| figure | value | target | verdict | spread of the rounds |", "| --- | --- | --- | --- | --- |"]
+    for name, check in doc.get("targets", {}).items():
+        lines.append(
+            f"| `{name}` | {number(check['value'])} | {check['target']} | {VERDICTS[check['met']]} "
+            f"| {spread_of(name, doc.get('modes', {}))} |"
+        )
+    lines += ["", "| mode | best | unit | rounds | spread | other work (cores) |", "|---" * 6 + "|"]
+    for mode, result in doc.get("modes", {}).items():
+        lines.append(mode_row(mode, result))
+    if doc.get("errors"):
+        lines += ["", "Modes that failed: " + "; ".join(f"`{m}`: {e}" for m, e in doc["errors"].items())]
+    return lines
+
+
+def about(path: str, doc: dict) -> list[str]:
+    """Where, when and with what the run was made."""
+    machine, git = doc.get("machine", {}), doc.get("git", {})
+    versions = machine.get("versions", {})
+    known = [f"{name} {versions[name]}" for name in VERSIONS if versions.get(name)]
+    commit = (git.get("commit") or "unknown")[:12] + (" (with uncommitted changes)" if git.get("dirty") else "")
+    settings = doc.get("settings", {})
+    return [
+        f"- run: {doc.get('date', '?')}, {doc.get('seconds', '?')} s, `{doc.get('command', '?')}` (from `{path}`)",
+        f"- commit: `{commit}` on {git.get('branch') or '?'}",
+        f"- machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
+        f"{machine.get('memory_gib', '?')} GiB, load average {machine.get('load_average', '?')}",
+        f"- versions: Python {machine.get('python', '?')}"
+        + "".join(f", {v}" for v in known)
+        + ("" if versions.get("postgresql") else "; PostgreSQL and RabbitMQ not recorded"),
+        f"- settings: {settings.get('processes', '?')} worker processes x {settings.get('worker_threads', '?')} "
+        f"threads, {settings.get('web_threads', '?')} web threads, {settings.get('clients', '?')} e2e clients",
+    ]
+
+
+def mode_row(mode: str, result: dict[str, Any]) -> str:
+    if mode == "latency":
+        rounds, best, unit = result.get("rounds_p50", []), result.get("p50"), "ms p50 (lowest round)"
+    else:
+        rounds, best, unit = result.get("rounds", []), result.get("throughput"), result.get("unit", "")
+    others = " ".join(f"{c:.1f}" for c in result.get("others_cores", [])) or "not recorded"
+    shown = " ".join(number(r) for r in rounds) or "-"
+    return f"| {mode} | {number(best)} | {unit} | {shown} | {spread(rounds)} | {others} |"
+
+
+def spread_of(name: str, modes: dict[str, dict]) -> str:
+    """The spread of each mode behind a target, e.g. `worker 3.1%, raw 0.8%`."""
+    parts = []
+    for mode in SIDES.get(name, ()):
+        result = modes.get("ingest", {}).get("hello") if mode == "hello" else modes.get(mode)
+        if result is None:
+            continue
+        rounds = result.get("rounds_p50") if mode == "latency" else result.get("rounds")
+        parts.append(f"{mode} {spread(rounds or [])}")
+    return ", ".join(parts) or ("not recorded" if name in SIDES else "-")
+
+
+def spread(rounds: list[float]) -> str:
+    """How far the rounds lie apart: (max - min) / max."""
+    if len(rounds) < 2 or not max(rounds):
+        return "one round" if rounds else "-"
+    return f"{100 * (max(rounds) - min(rounds)) / max(rounds):.1f}%"
+
+
+def number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def load(path: Path) -> dict | None:
+    """A run's document, or None when there is none yet (the page then says so)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench results", description=__doc__.split("\n\n")[0])
+    parser.add_argument("documents", nargs="+", type=Path, metavar="FILE", help="JSON written by --json")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the Markdown page to write")
+    args = parser.parse_args(argv)
+    text = page({str(path): load(path) for path in args.documents})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}", flush=True)
+    return 0
