@@ -1,4 +1,4 @@
-"""The API's waitress server (`inference_api.cli.create_server`): a response leaves in one send, headers
+"""The API's waitress server (`inference_api.serve.create_server`): a response leaves in one send, headers
 and body together, from the main loop, which is the one place that sends it. With waitress' default
 (`send_bytes` 1) the request's thread sent the headers, then the body, while the main loop spun on
 select beside it."""
@@ -10,7 +10,7 @@ import pytest
 from waitress.channel import HTTPChannel
 
 from core.config import Config
-from inference_api.cli import SEND_BYTES, create_server
+from inference_api.serve import SEND_BYTES, create_server
 from tests.servers import free_port
 
 BODY = b"x" * 5000

@@ -50,8 +50,8 @@ def roots(modules: set[str]) -> set[str]:
 
 def test_the_api_process_imports_no_ml_runtime_and_only_the_sending_side_of_actors(tmp_path):
     modules = imported_modules(
-        "from core.config import Config\nfrom inference_api import cli\n"
-        "app, embedded = cli.build_app(Config.from_env())\nassert embedded is None",
+        "from core.config import Config\nfrom inference_api import serve\n"
+        "app, embedded = serve.build_app(Config.from_env())\nassert embedded is None",
         {"DATA_DIR": str(tmp_path), "BROKER_URL": "amqp://guest:guest@127.0.0.1:1/"},
     )
     assert "web.app" in modules
@@ -63,8 +63,8 @@ def test_the_api_process_reads_no_model_files_and_leaves_token_counts_to_the_wor
     """With its models at hand (MODELS_DIR set) the API still loads no tokenizer: `truncate: false` is the
     worker's check (it fails the job with the reason); only the embedded mode counts tokens at once."""
     modules = imported_modules(
-        "from falcon.testing import TestClient\nfrom core.config import Config\nfrom inference_api import cli\n"
-        "import db\nfrom db import migrate\napp, _ = cli.build_app(Config.from_env())\nmigrate.apply()\n"
+        "from falcon.testing import TestClient\nfrom core.config import Config\nfrom inference_api import serve\n"
+        "import db\nfrom db import migrate\napp, _ = serve.build_app(Config.from_env())\nmigrate.apply()\n"
         "client = TestClient(app)\n"
         "client.simulate_post('/inference', json={'inputs': 'x ' * 400, 'parameters': {'truncate': False}})\n"
         "client.simulate_get('/models')",
@@ -109,9 +109,9 @@ def test_the_worker_entry_alone_replaces_dramatiqs_global_broker(tmp_path):
     modules = imported_modules(
         "import dramatiq\nfrom dramatiq.brokers.stub import StubBroker\nsentinel = StubBroker()\n"
         "dramatiq.set_broker(sentinel)\n"
-        "from core.config import Config\nfrom inference_api import cli\nfrom actors.setup import worker_sender\n"
+        "from core.config import Config\nfrom inference_api import serve\nfrom actors.setup import worker_sender\n"
         "from actors.registry import Runtimes\nfrom catalog import Catalog\n"
-        "cli.build_app(Config.from_env())\n"
+        "serve.build_app(Config.from_env())\n"
         "worker_sender('stub://', Runtimes(Catalog.load(), 'nowhere'))\n"
         "assert dramatiq.get_broker() is sentinel, 'something replaced the global broker'\n"
         "import actors.worker\nassert dramatiq.get_broker() is actors.worker.broker",

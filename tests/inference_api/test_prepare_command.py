@@ -51,7 +51,7 @@ def test_prepare_fails_clearly_when_it_cannot_record_and_says_what_to_do(environ
 
 
 def test_a_database_url_is_shown_without_its_password():
-    from inference_api.cli import _shown
+    from inference_api.commands import _shown
 
     assert _shown("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert _shown("sqlite:///var/inference.db") == "sqlite:///var/inference.db"

@@ -1,0 +1,145 @@
+"""The other commands: migrate, sweep, purge, models prepare, worker-alive."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from core.config import Config
+
+logger = logging.getLogger("inference_api")
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
+    import db
+    from db import migrate
+
+    db.connect(config.database)  # no statement timeout: a migration may take its time
+    applied = migrate.apply()
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
+    import datetime as dt
+
+    import db
+    from actors.sending import open_sender
+    from actors.sweeper import Sweeper
+
+    db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
+    sweeper = Sweeper(
+        open_sender(config.broker_url, send_timeout=config.broker_send_timeout),
+        every=args.every or 0,
+        queued_after=dt.timedelta(seconds=config.sweep_after),
+        max_sweeps=config.sweep_max,
+        echo=True,
+    )
+    if not args.every:  # once (a CronJob): a failed sweep is a failed run
+        report = sweeper.sweep_once()
+        if report is None:
+            sys.exit("inference-api: sweep failed (the database or the broker is unavailable)")
+        print(report, flush=True)
+        return
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: sweeper.stop())
+    sweeper.sweep_once()
+    sweeper.run()  # in the foreground: survives outages, logs each once, ends on SIGTERM or SIGINT
+
+
+def cmd_purge(args: argparse.Namespace, config: Config) -> None:
+    import datetime as dt
+    import time
+
+    import db
+    from db.retention import purge
+
+    db.connect(config.database)
+    if not config.result_ttl:
+        print("purge: RESULT_TTL is 0, results are kept for ever; nothing to do", flush=True)
+        return
+    while True:
+        with db.database.connection_context():
+            report = purge(dt.timedelta(seconds=config.result_ttl))
+        print(report, flush=True)
+        if not args.every:
+            return
+        time.sleep(args.every)
+
+
+def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
+    """Export each model (unless prepared already) and record its preparation in the database (the
+    `model` table, which `GET /models` reads on any host): a model prepared but not recorded is an error,
+    and running the command again records it without exporting again."""
+    catalog = load_catalog(config)
+    import peewee
+
+    import db
+    from actors.fleet import record_prepared
+    from actors.prepare import PrepareError, prepare
+
+    names = list(catalog.models) if args.all else args.names or [catalog.default]
+    unknown = [n for n in names if n not in catalog.models]
+    if unknown:
+        sys.exit(f"inference-api: unknown model(s) {', '.join(unknown)}; catalog: {', '.join(catalog.models)}")
+    db.connect(config.database)
+    if not config.database_url:  # the embedded SQLite file: its schema is ours to apply, as `serve` does
+        from db import migrate
+
+        migrate.apply()
+    where = _shown(config.database)
+    failed, unrecorded = [], []
+    for name in names:
+        try:
+            target = prepare(catalog.models[name], config.models_path, force=args.force)
+        except PrepareError as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        try:
+            with db.database.connection_context():
+                record_prepared(target)
+        except peewee.PeeweeException as e:
+            print(f"{name}: prepared in {target}, but not recorded in {where}: {str(e).strip()}", file=sys.stderr)
+            unrecorded.append(name)
+        else:
+            print(f"{name}: recorded in {where}", file=sys.stderr)
+    if unrecorded:
+        print(
+            f"inference-api: {', '.join(unrecorded)} not recorded: GET /models reports a model prepared from the "
+            f"database. Check DATABASE_URL, run `inference-api migrate`, then run this command again "
+            "(nothing is exported twice; a worker that loads the model records it too).",
+            file=sys.stderr,
+        )
+    if failed or unrecorded:
+        sys.exit(f"inference-api: could not prepare {', '.join(failed + unrecorded)}")
+
+
+def _shown(url: str) -> str:
+    """A database URL fit for a message: no password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def cmd_worker_alive(args: argparse.Namespace, config: Config) -> None:
+    from actors.liveness import alive
+
+    directory = args.dir or config.worker_heartbeat_dir
+    pids = alive(directory, args.max_age)
+    if not pids:
+        sys.exit(f"inference-api: no worker process beat in {directory} within {args.max_age:g} s")
+    print(f"alive: worker process(es) {', '.join(map(str, pids))}")
+
+
+def load_catalog(config: Config):
+    from catalog import Catalog, CatalogError
+
+    try:
+        return Catalog.from_config(config)
+    except CatalogError as e:
+        sys.exit(f"inference-api: invalid model catalog: {e}")
