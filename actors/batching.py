@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import metrics
+from actors.connection import close_connection
 from core.outage import Outage
-from db import Failure, Job, Status, database
+from db import Failure, Job, Status
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,7 @@ class Batcher:
                 self._release(list(futures))
                 _fail(futures, e)
             finally:
-                if not database.is_closed():
-                    database.close()
+                close_connection()
 
     def _renew_loop(self) -> None:
         """Extend the leases of the jobs this process holds, every third of the lease."""
@@ -151,8 +151,7 @@ class Batcher:
             except Exception as e:  # the database is down: the sweeper may send them again; harmless
                 self._outages["lease renewal"].failed(e)
             finally:
-                if not database.is_closed():
-                    database.close()
+                close_connection()
 
     def _hold(self, job_ids) -> None:
         with self._lock:
@@ -200,8 +199,7 @@ class Batcher:
             self._release(list(futures))
             _fail(futures, e)
         finally:
-            if not database.is_closed():
-                database.close()  # back to the pool between batches
+            close_connection()  # back to the pool between batches
             for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
                 _resolve(waiting, None)
         self.batches += 1

@@ -16,7 +16,7 @@ from dramatiq.middleware import TimeLimit
 
 from actors import inference
 from actors.broker import make_broker
-from actors.dispatch import Dispatch
+from actors.rabbitmq.dispatch import Dispatch
 from core.config import EMBEDDED_BROKER
 
 
@@ -154,7 +154,7 @@ def test_a_message_whose_ack_cannot_be_sent_is_left_for_redelivery(setup, caplog
     broker, actor, batcher, dispatch, _ = setup()
     consumer = Consumer(broker, fail=ConnectionClosed(OSError("connection reset")))
     dispatch(consumer, message(actor, "a"))
-    with caplog.at_level(logging.INFO, logger="actors.dispatch"):
+    with caplog.at_level(logging.INFO, logger="actors.rabbitmq.dispatch"):
         batcher.futures[0].set_result(True)  # the callback must not raise into the batcher's thread
     assert "will be delivered again" in caplog.text
     dispatch.drain_seconds = 0.0
@@ -182,7 +182,7 @@ def test_the_wait_at_shutdown_is_bounded(setup, caplog):
     broker, actor, _batcher, dispatch, _ = setup()
     dispatch.drain_seconds = 0.05
     dispatch(Consumer(broker), message(actor, "a"))
-    with caplog.at_level(logging.WARNING, logger="actors.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="actors.rabbitmq.dispatch"):
         dispatch.before_consumer_thread_shutdown(broker, type("Thread", (), {"queue_name": inference.QUEUE}))
     assert "1 message(s) still running at shutdown" in caplog.text
 
