@@ -100,7 +100,7 @@ def short_reason(error: BaseException) -> str:
     from dramatiq.errors import BrokerError
     from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-    from actors.batching import BatchTimeout
+    from actors.runs import BatchTimeout
 
     if isinstance(error, (peewee.DatabaseError, peewee.InterfaceError)) or type(error).__module__.startswith(
         ("psycopg2", "sqlite3")

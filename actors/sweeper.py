@@ -2,7 +2,7 @@
 died, or lost its database, while the broker kept no copy) are sent again, a bounded number of times,
 then failed with the reason.
 
-The rules (the README's Reliability section says the same):
+The rules (docs/reliability.md says the same):
 
 - A running job is sent again only once its lease expired (its worker renews the lease while it works on
   it); each such re-send counts, and after `max_sweeps` of them the job is failed as lost.
