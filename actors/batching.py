@@ -1,45 +1,43 @@
 """Dynamic micro-batching: the jobs that reach a worker process together share one ONNX run.
 
-Each message's job ids reach the process' `Batcher` as futures: from the RabbitMQ consumer (`actors.dispatch`)
-or, in the embedded mode, from the Dramatiq worker thread that waits on them. The batcher's thread
-collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one transaction, runs each
-model's inputs sorted by token count in runs of at most its `max_batch_size`, writes every outcome in one
-transaction, then resolves the futures, and the messages are acked. A bad input fails only its own job; a
-transient database error is handed back to every message of the batch, and Dramatiq retries those messages.
+Each message's job ids reach the process' `Batcher` as futures: from the RabbitMQ consumer
+(`actors.rabbitmq.dispatch`) or, in the embedded mode, from the Dramatiq worker thread that waits on them.
+The batcher's thread collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one
+transaction, runs each model's inputs sorted by token count in runs of at most its `max_batch_size`
+(docs/architecture.md#batching), writes every outcome in one transaction, then resolves the futures, and
+the messages are acked. A bad input fails only its own job; a transient database error is handed back to
+every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
 so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs and hands
-the jobs it has not reached back to Dramatiq as a transient error (retried, each alone). Every loop here
+the jobs it has not reached back to Dramatiq as a transient error (retried, each alone): the bound of a
+message's work in both modes (`actors.limits`). The runs themselves are `actors.runs`. Every loop here
 survives outages of the database and logs each once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import metrics
+from actors.connection import close_connection
+from actors.runs import BatchTimeout, run_sorted, split_outputs
 from core.outage import Outage
-from db import Failure, Job, Status, database
+from db import Failure, Job, Status
 
 logger = logging.getLogger(__name__)
 
 MAX_STARTS = 4  # a job started this many times without finishing is failed, not run again: it may be what
 # crashes the worker (each start after the first runs alone, so only such a job can reach this)
-
-
-class BatchTimeout(Exception):
-    """The batch ran past its time bound before it reached this job: its message is retried."""
 
 
 @dataclass
@@ -134,8 +132,7 @@ class Batcher:
                 self._release(list(futures))
                 _fail(futures, e)
             finally:
-                if not database.is_closed():
-                    database.close()
+                close_connection()
 
     def _renew_loop(self) -> None:
         """Extend the leases of the jobs this process holds, every third of the lease."""
@@ -151,8 +148,7 @@ class Batcher:
             except Exception as e:  # the database is down: the sweeper may send them again; harmless
                 self._outages["lease renewal"].failed(e)
             finally:
-                if not database.is_closed():
-                    database.close()
+                close_connection()
 
     def _hold(self, job_ids) -> None:
         with self._lock:
@@ -200,8 +196,7 @@ class Batcher:
             self._release(list(futures))
             _fail(futures, e)
         finally:
-            if not database.is_closed():
-                database.close()  # back to the pool between batches
+            close_connection()  # back to the pool between batches
             for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
                 _resolve(waiting, None)
         self.batches += 1
@@ -248,7 +243,7 @@ class Batcher:
                 limit = self.runtimes.catalog.models[group.model].max_batch_size
                 texts = [text for job in group.jobs for text in job.inputs]
                 ran = run_sorted(model, texts, limit, deadline=self._deadline, task=group.task, **group.parameters)
-                outputs = _split(ran, group.jobs)
+                outputs = split_outputs(ran, group.jobs)
         except BatchTimeout:
             return [(job, None) for job in group.jobs]
         except Exception as e:
@@ -274,39 +269,6 @@ def _crashed(job: Job) -> str:
         f"gave up: started {job.attempts - 1} times without finishing; "
         "the input may crash the worker (it ran alone on every start after the first)"
     )
-
-
-def run_sorted(model, texts: list[str], limit: int, *, deadline: float = float("inf"), **parameters: Any) -> list[dict]:
-    """Run `texts` in runs of at most `limit`, shortest first so each run pads little (the model's own
-    `runs`, by tokens, where it has them; else by characters); results in input order. Past `deadline`
-    (time.monotonic), raise `BatchTimeout` between runs."""
-    runs = (
-        model.runs(texts, limit, **parameters)
-        if hasattr(model, "runs")
-        else sorted_runs(model, texts, limit, **parameters)
-    )
-    results: list[dict] = [{}] * len(texts)
-    for indices, run in runs:
-        if time.monotonic() > deadline:
-            raise BatchTimeout("the batch ran past its time bound")
-        for index, output in zip(indices, run(), strict=True):
-            results[index] = output
-    return results
-
-
-def sorted_runs(model, texts: list[str], limit: int, **parameters: Any) -> list[tuple[list[int], Callable[[], list]]]:
-    """`runs` for a model without its own: sorted by characters."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    chunks = [order[start : start + limit] for start in range(0, len(order), limit)]
-    return [(chunk, functools.partial(model, [texts[i] for i in chunk], **parameters)) for chunk in chunks]
-
-
-def _split(outputs: list[dict], jobs: list[Job]) -> list[list[dict]]:
-    parts, start = [], 0
-    for job in jobs:
-        parts.append(outputs[start : start + len(job.inputs)])
-        start += len(job.inputs)
-    return parts
 
 
 def _resolve(futures: list[Future], value) -> None:

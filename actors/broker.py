@@ -18,8 +18,8 @@ from dramatiq.common import dq_name, xq_name
 from dramatiq.errors import BrokerError
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, ShutdownNotifications, TimeLimit
 
-from actors.consumer import CoalescingRabbitmqBroker
-from actors.publisher import SharedConnectionBroker
+from actors.rabbitmq.broker import CoalescingRabbitmqBroker
+from actors.rabbitmq.publisher import SharedConnectionBroker
 from core.config import EMBEDDED_BROKER
 
 
@@ -60,7 +60,7 @@ def make_broker(
 ) -> dramatiq.Broker:
     """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms, whose
     publishes give up after about `send_timeout` seconds when the broker blocks publishers (an alarm).
-    `sends_only` (a process that consumes nothing): one connection for all its threads (`actors.publisher`)."""
+    `sends_only` (a process that consumes nothing): one connection for all its threads (`actors.rabbitmq.publisher`)."""
     if url == EMBEDDED_BROKER:
         broker = StubBroker(middleware=base_middleware())
     else:

@@ -16,9 +16,10 @@ import threading
 import uuid
 from pathlib import Path
 
+from actors.connection import close_connection
 from catalog import read_manifest
 from core.errors import ModelNotPrepared
-from db import PreparedModel, WorkerProcess, database
+from db import PreparedModel, WorkerProcess
 from db.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ class Heartbeat(threading.Thread):
             self._failing = True
             return False
         finally:
-            if not database.is_closed():
-                database.close()  # back to the pool between beats
+            close_connection()  # back to the pool between beats
         if self._failing:
             logger.info("worker heartbeat: recorded again")
         self._failing = False
@@ -114,5 +114,4 @@ class Heartbeat(threading.Thread):
         except Exception as e:
             logger.warning("worker heartbeat: could not delete row %s (%s); it expires by itself", self.worker_id, e)
         finally:
-            if not database.is_closed():
-                database.close()
+            close_connection()

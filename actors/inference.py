@@ -1,8 +1,9 @@
 """The inference actor: thin and idempotent. It takes job ids (one, or the jobs the API accepted
 together), never the jobs' data, and returns once their outcomes are saved (the message is acked after
 that: Dramatiq's late acks). On RabbitMQ the worker's consumer gives the messages to the batcher itself,
-with the same hooks and acks and no thread parked per message (`actors.dispatch`); this function runs them
-where Dramatiq's worker threads do (the embedded mode's StubBroker)."""
+with the same hooks and acks and no thread parked per message (`actors.rabbitmq.dispatch`); this function
+runs them where Dramatiq's worker threads do (the embedded mode's StubBroker). In both, the batcher's
+`batch_timeout` bounds a message's work, and the actor's time limit is derived from it (`actors.limits`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ OPTIONS = {
     "max_retries": 5,  # transient faults (database, broker) only; model errors fail the job at once
     "min_backoff": 1_000,
     "max_backoff": 30_000,
-    "time_limit": 300_000,  # well below RabbitMQ's consumer_timeout (30 min)
-}
+}  # time_limit: derived from the batcher's bound (`actors.limits`), where a batcher runs the actor
 
 
 def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq.Actor:
@@ -40,4 +40,9 @@ def declare(broker: dramatiq.Broker, batcher: Batcher | None = None) -> dramatiq
                 except TimeoutError:
                     continue
 
-    return dramatiq.actor(inference, broker=broker, actor_name=ACTOR, queue_name=QUEUE, **OPTIONS)
+    options = dict(OPTIONS)
+    if batcher is not None:
+        from actors.limits import actor_time_limit_ms  # the sending side (the API) needs no time limit
+
+        options["time_limit"] = actor_time_limit_ms(batcher.batch_timeout)
+    return dramatiq.actor(inference, broker=broker, actor_name=ACTOR, queue_name=QUEUE, **options)

@@ -13,14 +13,11 @@ from __future__ import annotations
 import collections
 import logging
 import os
-from http.server import HTTPServer
-from pathlib import Path
 
-from dramatiq.middleware import prometheus
 from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
-from actors.liveness import running
+from actors.rabbitmq.exposition import forget_dead_processes, serve_metrics
 
 logger = logging.getLogger("actors.jobs")
 
@@ -83,7 +80,8 @@ class DramatiqMetrics(Prometheus):
 
     A crashed worker process never marks itself dead, so its live gauges would stay in the sum: the
     exposition server forgets dead processes before each scrape (and each worker process at boot), and
-    `..._inprogress` and `inference_api_worker_processes` count live processes only."""
+    `..._inprogress` and `inference_api_worker_processes` count live processes only. The server is Dramatiq's
+    with its handler overridden (`actors.rabbitmq.exposition`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -123,32 +121,13 @@ class _Milliseconds:
         self.histogram.observe(milliseconds / 1000)
 
 
-class _MetricsHandler(prometheus._metrics_handler):  # Dramatiq's (private) handler: every process' sum
-    def do_GET(self):
-        forget_dead_processes(prometheus.DB_PATH)
-        super().do_GET()
-
-
-def serve_metrics():
-    """Dramatiq's exposition server (a fork of the CLI's main process), forgetting dead processes first."""
-    HTTPServer((prometheus.HTTP_HOST, prometheus.HTTP_PORT), _MetricsHandler).serve_forever()
-
-
 def _multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
-def forget_dead_processes(directory: str) -> None:
-    """Mark dead the processes whose live-gauge files remain in `directory` (killed, crashed)."""
-    for path in Path(directory).glob("gauge_live*_*.db"):
-        pid = int(path.stem.rsplit("_", 1)[1])
-        if not running(pid):
-            multiprocess.mark_process_dead(pid, directory)
-
-
 # Job events: counted, and logged at info once a job ends, with its queue wait and attempts (no input or
 # output text above debug). Its start is logged at debug: a line a job instead of two halves the log's
-# volume and its cost, which was the largest item around the model in a worker (README, Performance).
+# volume and its cost (docs/performance.md).
 
 
 def started(jobs) -> None:

@@ -7,9 +7,10 @@ import logging
 from dramatiq.middleware import Middleware
 
 from actors import metrics
+from actors.connection import close_connection
 from actors.fleet import Heartbeat
 from actors.inference import ACTOR
-from db import Failure, Job, database
+from db import Failure, Job
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +22,7 @@ class DatabaseConnection(Middleware):
     thread, so its worker threads hold none while they wait."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if not database.is_closed():
-            database.close()
+        close_connection()
 
     after_skip_message = after_process_message
 
@@ -89,8 +89,7 @@ class RetriesExhausted(Middleware):
         except Exception as e:
             logger.error("jobs %s: could not record the failure (%s); the sweeper will", ", ".join(job_ids), e)
         finally:
-            if not database.is_closed():
-                database.close()
+            close_connection()
 
 
 def short_reason(error: BaseException) -> str:
@@ -101,7 +100,7 @@ def short_reason(error: BaseException) -> str:
     from dramatiq.errors import BrokerError
     from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-    from actors.batching import BatchTimeout
+    from actors.runs import BatchTimeout
 
     if isinstance(error, (peewee.DatabaseError, peewee.InterfaceError)) or type(error).__module__.startswith(
         ("psycopg2", "sqlite3")

@@ -143,8 +143,7 @@ def _quantize(work: Path) -> None:
     Left in fp32: activation-by-activation products (attention scores), whose ranges are unknown ahead
     of time, and down-projections (the feed-forward output, wider in than out), where outliers after
     GELU concentrate. Quantizing every MatMul costs too much cosine to sentence-transformers; quantizing the
-    embedding tables (Gather) halves the file and shrinks the worker for little. The README's Models
-    section has the measured figures.
+    embedding tables (Gather) halves the file and shrinks the worker for little (docs/performance.md).
     """
     import onnx
     from optimum.onnxruntime import ORTQuantizer

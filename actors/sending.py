@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 import pika.exceptions
@@ -31,6 +32,7 @@ class Sender:
     broker: dramatiq.Broker
     actor: dramatiq.Actor
     webhooks: dramatiq.Actor | None = None
+    batcher: Any = None  # a worker's `actors.batching.Batcher`; None in a process that only sends
 
     def deliver_webhooks(self, job_ids: Iterable) -> int:
         """Send the messages of these jobs' pending, unsent webhook deliveries; never raises (what cannot

@@ -2,7 +2,7 @@
 died, or lost its database, while the broker kept no copy) are sent again, a bounded number of times,
 then failed with the reason.
 
-The rules (the README's Reliability section says the same):
+The rules (docs/reliability.md says the same):
 
 - A running job is sent again only once its lease expired (its worker renews the lease while it works on
   it); each such re-send counts, and after `max_sweeps` of them the job is failed as lost.
@@ -26,9 +26,10 @@ import threading
 from dataclasses import dataclass
 
 from actors import webhooks
+from actors.connection import close_connection
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.outage import Outage
-from db import Failure, Job, Status, database
+from db import Failure, Job, Status
 from db.models import utcnow
 from db.webhooks import lost as lost_deliveries
 
@@ -103,8 +104,7 @@ class Sweeper(threading.Thread):
             self.outage.failed(e)
             return None
         finally:
-            if not database.is_closed():
-                database.close()
+            close_connection()
         self.outage.ok()
         if self.echo and (report.resent or report.failed):
             print(report, flush=True)

@@ -22,7 +22,7 @@ import dramatiq
 import db
 from actors.liveness import LivenessBeat
 from actors.registry import Runtimes
-from actors.setup import worker_sender
+from actors.setup import WorkerSettings, worker_sender
 from catalog import Catalog, CatalogError
 from core import logs
 from core.config import Config, ConfigError
@@ -32,24 +32,14 @@ try:
     config = Config.from_env()
     catalog = Catalog.from_config(config)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    preload = runtimes.preload_names(config.preload_models)
+    settings = WorkerSettings.from_config(config, runtimes)
 except (ConfigError, CatalogError, UnknownModel) as e:
     raise SystemExit(f"actors.worker: {e}") from None
 logs.configure(config.log_level, config.log_format)
 # Inference is throughput work: on a host it shares with the API, PostgreSQL or RabbitMQ, those answer
-# first (a POST under full worker load: p50 16.7 -> 9.8 ms here). Alone on a host it changes nothing.
+# first (a POST under full worker load answers sooner). Alone on a host it changes nothing.
 os.nice(config.worker_nice)
 db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
-broker = worker_sender(
-    config.broker_url,
-    runtimes,
-    preload=preload,
-    heartbeat=config.heartbeat_seconds,
-    lease_seconds=config.lease_seconds,
-    batch_timeout=config.batch_timeout,
-    send_timeout=config.broker_send_timeout,
-    webhook_secret=config.webhook_secret,
-    webhook_allow_private=config.webhook_allow_private,
-).broker
+broker = worker_sender(settings, runtimes).broker
 broker.add_middleware(LivenessBeat(config.worker_heartbeat_dir))
 dramatiq.set_broker(broker)

@@ -96,3 +96,9 @@ class ModelError(InferenceError):
 
 class ModelNotPrepared(ModelError):
     title = "Model not prepared"
+
+
+class TimeBoundExceeded(InferenceError):
+    """Work ran past its time bound before it reached a job: transient, the job's message is retried."""
+
+    title = "Time bound exceeded"

@@ -15,7 +15,7 @@ import dramatiq
 
 from actors.registry import Runtimes
 from actors.sending import Sender
-from actors.setup import worker_sender
+from actors.setup import WorkerSettings, worker_sender
 from actors.sweeper import Sweeper
 from catalog import Catalog, prepared
 from core.config import Config
@@ -46,16 +46,7 @@ def start(config: Config, catalog: Catalog) -> Embedded:
     if not prepared(config.models_path, catalog.default):
         prepare_in_subprocess(catalog.default)
     runtimes = Runtimes(catalog, config.models_path, intra_op_threads=config.ort_threads)
-    sender = worker_sender(
-        config.broker_url,
-        runtimes,
-        preload=runtimes.preload_names(config.preload_models),
-        heartbeat=config.heartbeat_seconds,
-        lease_seconds=config.lease_seconds,
-        batch_timeout=config.batch_timeout,
-        webhook_secret=config.webhook_secret,
-        webhook_allow_private=config.webhook_allow_private,
-    )
+    sender = worker_sender(WorkerSettings.from_config(config, runtimes), runtimes)
     sender.broker.emit_after("process_boot")  # as the dramatiq CLI does: starts the actor's time limit
     worker = dramatiq.Worker(sender.broker, worker_threads=config.worker_threads, worker_timeout=100)
     worker.start()

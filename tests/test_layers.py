@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"torch", "transformers", "optimum", "sentence_transformers"}
 ML_RUNTIME = {"onnxruntime", "numpy", "tokenizers"}
 PACKAGES = ("core", "db", "catalog", "actors", "web", "inference_api")
-# the broker (actors.consumer holds its class: the consumer only runs in workers), the actors' declarations
-# (inference, webhooks: what a message carries), and sending
+# the broker (actors.rabbitmq.consumer holds its class: the consumer only runs in workers), the actors'
+# declarations (inference, webhooks: what a message carries), and sending
 SENDING_SIDE = {
-    "actors", "actors.sending", "actors.broker", "actors.consumer", "actors.publisher", "actors.inference",
-    "actors.webhooks",
+    "actors", "actors.sending", "actors.broker", "actors.rabbitmq", "actors.rabbitmq.broker",
+    "actors.rabbitmq.consumer", "actors.rabbitmq.publisher", "actors.inference", "actors.webhooks",
 }  # fmt: skip
 
 # package -> the packages of ours it may import (arrows only downward; DESIGN.md's diagram)

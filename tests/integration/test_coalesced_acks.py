@@ -1,4 +1,4 @@
-"""Acks coalesced per batch (actors/consumer.py) on the real RabbitMQ: every message settled exactly once,
+"""Acks coalesced per batch (actors/rabbitmq/consumer.py) on the real RabbitMQ: every message settled exactly once,
 whatever order the threads finish in, failures dead-lettered, nothing redelivered."""
 
 import random
@@ -10,7 +10,7 @@ import pytest
 from dramatiq.common import xq_name
 
 from actors.broker import make_broker
-from actors.consumer import CoalescingConsumer
+from actors.rabbitmq.consumer import CoalescingConsumer
 from tests.servers import queue_counts
 
 pytestmark = pytest.mark.integration

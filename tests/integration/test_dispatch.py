@@ -1,4 +1,4 @@
-"""Inference messages dispatched from the consumer to the batcher (actors/dispatch.py), on the real RabbitMQ
+"""Inference messages dispatched from the consumer to the batcher (actors/rabbitmq/dispatch.py), on the real RabbitMQ
 and PostgreSQL with the real MiniLM: they run together whatever the worker's thread count, every one is
 settled once, a worker stopped mid-batch lets its batch finish and acks it, and a worker holds jobs, not
 messages, up to its prefetch."""

@@ -1,4 +1,4 @@
-"""A sending process's threads share one RabbitMQ connection (actors/publisher.py), on the real RabbitMQ:
+"""A sending process's threads share one RabbitMQ connection (actors/rabbitmq/publisher.py), on the real RabbitMQ:
 every message published once and confirmed, whichever thread sent it, and a broken connection replaced."""
 
 import threading

@@ -12,11 +12,12 @@ from dramatiq import Message, Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.common import dq_name
 from dramatiq.errors import ConnectionClosed
-from dramatiq.middleware import TimeLimit
+from dramatiq.middleware import SkipMessage, TimeLimit
+from dramatiq.rate_limits import RateLimitExceeded
 
 from actors import inference
 from actors.broker import make_broker
-from actors.dispatch import Dispatch
+from actors.rabbitmq.dispatch import Dispatch
 from core.config import EMBEDDED_BROKER
 
 
@@ -154,7 +155,7 @@ def test_a_message_whose_ack_cannot_be_sent_is_left_for_redelivery(setup, caplog
     broker, actor, batcher, dispatch, _ = setup()
     consumer = Consumer(broker, fail=ConnectionClosed(OSError("connection reset")))
     dispatch(consumer, message(actor, "a"))
-    with caplog.at_level(logging.INFO, logger="actors.dispatch"):
+    with caplog.at_level(logging.INFO, logger="actors.rabbitmq.dispatch"):
         batcher.futures[0].set_result(True)  # the callback must not raise into the batcher's thread
     assert "will be delivered again" in caplog.text
     dispatch.drain_seconds = 0.0
@@ -182,7 +183,7 @@ def test_the_wait_at_shutdown_is_bounded(setup, caplog):
     broker, actor, _batcher, dispatch, _ = setup()
     dispatch.drain_seconds = 0.05
     dispatch(Consumer(broker), message(actor, "a"))
-    with caplog.at_level(logging.WARNING, logger="actors.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="actors.rabbitmq.dispatch"):
         dispatch.before_consumer_thread_shutdown(broker, type("Thread", (), {"queue_name": inference.QUEUE}))
     assert "1 message(s) still running at shutdown" in caplog.text
 
@@ -227,3 +228,76 @@ def test_the_prefetch_holds_about_two_batches_of_jobs_whatever_a_message_carries
     for _ in range(64):  # a message without jobs never raises it past a message a job
         dispatch(consumer, message(actor))
     assert dispatch.prefetch == dispatch.jobs_held
+
+
+class Skipper(Middleware):
+    def __init__(self, fail=False):
+        self.skipped: list[str] = []
+        self.fail = fail
+
+    def before_process_message(self, broker, message):
+        if self.fail:
+            message.fail()
+        raise SkipMessage("not this one")
+
+    def after_skip_message(self, broker, message):
+        self.skipped.append(message.message_id)
+
+
+def test_a_message_a_before_hook_skips_is_not_run_and_is_acked_once_the_skip_hooks_ran(setup, caplog):
+    broker, actor, batcher, dispatch, recorder = setup()
+    skipper = Skipper()
+    broker.add_middleware(skipper)
+    consumer = Consumer(broker)
+    sent = message(actor, "a")
+    with caplog.at_level(logging.WARNING, logger="actors.rabbitmq.dispatch"):
+        dispatch(consumer, sent)
+    assert dispatch.wait_settled(5) == 0
+    assert batcher.submitted == [] and skipper.skipped == [sent.message_id]
+    assert consumer.acked == [sent.message_id] and consumer.nacked == []
+    assert recorder.calls == [("before", sent.message_id)]  # skipped: no after_process_message, so no retry
+    assert dq_name(inference.QUEUE) not in broker.queues or broker.queues[dq_name(inference.QUEUE)].empty()
+    assert "was skipped" in caplog.text and "unhandled exception" not in caplog.text
+
+
+def test_a_skipped_message_a_hook_also_failed_is_dead_lettered(setup):
+    broker, actor, _batcher, dispatch, _recorder = setup()
+    broker.add_middleware(Skipper(fail=True))
+    consumer = Consumer(broker)
+    sent = message(actor, "a")
+    dispatch(consumer, sent)
+    assert dispatch.wait_settled(5) == 0
+    assert consumer.nacked == [sent.message_id] and consumer.acked == []
+
+
+class Expected(Exception):
+    """An exception the actor declares it throws."""
+
+
+def test_an_exception_the_actor_throws_is_logged_as_expected_and_not_retried(setup, caplog):
+    broker, actor, batcher, dispatch, _recorder = setup()
+    actor.options["throws"] = (Expected,)
+    consumer = Consumer(broker)
+    sent = message(actor, "a")
+    with caplog.at_level(logging.INFO, logger="actors.rabbitmq.dispatch"):
+        dispatch(consumer, sent)
+        batcher.futures[0].set_exception(Expected("known"))
+        assert dispatch.wait_settled(5) == 0
+    assert "with expected exception Expected" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert consumer.nacked == [sent.message_id]  # Retries gives up a message on what its actor throws
+
+
+@pytest.mark.parametrize(
+    ("error", "level"),
+    [(RateLimitExceeded("too many"), logging.DEBUG), (peewee.OperationalError("down"), logging.ERROR)],
+    ids=["rate limit", "unexpected"],
+)
+def test_a_failure_is_logged_at_the_level_dramatiqs_worker_logs_it(setup, caplog, error, level):
+    broker, actor, batcher, dispatch, _recorder = setup()
+    with caplog.at_level(logging.DEBUG, logger="actors.rabbitmq.dispatch"):
+        dispatch(Consumer(broker), message(actor, "a"))
+        batcher.futures[0].set_exception(error)
+        assert dispatch.wait_settled(5) == 0
+    [logged] = [record for record in caplog.records if record.getMessage().startswith(("Rate limit", "Failed"))]
+    assert logged.levelno == level

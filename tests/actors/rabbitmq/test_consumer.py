@@ -7,7 +7,8 @@ import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.errors import ConnectionClosed
 
-from actors.consumer import CoalescingConsumer, CoalescingRabbitmqBroker
+from actors.rabbitmq.broker import CoalescingRabbitmqBroker
+from actors.rabbitmq.consumer import CoalescingConsumer
 
 
 class ClosedChannel:

@@ -2,20 +2,31 @@
 thread each.
 
 Dramatiq hands every message to a worker thread, which runs the middleware, calls the actor and (ours
-gives the jobs to the batcher) waits until the jobs are saved, then has the message acked. That is a
-parked thread and two thread wake-ups per message for a thread that only waits: at hundreds of messages
-a second, a measurable share of the worker's CPU. Here the consumer (`actors.consumer`) gives each
-inference message to `Dispatch` on its own thread: the jobs go to the batcher at once, and the message is
-acked from the batcher's thread once they are saved (a failed one is settled on a thread of its own: its
-retry or its failure may have to wait out an outage).
+gives the jobs to the batcher) waits until the jobs are saved, then has the message acked. That is a parked
+thread and two thread wake-ups per message for a thread that only waits. Here the consumer
+(`actors.rabbitmq.consumer`) gives each inference message to `Dispatch` on its own thread: the jobs go to
+the batcher at once, and the message is acked from the batcher's thread once they are saved (a failed one
+is settled on a thread of its own: its retry or its failure may have to wait out an outage).
 
-What Dramatiq's worker thread does for a message still happens: the middleware's process-message hooks
-run around it (metrics, `Retries` with its backoff, `RetriesExhausted`), a transient error retries the
-message, retries exhausted dead-letters it, and it is acked only once its jobs are saved (late acks).
+What `Worker.process_message` does for a message, this does too (docs/internals.md#dispatch-and-dramatiqs-worker):
+
+- the middleware's process-message hooks run around it (metrics, `Retries` with its backoff,
+  `RetriesExhausted`), as `Broker.emit_before`/`emit_after` run them (`actors.rabbitmq.hooks`);
+- a message a before-hook fails is not run and is dead-lettered; `SkipMessage` from a before-hook skips it:
+  the `after_skip_message` hooks run and it is acked (nacked if a hook also failed it);
+- an error is stuffed into the message for the after-hooks, and logged as Dramatiq logs it: a rate limit
+  at debug, an exception the actor `throws` at info, a `Retry` not at all, anything else as an error;
+- a transient error retries the message, retries exhausted dead-letter it, and it is acked only once its
+  jobs are saved (late acks).
+
 Left out are the middleware that mark the thread running a message (Dramatiq's `TimeLimit` and
-`ShutdownNotifications`, our `DatabaseConnection`), since no thread runs it: the batcher bounds a batch
-(`batch_timeout`, checked between ONNX runs) and holds its own database connections, whose statements the
-statement timeout bounds.
+`ShutdownNotifications`, our `DatabaseConnection`), since no thread runs it. The time bound is the same in
+both modes all the same: the batcher bounds a batch by `batch_timeout`, checked between ONNX runs, and hands
+the jobs it did not reach back as `BatchTimeout` (retried); the actor's Dramatiq time limit, which applies
+where a worker thread waits on the batcher (the embedded mode), is derived from that bound and set past it
+(`actors.limits`). The batcher holds its own database connections, whose statements the statement timeout
+bounds. A rate limit cannot occur here, as no actor code runs on this path, but is logged as Dramatiq
+logs it should a hook raise one.
 
 At shutdown the consumer waits up to `drain_seconds` for the messages it dispatched to settle before its
 connection closes; RabbitMQ redelivers any it could not (a finished job is skipped: the actor is
@@ -29,12 +40,13 @@ import queue
 import threading
 import time
 
-from dramatiq import Middleware, Retry
+from dramatiq import Middleware
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.middleware import MiddlewareError, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import ShutdownNotifications, SkipMessage, TimeLimit
 
 from actors.inference import ACTOR, QUEUE
 from actors.middleware import DatabaseConnection
+from actors.rabbitmq.hooks import emit_after, emit_before, log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +88,9 @@ class Dispatch(Middleware):
     def prefetch(self) -> int:
         """How many messages to hold for about `jobs_held` jobs. RabbitMQ's prefetch counts messages, and a
         message carries the jobs of a group commit: one under a trickle, dozens under a burst. Counted in
-        messages, a worker process took in bursts thousands of jobs it could not start for seconds, which
-        other processes could have run; the consumer follows this figure as it changes (`actors.consumer`)."""
+        messages, a worker process would take in bursts thousands of jobs it could not start for seconds, which
+        other processes could have run; the consumer follows this figure as it changes
+        (`actors.rabbitmq.consumer`)."""
         return max(1, min(self.jobs_held, round(self.jobs_held / self._jobs_per_message)))
 
     def takes(self, message) -> bool:
@@ -92,8 +105,13 @@ class Dispatch(Middleware):
         with self._lock:
             self._running += 1
         try:
-            _emit_before(broker, hooks, message)
+            emit_before(broker, hooks, message)
             futures = [] if message.failed else self.batcher.submit_many(message.args)
+        except SkipMessage as e:  # as Dramatiq: the after_skip_message hooks, then the ack (cheap: inline)
+            running = _Running(consumer, message, hooks, 0)
+            running.error = e
+            self._settle(running)
+            return
         except BaseException as e:
             running = _Running(consumer, message, hooks, 0)
             running.error = e
@@ -131,21 +149,12 @@ class Dispatch(Middleware):
             self._settle(self._failed.get())
 
     def _settle(self, running: _Running) -> None:
-        """What Dramatiq's worker thread does once the actor returns or raises: the after-hooks (where
-        `Retries` enqueues a retry or fails the message), then the ack, or the nack of a failed message."""
-        message, consumer, error = running.message, running.consumer, running.error
+        """What Dramatiq's worker thread does once the actor returns or raises (`Worker.process_message`,
+        then `post_process_message`): the after-hooks, then the ack, or the nack of a failed message."""
+        message, consumer = running.message, running.consumer
         broker = consumer.broker
         try:
-            if error is None:
-                _emit_after(broker, running.hooks, message, result=None)
-            else:
-                message.stuff_exception(error)
-                if not isinstance(error, Retry):
-                    logger.error("Failed to process message %s with unhandled exception.", message, exc_info=error)
-                try:
-                    raise error
-                except BaseException:  # the hooks run while it is being handled: `Retries` keeps its traceback
-                    _emit_after(broker, running.hooks, message, exception=error)
+            self._after_hooks(running)
             settle, signal = (consumer.nack, "nack") if message.failed else (consumer.ack, "ack")
             broker.emit_before(signal, message)
             settle(message)
@@ -160,6 +169,25 @@ class Dispatch(Middleware):
                 self._running -= 1
                 if not self._running:
                     self._lock.notify_all()
+
+    @staticmethod
+    def _after_hooks(running: _Running) -> None:
+        """The after-hooks `Worker.process_message` runs for how the message ended: skipped, done or raised."""
+        message, error, broker = running.message, running.error, running.consumer.broker
+        if isinstance(error, SkipMessage):
+            if message.failed:
+                message.stuff_exception(error)
+            logger.warning("Message %s was skipped.", message)
+            emit_after(broker, running.hooks, "skip_message", message)
+        elif error is None:
+            emit_after(broker, running.hooks, "process_message", message, result=None)
+        else:
+            message.stuff_exception(error)
+            log_failure(broker, message, error)
+            try:
+                raise error
+            except BaseException:  # the hooks run while it is being handled: `Retries` keeps its traceback
+                emit_after(broker, running.hooks, "process_message", message, exception=error)
 
     def before_consumer_thread_shutdown(self, broker, thread):
         """Let the messages in the batcher settle before the consumer's connection closes (its close sends
@@ -183,23 +211,3 @@ class Dispatch(Middleware):
             self._seen = len(broker.middleware)
             self._hooks = [m for m in broker.middleware if not isinstance(m, THREAD_BOUND)]
         return self._hooks
-
-
-def _emit_before(broker, hooks: list[Middleware], message) -> None:
-    """`Broker.emit_before("process_message")` over `hooks`."""
-    for middleware in hooks:
-        try:
-            middleware.before_process_message(broker, message)
-        except MiddlewareError:
-            raise
-        except Exception:
-            logger.critical("Unexpected failure in before_process_message of %r.", middleware, exc_info=True)
-
-
-def _emit_after(broker, hooks: list[Middleware], message, **kwargs) -> None:
-    """`Broker.emit_after("process_message")` over `hooks`, in reverse order."""
-    for middleware in reversed(hooks):
-        try:
-            middleware.after_process_message(broker, message, **kwargs)
-        except Exception:
-            logger.critical("Unexpected failure in after_process_message of %r.", middleware, exc_info=True)

@@ -1,17 +1,19 @@
-"""A RabbitMQ broker whose consumer acknowledges the messages finished together with as few frames as it can.
+"""`CoalescingConsumer`: Dramatiq's RabbitMQ consumer acknowledging the messages finished together with as
+few frames as it can, and holding as many messages as its dispatcher asks.
 
-Dramatiq's consumer schedules one callback, and sends one `basic.ack`, per message. A batch finishes 32
-messages at once: here the worker threads queue their acks and the first one schedules a single flush on
+Dramatiq's consumer schedules one callback, and sends one `basic.ack`, per message. A batch finishes dozens
+of messages at once: here the worker threads queue their acks and the first one schedules a single flush on
 the connection's thread, which sends one `basic.ack(multiple=True)` for every tag below the lowest message
 still being worked on (all of them are finished: delivery tags grow per channel) and single acks for the
 rest. RabbitMQ and pika then handle one frame per batch instead of one per message. Nacks (messages
 Dramatiq gives up on) go first, each on its own, so a multiple ack never covers a message still to nack.
 
-A queue can have a dispatcher (`actors.dispatch`): the consumer hands it the messages it takes, on its
-own thread, instead of queueing them for Dramatiq's worker threads; the dispatcher settles them, and says
-how many messages the consumer should hold (its prefetch), which follows how many jobs they carry.
+A queue can have a dispatcher (`actors.rabbitmq.dispatch`): the consumer hands it the messages it takes, on
+its own thread, instead of queueing them for Dramatiq's worker threads; the dispatcher settles them, and
+says how many messages the consumer should hold (its prefetch), which follows how many jobs they carry.
 
-The broker also fixes a `KeyError` Dramatiq raises while reconnecting (see `CoalescingRabbitmqBroker`).
+It subclasses Dramatiq's private `_RabbitmqConsumer` and uses its `known_tags`, `channel`, `connection`,
+`logger` and `__next__` (docs/internals.md#the-consumer-coalesced-acks-and-a-prefetch-that-follows-jobs).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from __future__ import annotations
 import threading
 
 import pika.exceptions
-from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.brokers.rabbitmq import _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
 BROKER_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)  # ConnectionClosed to Dramatiq
 
 
 class CoalescingConsumer(_RabbitmqConsumer):
+    """Built by `CoalescingRabbitmqBroker.consume` (Dramatiq's `consumer_class` hook)."""
+
     def __init__(self, broker, queue_name, prefetch, timeout):
         super().__init__(broker, queue_name, prefetch, timeout)
         self.prefetch = prefetch
@@ -36,7 +40,7 @@ class CoalescingConsumer(_RabbitmqConsumer):
 
     def __next__(self):
         """The next message for Dramatiq's worker threads, or None: the messages a dispatcher takes
-        (`actors.dispatch`) it runs and settles itself, and Dramatiq's consumer loop carries on."""
+        (`actors.rabbitmq.dispatch`) it runs and settles itself, and Dramatiq's consumer loop carries on."""
         message = super().__next__()
         if message is not None and self.dispatch is not None and self.dispatch.takes(message):
             self.dispatch(self, message)
@@ -92,41 +96,3 @@ class CoalescingConsumer(_RabbitmqConsumer):
             self.channel.basic_ack(below[-1], multiple=True)
         for tag in acks[len(below) :]:
             self.channel.basic_ack(tag)
-
-
-class CoalescingRabbitmqBroker(RabbitmqBroker):
-    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with the consumer above, and a channel that can
-    always be dropped.
-
-    Dramatiq's `channel` getter stores a new channel for the thread, then turns on publisher confirms, then
-    adds it to `channels`; when the connection closes in between (a broker going down), the channel is
-    stored but not added, and the deleter's `channels.remove` raises `KeyError` from inside `enqueue`'s
-    reconnect loop. That escapes every caller's broker-error handling (seen: a webhook delivery left marked
-    sent, so only the sweeper's long quiet period brought it back). Here the deleter adds it first."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.dispatchers = {}  # queue name -> what runs its messages without a worker thread (actors.dispatch)
-
-    @property
-    def consumer_class(self):
-        return CoalescingConsumer
-
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
-        """Dramatiq's prefetch is twice the worker threads; a dispatched queue's messages hold no thread, so
-        its dispatcher says how many to hold: at most a message for each job it holds, lowered on the channel
-        while messages carry several jobs (`CoalescingConsumer._follow_prefetch`)."""
-        if (dispatch := self.dispatchers.get(queue_name)) is not None:
-            prefetch = dispatch.jobs_held
-        return super().consume(queue_name, prefetch, timeout)
-
-    @property
-    def channel(self):
-        return RabbitmqBroker.channel.fget(self)
-
-    @channel.deleter
-    def channel(self):
-        channel = getattr(self.state, "channel", None)
-        if channel is not None:
-            self.channels.add(channel)  # a no-op unless confirm_delivery() failed before the getter added it
-        RabbitmqBroker.channel.fdel(self)
