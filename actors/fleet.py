@@ -20,7 +20,7 @@ from actors.connection import close_connection
 from catalog import read_manifest
 from core.errors import ModelNotPrepared
 from db import PreparedModel, WorkerProcess
-from db.models import utcnow
+from db.base import utcnow
 
 logger = logging.getLogger(__name__)
 

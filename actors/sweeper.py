@@ -30,7 +30,7 @@ from actors.connection import close_connection
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.outage import Outage
 from db import Failure, Job, Status
-from db.models import utcnow
+from db.base import utcnow
 from db.webhooks import lost as lost_deliveries
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from db.jobs import Job
 from db.lifecycle import Status
-from db.models import Job, WebhookDelivery
+from db.webhooks import WebhookDelivery
 
 
 def timestamp(value: dt.datetime | None) -> str | None:

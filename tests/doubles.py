@@ -9,6 +9,7 @@ import time
 
 from catalog import Catalog
 from core.errors import ModelError
+from db import Job
 
 TEXTS = [
     "Vai Corinthians",
@@ -61,3 +62,8 @@ class FakeRuntimes:
 
     def get(self, name):
         return self.model
+
+
+def new_job(**fields) -> Job:
+    """A feature-extraction job of two inputs, queued (the database must be bound)."""
+    return Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["hi", "there"], **fields)

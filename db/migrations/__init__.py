@@ -1,1 +1,1 @@
-"""peewee-migrate migrations. They use `migrator.orm[...]`, never the live models in db.models."""
+"""peewee-migrate migrations. They use `migrator.orm[...]`, never the live models of `db`."""

@@ -8,18 +8,8 @@ from concurrent.futures import Future
 from actors.batching import Batcher, BatchTimeout
 from actors.setup import worker_sender
 from db import Job, Status
-from db.models import utcnow
-from tests.actors.test_inference_actor import FakeModel, FakeRuntimes, new_job
-
-
-class SlowModel(FakeModel):
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
-
-    def __call__(self, inputs, **parameters):
-        time.sleep(self.seconds)
-        return super().__call__(inputs, **parameters)
+from db.base import utcnow
+from tests.doubles import FakeModel, FakeRuntimes, SlowModel, new_job
 
 
 def test_the_actors_time_limit_stops_a_thread_waiting_on_its_batch_and_the_job_fails_with_the_reason(

@@ -5,35 +5,9 @@ import uuid
 import pytest
 
 from actors.setup import worker_sender
-from catalog import Catalog
 from core.errors import ModelError
 from db import Job, Status
-
-
-class FakeModel:
-    """Stands in for an ONNX model: one output per input, its length; raises on "poison"."""
-
-    def __init__(self, fail: Exception | None = None):
-        self.calls = []
-        self.fail = fail
-
-    def __call__(self, inputs, **parameters):
-        self.calls.append((list(inputs), parameters))
-        if self.fail:
-            raise self.fail
-        if "poison" in inputs:
-            raise ModelError("poison input")
-        return [{"embedding": [float(len(text))]} for text in inputs]
-
-
-class FakeRuntimes:
-    catalog = Catalog.load()
-
-    def __init__(self, model):
-        self.model = model
-
-    def get(self, name):
-        return self.model
+from tests.doubles import FakeModel, FakeRuntimes, new_job
 
 
 @pytest.fixture
@@ -49,10 +23,6 @@ def run(database, stub_worker):
         return actors
 
     return run
-
-
-def new_job(**fields) -> Job:
-    return Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["hi", "there"], **fields)
 
 
 def test_a_job_runs_once_and_saves_one_output_per_input(run):

@@ -8,9 +8,8 @@ from actors.limits import TIME_LIMIT_BATCHES, actor_time_limit_ms
 from actors.rabbitmq.dispatch import Dispatch
 from actors.setup import worker_sender
 from db import Job, Status
-from tests.actors.rabbitmq.test_dispatch import Consumer
-from tests.actors.test_bounds import SlowModel
-from tests.actors.test_inference_actor import FakeRuntimes, new_job
+from tests.actors.rabbitmq.doubles import Consumer
+from tests.doubles import FakeRuntimes, SlowModel, new_job
 
 BOUND = 0.2  # seconds: the first group's run (0.3 s) outruns it, so the second group is not reached
 

@@ -14,8 +14,8 @@ from actors.setup import worker_sender
 from actors.sweeper import sweep
 from core.errors import ModelError
 from db import Job, Status
-from db.models import utcnow
-from tests.actors.test_inference_actor import FakeModel, FakeRuntimes
+from db.base import utcnow
+from tests.doubles import FakeModel, FakeRuntimes
 from tests.promtool import check_metrics, families
 
 MODEL = "all-MiniLM-L6-v2"

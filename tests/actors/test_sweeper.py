@@ -6,7 +6,7 @@ import peewee
 from actors.sending import open_sender
 from actors.sweeper import Sweeper, sweep
 from db import Job, Status
-from db.models import utcnow
+from db.base import utcnow
 from tests.conftest import queued_messages
 
 AFTER = dt.timedelta(minutes=10)

@@ -15,9 +15,9 @@ from actors.setup import worker_sender
 from actors.sweeper import sweep
 from core.owners import owner_id, webhook_secret
 from db import Failure, Job, Status
-from db.models import WebhookDelivery, utcnow
-from db.webhooks import Delivery
-from tests.actors.test_inference_actor import FakeModel, FakeRuntimes
+from db.base import utcnow
+from db.webhooks import Delivery, WebhookDelivery
+from tests.doubles import FakeModel, FakeRuntimes
 from tests.webhook_receiver import new_secret, receiver
 
 SECRET = new_secret()

@@ -15,8 +15,8 @@ import db
 from actors.batching import Batcher
 from actors.sending import open_sender
 from db import Job, Status, migrate
+from db.base import utcnow
 from db.events import JobEvents, PostgresListener, announce
-from db.models import utcnow
 from tests import private_servers
 from tests.doubles import FakeRuntimes, SlowModel
 from tests.processes import command, running

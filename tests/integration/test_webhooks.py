@@ -63,7 +63,7 @@ def test_a_job_on_the_real_servers_is_delivered_signed_after_a_first_500(
 
 def test_a_batch_saved_in_one_statement_on_postgresql_records_its_deliveries(postgres):
     from db import Job, Status
-    from db.models import WebhookDelivery
+    from db.webhooks import WebhookDelivery
 
     def job(**fields):
         return Job.create(model="m", task="feature-extraction", inputs=["x"], **fields)

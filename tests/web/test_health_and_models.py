@@ -10,7 +10,7 @@ import db
 from actors.fleet import record_prepared
 from actors.sending import open_sender
 from db import Job, WorkerProcess
-from db.models import utcnow
+from db.base import utcnow
 from tests.servers import free_port
 from web import create_app
 

@@ -7,7 +7,7 @@ import pytest
 from falcon.testing import TestClient
 
 from db import Job, Status
-from db.models import utcnow
+from db.base import utcnow
 from web import create_app
 
 KEYS = ("key-alice-5d2e", "key-bob-8c1f")

@@ -21,8 +21,8 @@ import falcon
 from catalog import Catalog
 from core.errors import InvalidRequest
 from db import STATUSES, Job
-from db.models import WebhookDelivery
-from web.views import job_view
+from db.views import job_view
+from db.webhooks import WebhookDelivery
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
