@@ -7,16 +7,8 @@ import pytest
 
 from actors import runtime
 from db.vectors import pack
+from tests.doubles import TEXTS
 from tests.parity import cosine, sentence_transformer
-
-TEXTS = [
-    "Vai Corinthians",
-    "The quick brown fox jumps over the lazy dog.",
-    "O rato roeu a roupa do rei de Roma.",  # Portuguese
-    "Der schnelle braune Fuchs springt über den faulen Hund.",
-    "東京は日本の首都です。",
-    "long " + "sentence with many words " * 120,  # about 600 tokens: past max_seq_length (256)
-]
 
 
 @pytest.fixture(scope="module")

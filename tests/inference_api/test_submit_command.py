@@ -9,19 +9,25 @@ import pytest
 from inference_api.cli import main
 
 
-@pytest.fixture
-def without_the_client(monkeypatch):
-    """An install without inference-api-client: importing it fails as it would there."""
-    for name in [n for n in sys.modules if n == "inference_client" or n.startswith("inference_client.")]:
+def refuse_imports(monkeypatch, top: str, forget: str) -> None:
+    """Importing `top` (or a module under it) fails as it would where it is not installed; the modules under
+    `forget` already imported are forgotten first, so they are imported again."""
+    for name in [n for n in sys.modules if n == forget or n.startswith(f"{forget}.")]:
         monkeypatch.delitem(sys.modules, name)
     real_import = builtins.__import__
 
     def refusing(name, *args, **kwargs):
-        if name == "inference_client" or name.startswith("inference_client."):
+        if name == top or name.startswith(f"{top}."):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refusing)
+
+
+@pytest.fixture
+def without_the_client(monkeypatch):
+    """An install without inference-api-client: importing it fails as it would there."""
+    refuse_imports(monkeypatch, "inference_client", "inference_client")
 
 
 def test_submit_without_the_client_installed_fails_with_one_line_naming_the_fix(without_the_client):
@@ -43,15 +49,6 @@ def test_submit_with_the_client_installed_runs_the_clients_command(capsys):
 
 def test_a_module_missing_inside_the_client_is_not_mistaken_for_the_client_missing(monkeypatch):
     pytest.importorskip("inference_client")
-    for name in [n for n in sys.modules if n.startswith("inference_client")]:
-        monkeypatch.delitem(sys.modules, name)
-    real_import = builtins.__import__
-
-    def without_httpx(name, *args, **kwargs):
-        if name == "httpx" or name.startswith("httpx."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_httpx)
+    refuse_imports(monkeypatch, "httpx", "inference_client")
     with pytest.raises(ModuleNotFoundError, match="httpx"):
         main(["submit", "--help"])
