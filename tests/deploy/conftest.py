@@ -1,6 +1,6 @@
 """Every overlay rendered once per session (helpers.py has the paths and the tools).
 
-The production overlays render as cloned; their Secret is applied apart (deploy/k8s/production-secret.sh,
+The production overlays render as cloned; their Secrets are applied apart (deploy/k8s/production-secret.sh,
 from an ignored `.env`), printed here from `.env.example` and added to each production rendering: what
 is applied to a production cluster.
 """
@@ -29,7 +29,7 @@ def overlays() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def production_secret() -> str:
-    """The Secret deploy/k8s/production-secret.sh makes, from the template."""
+    """The Secrets deploy/k8s/production-secret.sh makes, from the template."""
     result = run(str(K8S / "production-secret.sh"), "--print", str(K8S / ".env.example"))
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -59,6 +59,16 @@ def pod_specs(objects: list[dict]) -> list[tuple[str, dict]]:
 
 
 def find(objects: list[dict], kind: str, name: str) -> dict:
+    """The one object of that kind and name; a Job by its name before the release suffix (migrate-<release>)."""
     matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    if kind == "Job" and not matches:
+        matches = [o for o in objects if o["kind"] == kind and release_of(o["metadata"]["name"], name) is not None]
     assert len(matches) == 1, f"{kind}/{name}: {len(matches)} objects"
     return matches[0]
+
+
+def release_of(job_name: str, base: str) -> str | None:
+    """The release a Job's name carries (`migrate-1.2.0` -> `1.2.0`), None when it is another Job's name."""
+    prefix = f"{base}-"
+    rest = job_name[len(prefix) :] if job_name.startswith(prefix) else ""
+    return rest if rest and not rest.startswith("models") else None

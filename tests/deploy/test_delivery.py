@@ -126,13 +126,3 @@ def test_checkov_passes_over_manifests_dockerfiles_and_workflows_with_documented
 def test_the_scripts_pass_shellcheck():
     result = run(tool("shellcheck"), *(str(script) for script in sorted(K8S.glob("*.sh"))))
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_up_brings_the_system_up_in_order_and_prints_the_url():
-    script = (K8S / "up.sh").read_text()
-    order = ["apply database", "job/migrate", "apply broker", "job/prepare-models", "apply worker", "apply api"]
-    positions = [script.index(step) for step in order]
-    assert positions == sorted(positions), "database, migrations, broker, models, workers, API"
-    assert "minikube image build" in script and "rollout status" in script and "--url" in script
-    for component in ("api", "worker", "prepare"):
-        assert (ROOT / f"Dockerfile.{component}").is_file()

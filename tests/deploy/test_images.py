@@ -80,7 +80,7 @@ def test_each_workload_runs_the_image_that_has_what_it_needs(objects):
 
     assert image("Deployment", "api") == "inference-api-api"
     assert image("Job", "migrate") == "inference-api-api"
-    assert image("CronJob", "sweeper") == "inference-api-api"
+    assert image("Deployment", "sweeper") == "inference-api-api"
     assert image("CronJob", "purge") == "inference-api-api"
     assert image("Deployment", "worker") == "inference-api-worker"
     assert image("Job", "prepare-models") == "inference-api-prepare"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.deploy.helpers import find, pod_specs
+from tests.deploy.operated import operated_pods
 
 OVERLAYS = ["minikube", "production", "keda"]
 
@@ -137,7 +138,9 @@ def templates(found: list[dict]) -> dict[str, dict]:
 
 
 def component_labels(found: list[dict]) -> dict[str, dict]:
-    return {component: t["metadata"]["labels"] for component, t in templates(found).items()}
+    """Each component's pod labels: our templates, and the pods the operators make from our resources."""
+    labels = {component: t["metadata"]["labels"] for component, t in templates(found).items()}
+    return {**labels, **{component: pod[0] for component, pod in operated_pods(found).items()}}
 
 
 def test_network_policies_deny_by_default_and_allow_only_the_paths_the_system_uses(objects):
@@ -164,6 +167,12 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths_the_system_us
         ("api", "worker", 9191): False,
         ("broker", "database", 5432): False,
         ("api", "database", 5433): False,
+        ("api", "pooler", 5432): True,
+        ("worker", "pooler", 5432): True,
+        ("pooler", "database", 5432): True,
+        ("database", "database", 5432): True,
+        ("broker", "broker", 25672): True,
+        ("pooler", "broker", 5672): False,
     }
     wrong = {
         path: want
@@ -187,27 +196,53 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths_the_system_us
     assert not allowed(policies, outsider, pods["database"], 5432)
 
 
-def test_prometheus_may_scrape_every_metrics_port_it_is_told_about(objects):
-    found = objects["production"]
+def monitored_pods(found: list[dict]) -> list[tuple[str, dict, int]]:
+    """(monitor, labels of a pod it selects, port number) for every ServiceMonitor/PodMonitor endpoint."""
+    pods = {c: (t["metadata"]["labels"], container_ports(t["spec"])) for c, t in templates(found).items()}
+    pods.update(operated_pods(found))
+    services = {o["metadata"]["name"]: o for o in found if o["kind"] == "Service"}
+    scraped = []
+    for monitor in (o for o in found if o["kind"] in ("ServiceMonitor", "PodMonitor")):
+        name, spec = monitor["metadata"]["name"], monitor["spec"]
+        selected = [(labels, ports) for labels, ports in pods.values() if matches(spec["selector"], labels)]
+        assert selected, f"{name} selects no pod"
+        for endpoint in spec.get("endpoints", []) + spec.get("podMetricsEndpoints", []):
+            for labels, ports in selected:
+                port = endpoint["port"]
+                if monitor["kind"] == "ServiceMonitor":  # the Service's port name, then its target port
+                    service = next(
+                        s for s in services.values() if matches({"matchLabels": s["spec"]["selector"]}, labels)
+                    )
+                    port = next(p["targetPort"] for p in service["spec"]["ports"] if p["name"] == port)
+                assert port in ports, f"{name}: no port {port} on the pods it selects ({ports})"
+                scraped.append((name, labels, ports[port]))
+    return scraped
+
+
+def container_ports(spec: dict) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if "name" in p}
+
+
+@pytest.mark.parametrize("overlay", ["production", "keda"])
+def test_prometheus_may_scrape_every_port_a_monitor_names(objects, overlay):
+    found = objects[overlay]
     policies = [o for o in found if o["kind"] == "NetworkPolicy"]
-    scraped = set()
-    for component, template in templates(found).items():
-        labels = template["metadata"]["labels"]
-        annotations = template["metadata"].get("annotations", {})
-        if annotations.get("prometheus.io/scrape") != "true":
-            continue
-        port = int(annotations["prometheus.io/port"])
-        scraped.add(component)
-        ports = [p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])]
-        assert port in ports, f"{component}: prometheus.io/port {port} is not a container port {ports}"
+    scraped = monitored_pods(found)
+    for name, labels, port in scraped:
         ingress = [
             p for p in policies if "Ingress" in p["spec"]["policyTypes"] and matches(p["spec"]["podSelector"], labels)
         ]
         from_monitoring = any(
-            port_allows(r.get("ports"), port)
-            and (not r.get("from") or any("namespaceSelector" in peer for peer in r["from"]))
+            port_allows(r.get("ports"), port) and admits_monitoring(r.get("from"))
             for p in ingress
             for r in p["spec"].get("ingress", [])
         )
-        assert from_monitoring, f"{component}: Prometheus may not reach port {port}"
-    assert {"api", "worker", "broker"} <= scraped
+        assert from_monitoring, f"{name}: Prometheus (namespace monitoring) may not reach port {port}"
+    monitors = {name for name, _, _ in scraped}
+    assert {"inference-api", "inference-worker", "inference-sweeper", "rabbitmq", "postgres"} <= monitors
+
+
+def admits_monitoring(peers: list[dict] | None) -> bool:
+    """No `from` (open to all, as the API's port), or a peer that is the namespace `monitoring`."""
+    namespaces = [peer.get("namespaceSelector", {}).get("matchLabels", {}) for peer in peers or []]
+    return not peers or any(n.get("kubernetes.io/metadata.name") == "monitoring" for n in namespaces)

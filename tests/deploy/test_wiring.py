@@ -91,7 +91,7 @@ def container(found: list[dict], kind: str, name: str) -> dict:
 APP_CONTAINERS = {
     "api": ("Deployment", "api"),
     "worker": ("Deployment", "worker"),
-    "sweeper": ("CronJob", "sweeper"),
+    "sweeper": ("Deployment", "sweeper"),
     "purge": ("CronJob", "purge"),
     "migrate": ("Job", "migrate"),
     "prepare": ("Job", "prepare-models"),
@@ -130,10 +130,9 @@ def test_the_api_port_and_probe_paths_match_the_code(objects):
         assert api["command"][:2] == ["inference-api", "serve"] and "0.0.0.0" in api["command"]
 
 
-def test_the_api_metrics_annotation_points_at_a_route_in_the_code(objects):
-    template = find(objects["production"], "Deployment", "api")["spec"]["template"]
-    path = template["metadata"]["annotations"]["prometheus.io/path"]
-    assert path in routes_in_the_code()
+def test_the_api_metrics_path_the_monitor_scrapes_is_a_route_in_the_code(objects):
+    monitor = find(objects["production"], "ServiceMonitor", "inference-api")
+    assert {endpoint["path"] for endpoint in monitor["spec"]["endpoints"]} <= routes_in_the_code()
 
 
 def test_the_worker_runs_the_dramatiq_cli_with_processes_and_threads_from_config(objects):
@@ -170,6 +169,9 @@ def test_every_command_the_manifests_run_exists(objects):
                 if "exec" in c.get(probe, {}):
                     commands.add(tuple(c[probe]["exec"]["command"]))
             commands.add(tuple(c.get("command", ())))
+    # The sweeper runs `inference-api sweep` through the entry that serves its metrics (base/metrics/).
+    entry = ("python", "/opt/inference-api/serve_metrics.py")
+    commands = {("inference-api", *c[2:]) if c[:2] == entry else c for c in commands}
     ours = sorted(c for c in commands if c and c[0] == "inference-api")
     assert {c[1] for c in ours} >= {"serve", "migrate", "sweep", "models", "worker-alive"}
     for command in ours:
@@ -196,16 +198,27 @@ def test_the_models_volume_is_written_by_the_job_read_by_workers_and_absent_from
 def test_the_secret_urls_agree_with_the_credentials_they_carry(overlays):
     from urllib.parse import urlparse
 
-    for name in ("minikube", "production"):
-        env_file = overlays[name] / "minikube.env" if name == "minikube" else K8S / ".env.example"
-        values = dict(
-            line.split("=", 1) for line in env_file.read_text().splitlines() if line and not line.startswith("#")
-        )
-        database, broker = urlparse(values["DATABASE_URL"]), urlparse(values["BROKER_URL"])
+    hosts = {  # the database (through the pooler in production), the migrations' database, the broker nodes
+        "minikube": ("postgres", "postgres", ["rabbitmq"]),
+        "production": (
+            f"inference-db-pooler-rw.{FQDN}",
+            f"inference-db-rw.{FQDN}",
+            [f"rabbitmq-server-{i}.rabbitmq-nodes.{FQDN}" for i in range(3)],
+        ),
+    }
+    for name, (database_host, owner_host, broker_hosts) in hosts.items():
+        values = env_values(overlays[name] / "minikube.env" if name == "minikube" else K8S / ".env.example")
+        database, owner = urlparse(values["DATABASE_URL"]), urlparse(values["MIGRATE_DATABASE_URL"])
         assert (database.username, database.password) == (values["POSTGRES_USER"], values["POSTGRES_PASSWORD"])
-        assert (database.hostname, database.port, database.path) == ("postgres", 5432, f"/{values['POSTGRES_DB']}")
-        assert (broker.username, broker.password) == (values["RABBITMQ_USER"], values["RABBITMQ_PASSWORD"])
-        assert (broker.hostname, broker.port, broker.path) == ("rabbitmq", 5672, "/inference")
+        assert (database.hostname, database.port, database.path) == (database_host, 5432, f"/{values['POSTGRES_DB']}")
+        owner_user = values.get("POSTGRES_OWNER", values["POSTGRES_USER"])
+        owner_password = values.get("POSTGRES_OWNER_PASSWORD", values["POSTGRES_PASSWORD"])
+        assert (owner.username, owner.password, owner.hostname) == (owner_user, owner_password, owner_host)
+        brokers = [urlparse(url) for url in values["BROKER_URL"].split(";")]
+        assert [b.hostname for b in brokers] == broker_hosts, "BROKER_URL names every RabbitMQ node"
+        for broker in brokers:
+            assert (broker.username, broker.password) == (values["RABBITMQ_USER"], values["RABBITMQ_PASSWORD"])
+            assert (broker.port, broker.path) == (5672, "/inference")
 
 
 def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tmp_path):
@@ -243,6 +256,13 @@ def test_rabbitmq_definitions_give_the_broker_url_its_user_and_vhost(objects, tm
         re.search(r"^consumer_timeout = \d+$", conf, re.M)
         and "rabbitmq_prometheus" in config_map["data"]["enabled_plugins"]
     )
+
+
+FQDN = "inference-api.svc.cluster.local"
+
+
+def env_values(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
 
 
 def _volume_config_map(found: list[dict], volume: str) -> str:

@@ -14,7 +14,14 @@ import web.metrics  # noqa: F401  (registers the web families)
 from tests.observability.deployed import DEPLOY, alert_rules, dashboard_queries
 from tests.promtool import promtool
 
-EXTERNAL = {"up", "container_cpu_usage_seconds_total", "container_memory_working_set_bytes"}
+EXTERNAL = {  # Prometheus' own, the kubelet's, kube-state-metrics' and CloudNativePG's exporter's
+    "up",
+    "container_cpu_usage_seconds_total",
+    "container_memory_working_set_bytes",
+    "kube_job_status_failed",
+    "kube_job_owner",
+    "cnpg_collector_up",
+}
 PER_APP = {"inference_api_queue_messages", "inference_api_queue_consumers", "inference_api_build_info"}
 SUFFIXES = ("_bucket", "_count", "_sum", "_total")
 PROMQL_WORDS = {"sum", "max", "min", "by", "rate", "deriv", "histogram_quantile", "ignoring", "group_left", "and", "or"}
@@ -30,6 +37,8 @@ def exported() -> set[str]:
 
 def metric_names(expr: str) -> set[str]:
     without_labels = re.sub(r"\{[^}]*\}", "", re.sub(r"\[[^\]]*\]", "", expr))
+    # Label lists of aggregations and vector matching: `by (a, b)`, `on (a)`, `group_left (c)`.
+    without_labels = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", without_labels)
     words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", without_labels))
     return {w for w in words if w not in PROMQL_WORDS and ("_" in w or w == "up")}
 
