@@ -62,12 +62,76 @@ def test_the_images_workflow_builds_api_and_worker_separately_with_semver_tags()
     assert "matrix.dockerfile" in uses["docker/build-push-action"]["with"]["file"]
 
 
-def test_the_release_workflow_runs_semantic_release_and_then_the_images():
+def test_the_release_workflow_releases_only_tested_commits_then_builds_and_pins_the_images():
     jobs = workflow("release.yml")["jobs"]
+    assert jobs["tests"]["uses"] == "./.github/workflows/tests.yml"
+    assert "workflow_call" in workflow("tests.yml")[True], "tests.yml can be called"  # `on:` reads as True
+    assert jobs["release"]["needs"] == "tests", "no release of a commit whose tests did not pass"
     steps = [step.get("uses", "") for step in jobs["release"]["steps"]]
     assert any(s.startswith("python-semantic-release/python-semantic-release@") for s in steps)
     assert jobs["images"]["uses"] == "./.github/workflows/images.yml"
     assert "version" in jobs["images"]["with"]
+    # The digests pushed are written into the production overlay by the script the tests check.
+    overlay = jobs["production-overlay"]
+    assert set(overlay["needs"]) == {"release", "images"}
+    assert "deploy/k8s/set-release.sh deploy/k8s/overlays/production" in " ".join(
+        s.get("run", "") for s in overlay["steps"]
+    )
+
+
+def test_the_images_carry_an_sbom_and_provenance_and_hand_their_digests_on():
+    steps = workflow("images.yml")["jobs"]["image"]["steps"]
+    build = next(s for s in steps if s.get("uses", "").startswith("docker/build-push-action@"))
+    assert build["with"]["sbom"] is True and build["with"]["provenance"] == "mode=max"
+    assert any("imagetools inspect" in s.get("run", "") for s in steps), "the base image's digest is recorded"
+    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert uploads and "digest-" in uploads[0]["with"]["name"]
+
+
+USES = re.compile(r"^\s*(?:-\s*)?uses:\s*([^\s#]+)(?:\s*#\s*(\S+))?", re.M)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="actions are pinned by tag: their commit SHAs cannot be looked up from here (no network to "
+    "GitHub) and are not invented; Renovate's helpers:pinGitHubActionDigests pins them on its first run "
+    "(renovate.json). Then this passes, and strict xfail makes the test fail until the marker goes.",
+)
+def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment():
+    for path in WORKFLOWS:
+        for action, comment in USES.findall(path.read_text()):
+            if action.startswith("./"):
+                continue
+            assert re.fullmatch(r"[^@]+@[0-9a-f]{40}", action), f"{path.name}: {action} is not pinned by SHA"
+            assert comment and re.match(r"v\d", comment), f"{path.name}: {action} lacks `# vX.Y.Z`"
+
+
+def test_renovate_pins_base_images_and_actions_and_keeps_the_locks():
+    import json
+
+    config = json.loads((ROOT / "renovate.json").read_text())
+    assert {"docker:pinDigests", "helpers:pinGitHubActionDigests"} <= set(config["extends"])
+    assert any("requirements" in pattern for pattern in config["pip-compile"]["managerFilePatterns"])
+    result = run(tool("check-jsonschema"), "--builtin-schema", "vendor.renovate", str(ROOT / "renovate.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_set_release_points_an_overlay_at_a_version_and_its_digests(tmp_path):
+    import shutil as sh
+
+    overlay = tmp_path / "overlays" / "production"
+    sh.copytree(K8S / "overlays" / "production", overlay)
+    for extra in ("base", "components"):
+        sh.copytree(K8S / extra, tmp_path / extra)
+    digest = "sha256:" + "ab" * 32
+    result = run(str(K8S / "set-release.sh"), str(overlay), "2.0.1", f"api={digest}", f"worker={digest}")
+    assert result.returncode == 0, result.stderr
+    rendered = run(tool("kubectl"), "kustomize", str(overlay)).stdout
+    assert f"inference-api-api:2.0.1@{digest}" in rendered and f"inference-api-worker:2.0.1@{digest}" in rendered
+    assert "inference-api-prepare:2.0.1\n" in rendered
+    assert "name: migrate-2.0.1" in rendered and "name: prepare-models-2.0.1" in rendered
+    assert run(str(K8S / "set-release.sh"), str(overlay), "not-a-version").returncode == 2
+    assert run(str(K8S / "set-release.sh"), str(overlay), "2.0.2", "api=latest").returncode == 2
 
 
 def unknown_keys(ours: dict, known: dict, where: str = "") -> list[str]:

@@ -54,9 +54,50 @@ def test_each_image_installs_only_its_extra(name):
     for args in installs:
         for word in forbidden:
             assert word not in args, f"{name} installs {word}"
-    torch = [args for args in installs if "torch" in args]
     if name == "Dockerfile.prepare":
-        assert torch and "download.pytorch.org/whl/cpu" in torch[0] and "torch==" in torch[0], "CPU torch, pinned"
+        locked = [args for args in installs if "requirements/export.txt" in args]
+        assert locked and "download.pytorch.org/whl/cpu" in locked[0], "CPU torch, from its index"
+        assert re.search(r"^torch==2\.13\.0\+cpu ", lock_text("export"), re.M), "CPU torch, pinned in the lock"
+
+
+LOCKS = {"Dockerfile.api": "api", "Dockerfile.worker": "worker", "Dockerfile.prepare": "export"}
+
+
+def lock_text(name: str) -> str:
+    return (ROOT / "requirements" / f"{name}.txt").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_each_image_installs_its_lock_with_hashes_before_the_source_is_copied(name):
+    steps = instructions(ROOT / name)
+    build = steps[: max(i for i, (op, _) in enumerate(steps) if op == "FROM")]
+    source = next(i for i, (op, args) in enumerate(build) if op == "COPY" and args.split()[0] == ".")
+    lock = f"requirements/{LOCKS[name]}.txt"
+    installs = [i for i, (op, args) in enumerate(build) if op == "RUN" and lock.split("/")[1] in args]
+    assert installs and installs[0] < source, f"{name}: the locked dependencies go in a layer before the source"
+    assert all("--require-hashes" in build[i][1] for i in installs)
+    project = [args for op, args in build[source:] if op == "RUN" and "pip install" in args]
+    assert project and all("--no-deps" in args and "--no-build-isolation" in args for args in project)
+
+
+@pytest.mark.parametrize("lock", ["api", "worker", "export", "build"])
+def test_every_lock_pins_every_package_with_hashes(lock):
+    text = lock_text(lock)
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.M)
+    assert pins, lock
+    blocks = re.split(r"^(?=[A-Za-z0-9_.-]+==)", text, flags=re.M)[1:]
+    assert all("--hash=sha256:" in block for block in blocks), f"{lock}: a pin without its hash"
+    names = {n.lower().replace("_", "-") for n, _ in pins}
+    if lock != "build":
+        parser = configparser.ConfigParser()
+        parser.read(ROOT / "setup.cfg")
+        wanted = parser["options"]["install_requires"].split("\n")
+        wanted += parser["options.extras_require"].get(lock, "").split("\n") if lock != "api" else []
+        for requirement in filter(None, (w.strip() for w in wanted)):
+            package = re.split(r"[<>=~\[; ]", requirement)[0].lower().replace("_", "-")
+            assert package == "inference-api" or package in names, f"{lock}.txt lacks {package}: pip-compile again"
+    if lock in ("api", "worker"):
+        assert not {"torch", "transformers"} & names, f"{lock}: no torch, no transformers"
 
 
 def test_the_extras_the_images_install_keep_torch_out_of_the_worker():
