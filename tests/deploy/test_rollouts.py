@@ -140,7 +140,7 @@ def test_up_applies_every_object_of_any_overlay_at_image_tag_and_waits_for_jobs_
     for script in bin_dir.iterdir():
         script.chmod(0o755)
     env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.defpath}",  # our kubectl and minikube, then the system's tools
         "UP_LOG": str(tmp_path),
         "REAL_KUBECTL": tool("kubectl"),
         "PYTHON": sys.executable,

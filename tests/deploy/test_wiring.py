@@ -171,7 +171,7 @@ def test_every_command_the_manifests_run_exists(objects):
             commands.add(tuple(c.get("command", ())))
     # The sweeper runs `inference-api sweep` through the entry that serves its metrics (base/metrics/).
     entry = ("python", "/opt/inference-api/serve_metrics.py")
-    commands = {("inference-api", *c[2:]) if c[:2] == entry else c for c in commands}
+    commands = {("inference-api", *c[3:]) if c[:2] == entry else c for c in commands}
     ours = sorted(c for c in commands if c and c[0] == "inference-api")
     assert {c[1] for c in ours} >= {"serve", "migrate", "sweep", "models", "worker-alive"}
     for command in ours:

@@ -5,6 +5,7 @@ prometheus.yml) produce, promtool accepts the configuration, and KEDA's targets 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -144,3 +145,43 @@ def test_the_keda_prometheus_query_parses_and_names_the_server_by_its_full_name(
     path.write_text(yaml.safe_dump(rules))
     done = promtool("check", "rules", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_sweeper_entry_serves_the_sweepers_counters_while_it_sweeps(objects, tmp_path):
+    """The sweeper Deployment's own command, run here: its port answers with the sweeper's counters while
+    the loop carries on through a database and broker that are down."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.servers import free_port
+
+    container = find(objects["minikube"], "Deployment", "sweeper")["spec"]["template"]["spec"]["containers"][0]
+    python, entry, port, *command = container["command"]
+    assert (python, Path(entry).name) == ("python", "serve_metrics.py")
+    assert int(port) == next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
+    port = str(free_port())
+    command = [c.replace("$(SWEEP_EVERY)", "3600") for c in command]
+    env = {**os.environ, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x", "BROKER_URL": "amqp://g:g@127.0.0.1:1/"}
+    script = DEPLOY.parent / "k8s" / "base" / "metrics" / "serve_metrics.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), port, *command],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline, text = time.monotonic() + 20, ""
+        while time.monotonic() < deadline and "inference_api_sweeper_lost_jobs_total" not in text:
+            time.sleep(0.3)
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                continue
+        assert "inference_api_sweeper_lost_jobs_total" in text and process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
