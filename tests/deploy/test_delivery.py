@@ -91,12 +91,6 @@ def test_the_images_carry_an_sbom_and_provenance_and_hand_their_digests_on():
 USES = re.compile(r"^\s*(?:-\s*)?uses:\s*([^\s#]+)(?:\s*#\s*(\S+))?", re.M)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actions are pinned by tag: their commit SHAs cannot be looked up from here (no network to "
-    "GitHub) and are not invented; Renovate's helpers:pinGitHubActionDigests pins them on its first run "
-    "(renovate.json). Then this passes, and strict xfail makes the test fail until the marker goes.",
-)
 def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment():
     for path in WORKFLOWS:
         for action, comment in USES.findall(path.read_text()):
