@@ -67,7 +67,7 @@ class Batcher:
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.batch_timeout = batch_timeout
         self._deadline = float("inf")
-        self._held: set[str] = set()  # claimed, not yet saved: their leases are renewed
+        self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
         self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
         self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
@@ -139,7 +139,7 @@ class Batcher:
         while True:
             time.sleep(self.lease.total_seconds() / 3)
             with self._lock:
-                held = list(self._held)
+                held = dict(self._held)
             if not held:
                 continue
             try:
@@ -150,13 +150,14 @@ class Batcher:
             finally:
                 close_connection()
 
-    def _hold(self, job_ids) -> None:
+    def _hold(self, jobs) -> None:
         with self._lock:
-            self._held.update(job_ids)
+            self._held.update((str(job.id), job.attempts) for job in jobs)
 
     def _release(self, job_ids) -> None:
         with self._lock:
-            self._held.difference_update(job_ids)
+            for job_id in job_ids:
+                self._held.pop(job_id, None)
 
     def run_batch(self, items: list[tuple[str, Future]]) -> None:
         """Fresh jobs run together and are saved together; a job started before (its worker may have died
@@ -171,7 +172,7 @@ class Batcher:
             fresh = Job.claim_fresh(list(futures), lease=self.lease)
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
-            self._hold(fresh_ids)
+            self._hold(fresh)
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
                 if len(items) == 1:  # at idle: saved here, a thread hop sooner; under load, by the writer
@@ -184,7 +185,7 @@ class Batcher:
                 if claimed is None:
                     continue
                 metrics.started([claimed])
-                self._hold([str(claimed.id)])
+                self._hold([claimed])
                 if claimed.attempts > MAX_STARTS:
                     crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
                     self._save(futures, [(claimed, crashed)])

@@ -47,7 +47,7 @@ def test_a_running_job_is_sent_again_once_its_lease_expired_and_not_while_it_is_
 def test_renewing_extends_the_lease_of_running_jobs_only(database):
     running = job(Status.RUNNING, lease_expires_at=utcnow())
     done = job(Status.SUCCEEDED, lease_expires_at=utcnow())
-    assert Job.renew([running.id, done.id], dt.timedelta(seconds=30)) == 1
+    assert Job.renew({running.id: running.attempts, done.id: done.attempts}, dt.timedelta(seconds=30)) == 1
     assert Job.get_by_id(running.id).lease_expires_at > utcnow() + dt.timedelta(seconds=25)
 
 
