@@ -19,7 +19,7 @@ from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
 from actors import inference, webhooks
-from actors.broker import make_broker, ping, queue_depths
+from actors.broker import DEFAULT_HEARTBEAT, make_broker, ping, queue_depths
 from core.errors import Unavailable
 from db import Job
 from db.webhooks import claim_unsent, unsend
@@ -116,7 +116,12 @@ class Sender:
         return queue_depths(self.broker)
 
 
-def open_sender(broker_url: str, *, send_timeout: float = 5.0) -> Sender:
-    """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
-    broker = make_broker(broker_url, send_timeout=send_timeout, sends_only=True)
+def open_sender(
+    broker_url: str, *, send_timeout: float = 5.0, queue_type: str = "classic", heartbeat: int = DEFAULT_HEARTBEAT
+) -> Sender:
+    """A broker that only sends (no worker middleware, no models), for the API and the sweeper. It publishes
+    to the queues as they exist; `queue_type` declares those that do not yet (`actors.rabbitmq.publisher`)."""
+    broker = make_broker(
+        broker_url, send_timeout=send_timeout, sends_only=True, queue_type=queue_type, heartbeat=heartbeat
+    )
     return Sender(broker, inference.declare(broker), webhooks.declare(broker))

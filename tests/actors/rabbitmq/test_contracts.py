@@ -282,3 +282,30 @@ def test_the_prometheus_middleware_has_the_families_and_forks_our_metrics_replac
         METRICS,
         "message_durations observed (in milliseconds) in after_process_message",
     )
+
+
+# The queue declarations: quorum queues through the argument builder and the dead-letter queue's declaration.
+
+QUEUES = "actors.rabbitmq.queues.QueueTypes"
+
+
+def test_the_rabbitmq_broker_declares_its_three_queues_through_the_methods_the_queue_types_override():
+    for name in ("_build_queue_arguments", "_declare_queue", "_declare_dq_queue", "_declare_xq_queue"):
+        relies(parameters(getattr(RabbitmqBroker, name, None)) == ["self", "queue_name"], QUEUES, f"{name}(queue_name)")
+    called = {name for name, _ in calls_in(RabbitmqBroker._ensure_queue)}
+    relies({"_declare_queue", "_declare_dq_queue", "_declare_xq_queue"} <= called, QUEUES, "_ensure_queue's declares")
+    for declare in (RabbitmqBroker._declare_queue, RabbitmqBroker._declare_dq_queue):
+        relies("_build_queue_arguments" in names_in(declare), QUEUES, f"{declare.__name__} building its arguments")
+    relies("DEAD_MESSAGE_TTL" in names_in(RabbitmqBroker._declare_xq_queue), QUEUES, "the .XQ queue's DEAD_MESSAGE_TTL")
+    broker = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/", max_priority=5)
+    relies(broker._build_queue_arguments("q").get("x-max-priority") == 5, QUEUES, "x-max-priority from max_priority")
+    counted = {name for name, _ in calls_in(RabbitmqBroker.get_queue_message_counts)}
+    relies("_declare_queue" in counted, PUBLISHER, "get_queue_message_counts declaring through _declare_queue")
+
+
+def test_the_rabbitmq_broker_splits_a_url_list_into_one_set_of_parameters_per_node():
+    broker = RabbitmqBroker(url=["amqp://guest:guest@a:5672/", "amqp://guest:guest@b:5673/"])
+    relies([p.host for p in broker.parameters] == ["a", "b"], BROKER, "RabbitmqBroker(url=[...]) per node")
+    relies(
+        "parameters" in names_in(_RabbitmqConsumer.__init__), CONSUMER, "the consumer connecting to broker.parameters"
+    )
