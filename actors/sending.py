@@ -14,7 +14,6 @@ from typing import Any
 
 import dramatiq
 import pika.exceptions
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
@@ -91,19 +90,18 @@ class Sender:
             self.send(job.id)
         return True
 
-    def waiting(self) -> int:
-        """Messages the broker holds for the inference queue, ready or delayed for a retry (not those a
-        worker has taken, nor dead letters). Raises `Unavailable` when the broker is down."""
+    def holding(self) -> tuple[int, int | None]:
+        """Messages the broker holds ready for the inference queue and its delay queue, and the queue's
+        consumers (None where unknown: the StubBroker). Messages workers have taken (prefetched, or delayed
+        for a retry) are in neither count: AMQP does not tell them. Raises `Unavailable` when the broker is
+        down."""
         queue = self.actor.queue_name
-        if isinstance(self.broker, StubBroker):
-            queues = self.broker.queues
-            return sum(queues[name].qsize() for name in (queue, dq_name(queue)) if name in queues)
         try:
-            ready, delayed, _ = self.broker.get_queue_message_counts(queue)
+            depths = queue_depths(self.broker)
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
-            del self.broker.connection  # the next call opens a fresh one
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
-        return ready + delayed
+        ready = sum(depths.get(name, (0, None))[0] for name in (queue, dq_name(queue)))
+        return ready, depths.get(queue, (0, 0))[1]
 
     def ping(self) -> None:
         try:

@@ -40,6 +40,12 @@ class Reads:
         return cls.select().where(cls.status == Status.QUEUED).count()
 
     @classmethod
+    def leased(cls, now: dt.datetime) -> bool:
+        """Whether some job runs under a live lease: some worker is busy with a batch."""
+        lease_live = (cls.status == Status.RUNNING) & (cls.lease_expires_at >= now)
+        return cls.select(cls.id).where(lease_live).limit(1).exists()
+
+    @classmethod
     def stale(cls, *, queued_before: dt.datetime, now: dt.datetime, limit: int = 1000) -> list[Job]:
         """Jobs that should have moved on by now, oldest first: queued since before `queued_before` (counted
         from the last time the sweeper sent them, if it did), or running with an expired lease (no worker
