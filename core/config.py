@@ -191,10 +191,10 @@ class Config:
     )
     stall_seconds: int = integer(
         "STALL_SECONDS",
-        60,
-        "a worker process whose batcher or writer has had work this long without progress (a silent "
-        "socket) stops its liveness beat, so `inference-api worker-alive` fails (at least `BATCH_TIMEOUT` "
-        "plus the save's bound is used)",
+        45,
+        "a worker process whose batcher or writer has had work this long without a step (a claim, an ONNX run, "
+        "a save: blocked on a silent socket) stops its liveness beat, and `inference-api worker-alive` fails "
+        "(see [Reliability](reliability.md#liveness))",
     )
     drain_seconds: int = integer(
         "DRAIN_SECONDS", 20, "on SIGTERM, how long `serve` lets the requests in flight finish", minimum=0
