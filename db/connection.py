@@ -29,6 +29,8 @@ NETWORK_BOUNDS = {
     "tcp_user_timeout": 20_000,
 }
 
+DURABLE = "-c synchronous_commit=on"
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
     "busy_timeout": 10_000,  # ms: wait for the write lock instead of failing
@@ -101,12 +103,14 @@ def connect(url: str, *, max_connections: int = 20, statement_timeout_ms: int = 
 def postgres_parameters(url: str, statement_timeout_ms: int = 0) -> dict:
     """psycopg2's connection parameters for a libpq URL, read by libpq's own parser: several hosts
     (`postgresql://u@a:5432,b:5433/db?target_session_attrs=read-write`) stay as written, where peewee's URL
-    parser takes `5432,b:5433` for a port. The network bounds the URL does not set are added."""
+    parser takes `5432,b:5433` for a port. The network bounds the URL does not set are added, and the
+    session's commits are durable (`DURABLE`)."""
     parameters = {**NETWORK_BOUNDS, **parse_dsn(url)}
     parameters["database"] = parameters.pop("dbname", None) or parameters.get("user") or "postgres"
-    if statement_timeout_ms:
-        option = f"-c statement_timeout={statement_timeout_ms}"
-        parameters["options"] = f"{parameters['options']} {option}" if parameters.get("options") else option
+    # every commit waits for the disk (and a synchronous standby), whatever the server's default: a row a
+    # 202 or an ack stands on must survive a crash or a failover; only a batch's claim opts out, alone
+    options = [DURABLE] + ([f"-c statement_timeout={statement_timeout_ms}"] if statement_timeout_ms else [])
+    parameters["options"] = " ".join(filter(None, [parameters.get("options"), *options]))
     return parameters
 
 
