@@ -99,3 +99,14 @@ def test_a_quorum_queue_dead_letters_a_rejected_message_to_its_dead_letter_queue
         assert take_one(rabbitmq_url, xq_name(queue_name))["args"] == ("poison",)
     finally:
         broker.close()
+
+
+def test_rabbitmq_refuses_a_priority_on_a_quorum_queue_which_is_why_none_is_declared(rabbitmq_url, queue_name):
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            arguments = {"x-queue-type": "quorum", "x-max-priority": 5}
+            connection.channel().queue_declare(queue_name, durable=True, arguments=arguments)
+        assert refused.value.reply_code == 406 and "x-max-priority" in refused.value.reply_text
+    finally:
+        connection.close()

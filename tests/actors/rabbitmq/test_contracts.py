@@ -27,6 +27,7 @@ PUBLISHER = "actors.rabbitmq.publisher.SharedConnectionBroker"
 DISPATCH = "actors.rabbitmq.dispatch.Dispatch"
 EXPOSITION = "actors.rabbitmq.exposition.ForgettingMetricsHandler"
 METRICS = "actors.metrics.DramatiqMetrics"
+QUEUES = "actors.rabbitmq.queues.QueueTypes"
 PINNED_MINOR = (2, 2)  # setup.cfg: dramatiq[rabbitmq,prometheus]~=2.2.1
 
 
@@ -284,12 +285,7 @@ def test_the_prometheus_middleware_has_the_families_and_forks_our_metrics_replac
     )
 
 
-# The queue declarations: quorum queues through the argument builder and the dead-letter queue's declaration.
-
-QUEUES = "actors.rabbitmq.queues.QueueTypes"
-
-
-def test_the_rabbitmq_broker_declares_its_three_queues_through_the_methods_the_queue_types_override():
+def test_the_rabbitmq_broker_declares_its_queues_and_nodes_as_the_queue_types_and_make_broker_expect():
     for name in ("_build_queue_arguments", "_declare_queue", "_declare_dq_queue", "_declare_xq_queue"):
         relies(parameters(getattr(RabbitmqBroker, name, None)) == ["self", "queue_name"], QUEUES, f"{name}(queue_name)")
     called = {name for name, _ in calls_in(RabbitmqBroker._ensure_queue)}
@@ -297,15 +293,7 @@ def test_the_rabbitmq_broker_declares_its_three_queues_through_the_methods_the_q
     for declare in (RabbitmqBroker._declare_queue, RabbitmqBroker._declare_dq_queue):
         relies("_build_queue_arguments" in names_in(declare), QUEUES, f"{declare.__name__} building its arguments")
     relies("DEAD_MESSAGE_TTL" in names_in(RabbitmqBroker._declare_xq_queue), QUEUES, "the .XQ queue's DEAD_MESSAGE_TTL")
-    broker = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/", max_priority=5)
+    broker = RabbitmqBroker(url=["amqp://guest:guest@a:5672/", "amqp://guest:guest@b:5673/"], max_priority=5)
     relies(broker._build_queue_arguments("q").get("x-max-priority") == 5, QUEUES, "x-max-priority from max_priority")
-    counted = {name for name, _ in calls_in(RabbitmqBroker.get_queue_message_counts)}
-    relies("_declare_queue" in counted, PUBLISHER, "get_queue_message_counts declaring through _declare_queue")
-
-
-def test_the_rabbitmq_broker_splits_a_url_list_into_one_set_of_parameters_per_node():
-    broker = RabbitmqBroker(url=["amqp://guest:guest@a:5672/", "amqp://guest:guest@b:5673/"])
-    relies([p.host for p in broker.parameters] == ["a", "b"], BROKER, "RabbitmqBroker(url=[...]) per node")
-    relies(
-        "parameters" in names_in(_RabbitmqConsumer.__init__), CONSUMER, "the consumer connecting to broker.parameters"
-    )
+    relies([p.host for p in broker.parameters] == ["a", "b"], BROKER, "RabbitmqBroker(url=[...]), one a node")
+    relies("parameters" in names_in(_RabbitmqConsumer.__init__), CONSUMER, "the consumer using broker.parameters")
