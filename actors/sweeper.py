@@ -75,7 +75,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
                 SWEEP_LOST.inc()
                 sender.deliver_webhooks([job.id])  # nothing to do for a sender without the webhooks actor
             continue
-        job.mark_swept(lease=queued_after)  # first mark, then send: a crash loses a send
+        job.mark_swept()  # first mark, then send: a crash loses a send
         sender.resend(job)
         report.resent += 1
         SWEEP_RESENDS.inc()

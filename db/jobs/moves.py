@@ -132,14 +132,12 @@ class Moves:
         )
         return bool(moved.execute())
 
-    def mark_swept(self, *, counted: bool = True, lease: dt.timedelta = dt.timedelta(0)) -> None:
-        """Record a re-send (counted toward the sweeper's bound, or only dated); a running job's lease is
-        pushed `lease` ahead so the next sweep leaves it to the message just sent."""
-        cls, now = type(self), utcnow()
-        fields = {"swept_at": now, "sweeps": cls.sweeps + 1 if counted else cls.sweeps}
-        if self.status == Status.RUNNING:
-            fields["lease_expires_at"] = now + lease
-        cls.update(**fields).where(cls.id == self.id).execute()
+    def mark_swept(self) -> None:
+        """Record a re-send, counted toward the sweeper's bound: the next sweeps leave the job to the message
+        just sent for a while (`stale`). A running job's expired lease is left expired, so that message can
+        take the job over (`claim`)."""
+        cls = type(self)
+        cls.update(swept_at=utcnow(), sweeps=cls.sweeps + 1).where(cls.id == self.id).execute()
 
     @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
