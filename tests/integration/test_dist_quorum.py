@@ -110,3 +110,17 @@ def test_rabbitmq_refuses_a_priority_on_a_quorum_queue_which_is_why_none_is_decl
         assert refused.value.reply_code == 406 and "x-max-priority" in refused.value.reply_text
     finally:
         connection.close()
+
+
+def test_a_sender_declares_a_missing_queue_as_its_own_type_and_then_publishes(rabbitmq_url, queue_name):
+    sender = make_broker(rabbitmq_url, queue_type="quorum", sends_only=True)
+    classic = make_broker(rabbitmq_url, queue_type="classic")
+    try:
+        send_one(sender, queue_name, "first")  # the passive declaration finds nothing: declared as quorum
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            classic._declare_queue(queue_name)
+        assert refused.value.reply_code == 406
+    finally:
+        sender.close()
+        classic.close()
+    assert take_one(rabbitmq_url, queue_name)["args"] == ("first",)
