@@ -18,6 +18,7 @@ survives outages of the database and logs each once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import queue
@@ -30,6 +31,7 @@ from typing import Any
 
 from actors import metrics
 from actors.connection import close_connection
+from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
 from core.outage import Outage
 from db import Failure, Job, Status
@@ -60,14 +62,16 @@ class Batcher:
         max_wait_ms: float = 5.0,
         lease_seconds: float = 30.0,
         batch_timeout: float = 120.0,
+        progress: Progress = PROGRESS,
     ):
         self.runtimes = runtimes
         self.max_jobs = max_jobs
         self.max_wait = max_wait_ms / 1000
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.batch_timeout = batch_timeout
+        self.progress = progress  # each step of the loops, for the worker's liveness (`actors.progress`)
         self._deadline = float("inf")
-        self._held: set[str] = set()  # claimed, not yet saved: their leases are renewed
+        self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
         self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
         self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
@@ -113,6 +117,7 @@ class Batcher:
                 except queue.Empty:
                     break
             self._last_size = len(items)
+            self.progress.working("batcher")
             try:
                 self.run_batch(items)
             except BaseException as e:  # never let the thread die: hand the error to the waiting threads
@@ -120,10 +125,13 @@ class Batcher:
                 for _, future in items:
                     if not future.done():
                         future.set_exception(e)
+            finally:
+                self.progress.done("batcher")
 
     def _write_loop(self) -> None:
         while True:
             futures, outcomes = self._writes.get()
+            self.progress.working("batch writer")
             try:
                 self._save(futures, outcomes)
                 self._outages["batch write"].ok()
@@ -133,13 +141,14 @@ class Batcher:
                 _fail(futures, e)
             finally:
                 close_connection()
+                self.progress.done("batch writer")
 
     def _renew_loop(self) -> None:
         """Extend the leases of the jobs this process holds, every third of the lease."""
         while True:
             time.sleep(self.lease.total_seconds() / 3)
             with self._lock:
-                held = list(self._held)
+                held = dict(self._held)
             if not held:
                 continue
             try:
@@ -150,13 +159,14 @@ class Batcher:
             finally:
                 close_connection()
 
-    def _hold(self, job_ids) -> None:
+    def _hold(self, jobs) -> None:
         with self._lock:
-            self._held.update(job_ids)
+            self._held.update((str(job.id), job.attempts) for job in jobs)
 
     def _release(self, job_ids) -> None:
         with self._lock:
-            self._held.difference_update(job_ids)
+            for job_id in job_ids:
+                self._held.pop(job_id, None)
 
     def run_batch(self, items: list[tuple[str, Future]]) -> None:
         """Fresh jobs run together and are saved together; a job started before (its worker may have died
@@ -169,9 +179,10 @@ class Batcher:
             futures[job_id].append(future)
         try:
             fresh = Job.claim_fresh(list(futures), lease=self.lease)
+            self.progress.working("batcher")
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
-            self._hold(fresh_ids)
+            self._hold(fresh)
             if fresh:
                 outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
                 if len(items) == 1:  # at idle: saved here, a thread hop sooner; under load, by the writer
@@ -184,7 +195,7 @@ class Batcher:
                 if claimed is None:
                     continue
                 metrics.started([claimed])
-                self._hold([str(claimed.id)])
+                self._hold([claimed])
                 if claimed.attempts > MAX_STARTS:
                     crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
                     self._save(futures, [(claimed, crashed)])
@@ -232,6 +243,7 @@ class Batcher:
         return [*groups.values(), *alone]
 
     def _run(self, group: _Group) -> list[tuple[Job, dict | None]]:
+        self.progress.working("batcher")  # each run a step: a batch may take its whole bound, a run never
         started = time.perf_counter()
         if time.monotonic() > self._deadline:
             return [(job, None) for job in group.jobs]  # not reached in time: retried
@@ -242,7 +254,8 @@ class Batcher:
             else:
                 limit = self.runtimes.catalog.models[group.model].max_batch_size
                 texts = [text for job in group.jobs for text in job.inputs]
-                ran = run_sorted(model, texts, limit, deadline=self._deadline, task=group.task, **group.parameters)
+                step, deadline = functools.partial(self.progress.working, "batcher"), self._deadline
+                ran = run_sorted(model, texts, limit, deadline=deadline, step=step, task=group.task, **group.parameters)
                 outputs = split_outputs(ran, group.jobs)
         except BatchTimeout:
             return [(job, None) for job in group.jobs]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import dramatiq
 import pika
@@ -21,6 +22,11 @@ from dramatiq.middleware import Middleware, MiddlewareError, Retries, ShutdownNo
 from actors.rabbitmq.broker import CoalescingRabbitmqBroker
 from actors.rabbitmq.publisher import SharedConnectionBroker
 from core.config import EMBEDDED_BROKER
+
+DEFAULT_HEARTBEAT = 10  # seconds (`Config.amqp_heartbeat`)
+# Each connection's bounds, where a node's URL sets none: the TCP connect (`socket_timeout`), the whole
+# AMQP handshake (`stack_timeout`), one attempt a node (the next node is the retry), a short pause between.
+CONNECTION_BOUNDS = {"socket_timeout": 5.0, "stack_timeout": 10.0, "connection_attempts": 1, "retry_delay": 1.0}
 
 
 def base_middleware() -> list[Middleware]:
@@ -56,22 +62,48 @@ class PublishDeadline(Middleware):
 
 
 def make_broker(
-    url: str, *, middleware: list[Middleware] = (), send_timeout: float = 5.0, sends_only: bool = False
+    url: str,
+    *,
+    middleware: list[Middleware] = (),
+    send_timeout: float = 5.0,
+    sends_only: bool = False,
+    queue_type: str = "classic",
+    heartbeat: int = DEFAULT_HEARTBEAT,
 ) -> dramatiq.Broker:
     """`stub://` gives the in-process StubBroker; `amqp://` a RabbitMQ broker with publisher confirms, whose
     publishes give up after about `send_timeout` seconds when the broker blocks publishers (an alarm).
-    `sends_only` (a process that consumes nothing): one connection for all its threads (`actors.rabbitmq.publisher`)."""
+    Several nodes separated by `;` are tried in turn on every (re)connection; each connection is bounded
+    (`bounded`). `queue_type`: how the queues are declared (`actors.rabbitmq.queues`). `sends_only` (a
+    process that consumes nothing): one connection for all its threads (`actors.rabbitmq.publisher`)."""
     if url == EMBEDDED_BROKER:
         broker = StubBroker(middleware=base_middleware())
     else:
         kind = SharedConnectionBroker if sends_only else CoalescingRabbitmqBroker
-        broker = kind(url=url, confirm_delivery=True, middleware=base_middleware())
-        for parameters in broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]:
-            parameters.blocked_connection_timeout = send_timeout
+        urls = nodes(url)
+        broker = kind(url=urls, confirm_delivery=True, middleware=base_middleware(), queue_type=queue_type)
+        for node, parameters in zip(urls, broker.parameters, strict=True):
+            bounded(node, parameters, heartbeat=heartbeat, blocked=send_timeout)
         broker.add_middleware(PublishDeadline(send_timeout))
     for m in middleware:
         broker.add_middleware(m)
     return broker
+
+
+def nodes(url: str) -> list[str]:
+    """The RabbitMQ nodes of a `BROKER_URL`: URLs separated by `;` (Dramatiq's convention), blanks dropped."""
+    return [node.strip() for node in url.split(";") if node.strip()]
+
+
+def bounded(url: str, parameters: pika.ConnectionParameters, *, heartbeat: int, blocked: float) -> None:
+    """Bound every wait of a connection on a silent or blocked node, unless the node's URL sets its own
+    (pika reads `?heartbeat=...` and the like): AMQP heartbeats (a silent peer dropped within about two),
+    the TCP connect and the AMQP handshake, one attempt per node before the next node is tried, and a
+    broker that blocks publishers."""
+    named = set(parse_qs(urlsplit(url).query))
+    for name, value in {**CONNECTION_BOUNDS, "heartbeat": heartbeat}.items():
+        if name not in named:
+            setattr(parameters, name, value)
+    parameters.blocked_connection_timeout = blocked
 
 
 def ping(broker: dramatiq.Broker, *, timeout: float = 2.0) -> None:
@@ -107,17 +139,21 @@ def queue_depths(broker: dramatiq.Broker, *, timeout: float = 2.0) -> dict[str, 
     return depths
 
 
-def _probe(broker: RabbitmqBroker, timeout: float) -> pika.ConnectionParameters:
-    """The broker's connection parameters, with short timeouts and one attempt."""
-    parameters = broker.parameters[0] if isinstance(broker.parameters, list) else broker.parameters
-    return pika.ConnectionParameters(
-        host=parameters.host,
-        port=parameters.port,
-        virtual_host=parameters.virtual_host,
-        credentials=parameters.credentials,
-        ssl_options=parameters.ssl_options,
-        connection_attempts=1,
-        socket_timeout=timeout,
-        blocked_connection_timeout=timeout,
-        stack_timeout=timeout,
-    )
+def _probe(broker: RabbitmqBroker, timeout: float) -> list[pika.ConnectionParameters]:
+    """The broker's connection parameters, each node with short timeouts and one attempt: the first node
+    that answers is used."""
+    every = broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]
+    return [
+        pika.ConnectionParameters(
+            host=parameters.host,
+            port=parameters.port,
+            virtual_host=parameters.virtual_host,
+            credentials=parameters.credentials,
+            ssl_options=parameters.ssl_options,
+            connection_attempts=1,
+            socket_timeout=timeout,
+            blocked_connection_timeout=timeout,
+            stack_timeout=timeout,
+        )
+        for parameters in every
+    ]

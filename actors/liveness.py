@@ -7,6 +7,11 @@ touches `DIRECTORY/<pid>` every `every` seconds from a thread of each worker pro
 process' consumer and worker threads are alive, and removes it at a clean shutdown. `alive()` (the
 `inference-api worker-alive` command, a Kubernetes liveness probe) is true when some file is fresher
 than `max_age` and names a live process.
+
+Threads alive are not enough: a batcher blocked on a database socket gone silent is alive and does
+nothing while it holds its messages. So the beat also watches progress (`actors.progress`): while a loop
+has had work for more than `stall_seconds` without a step, it removes the file (the probe fails at once,
+not `max_age` later) and beats again once the loop moves.
 """
 
 from __future__ import annotations
@@ -19,15 +24,27 @@ from pathlib import Path
 
 from dramatiq.middleware import Middleware
 
+from actors.progress import PROGRESS, Progress
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = 30.0
+DEFAULT_STALL = 45.0  # seconds (`Config.stall_seconds`)
 
 
 class LivenessBeat(Middleware):
-    def __init__(self, directory: Path, *, every: float = 5.0):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        every: float = 5.0,
+        stall_seconds: float = DEFAULT_STALL,
+        progress: Progress = PROGRESS,
+    ):
         self.directory = Path(directory)
         self.every = every
+        self.stall_seconds = stall_seconds
+        self.progress = progress
         self._stopping = threading.Event()
 
     @property
@@ -52,6 +69,11 @@ class LivenessBeat(Middleware):
         threads = [*worker.consumers.values(), *worker.workers]
         if not all(thread.is_alive() for thread in threads):
             logger.error("worker threads died; no heartbeat: the liveness probe will restart this worker")
+            return
+        if stalled := self.progress.stalled(self.stall_seconds):
+            loops = ", ".join(f"{name} for {seconds:.0f} s" for name, seconds in sorted(stalled.items()))
+            logger.error("no progress with work pending (%s); no heartbeat: the probe will restart this worker", loops)
+            self.path.unlink(missing_ok=True)
             return
         try:
             self.path.touch()

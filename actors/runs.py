@@ -16,10 +16,18 @@ class BatchTimeout(TimeBoundExceeded):
     """The batch ran past its time bound before it reached this job: its message is retried."""
 
 
-def run_sorted(model, texts: list[str], limit: int, *, deadline: float = float("inf"), **parameters: Any) -> list[dict]:
+def run_sorted(
+    model,
+    texts: list[str],
+    limit: int,
+    *,
+    deadline: float = float("inf"),
+    step: Callable[[], None] = lambda: None,
+    **parameters: Any,
+) -> list[dict]:
     """Run `texts` in runs of at most `limit`, shortest first so each run pads little (the model's own
     `runs`, by tokens, where it has them; else by characters); results in input order. Past `deadline`
-    (time.monotonic), raise `BatchTimeout` between runs."""
+    (time.monotonic), raise `BatchTimeout` between runs; `step` is called after each run (progress)."""
     runs = (
         model.runs(texts, limit, **parameters)
         if hasattr(model, "runs")
@@ -31,6 +39,7 @@ def run_sorted(model, texts: list[str], limit: int, *, deadline: float = float("
             raise BatchTimeout("the batch ran past its time bound")
         for index, output in zip(indices, run(), strict=True):
             results[index] = output
+        step()
     return results
 
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import dramatiq
 import pika.exceptions
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
 from actors import inference, webhooks
-from actors.broker import make_broker, ping, queue_depths
+from actors.broker import DEFAULT_HEARTBEAT, make_broker, ping, queue_depths
 from core.errors import Unavailable
 from db import Job
 from db.webhooks import claim_unsent, unsend
@@ -91,19 +90,18 @@ class Sender:
             self.send(job.id)
         return True
 
-    def waiting(self) -> int:
-        """Messages the broker holds for the inference queue, ready or delayed for a retry (not those a
-        worker has taken, nor dead letters). Raises `Unavailable` when the broker is down."""
+    def holding(self) -> tuple[int, int | None]:
+        """Messages the broker holds ready for the inference queue and its delay queue, and the queue's
+        consumers (None where unknown: the StubBroker). Messages workers have taken (prefetched, or delayed
+        for a retry) are in neither count: AMQP does not tell them. Raises `Unavailable` when the broker is
+        down."""
         queue = self.actor.queue_name
-        if isinstance(self.broker, StubBroker):
-            queues = self.broker.queues
-            return sum(queues[name].qsize() for name in (queue, dq_name(queue)) if name in queues)
         try:
-            ready, delayed, _ = self.broker.get_queue_message_counts(queue)
+            depths = queue_depths(self.broker)
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
-            del self.broker.connection  # the next call opens a fresh one
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
-        return ready + delayed
+        ready = sum(depths.get(name, (0, None))[0] for name in (queue, dq_name(queue)))
+        return ready, depths.get(queue, (0, 0))[1]
 
     def ping(self) -> None:
         try:
@@ -116,7 +114,12 @@ class Sender:
         return queue_depths(self.broker)
 
 
-def open_sender(broker_url: str, *, send_timeout: float = 5.0) -> Sender:
-    """A broker that only sends (no worker middleware, no models), for the API and the sweeper."""
-    broker = make_broker(broker_url, send_timeout=send_timeout, sends_only=True)
+def open_sender(
+    broker_url: str, *, send_timeout: float = 5.0, queue_type: str = "classic", heartbeat: int = DEFAULT_HEARTBEAT
+) -> Sender:
+    """A broker that only sends (no worker middleware, no models), for the API and the sweeper. It publishes
+    to the queues as they exist; `queue_type` declares those that do not yet (`actors.rabbitmq.publisher`)."""
+    broker = make_broker(
+        broker_url, send_timeout=send_timeout, sends_only=True, queue_type=queue_type, heartbeat=heartbeat
+    )
     return Sender(broker, inference.declare(broker), webhooks.declare(broker))

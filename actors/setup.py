@@ -13,7 +13,7 @@ from dramatiq.middleware import Retries
 
 from actors import inference, webhooks
 from actors.batching import Batcher
-from actors.broker import make_broker
+from actors.broker import DEFAULT_HEARTBEAT, make_broker
 from actors.delivery import Deliverer
 from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
@@ -42,6 +42,8 @@ class WorkerSettings:
     send_timeout: float = 5.0
     webhook_secret: str = ""
     webhook_allow_private: bool = False
+    queue_type: str = "classic"
+    amqp_heartbeat: int = DEFAULT_HEARTBEAT
 
     @classmethod
     def from_config(cls, config, runtimes: Runtimes) -> WorkerSettings:
@@ -55,6 +57,8 @@ class WorkerSettings:
             send_timeout=config.broker_send_timeout,
             webhook_secret=config.webhook_secret,
             webhook_allow_private=config.webhook_allow_private,
+            queue_type=config.queue_type,
+            amqp_heartbeat=config.amqp_heartbeat,
         )
 
 
@@ -77,7 +81,13 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
         middleware.append(ReportLoadedModels(runtimes, every=settings.heartbeat))
     if settings.preload:
         middleware.append(PreloadModels(runtimes, list(settings.preload)))
-    broker = make_broker(settings.broker_url, middleware=middleware, send_timeout=settings.send_timeout)
+    broker = make_broker(
+        settings.broker_url,
+        middleware=middleware,
+        send_timeout=settings.send_timeout,
+        queue_type=settings.queue_type,
+        heartbeat=settings.amqp_heartbeat,
+    )
     secret = settings.webhook_secret
     deliver = Deliverer(secret, allow_private=settings.webhook_allow_private) if secret else None
     sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver), batcher=batcher)

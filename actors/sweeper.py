@@ -2,20 +2,23 @@
 died, or lost its database, while the broker kept no copy) are sent again, a bounded number of times,
 then failed with the reason.
 
-The rules (docs/reliability.md says the same):
+The rules (docs/reliability.md#the-sweeper says the same, with the argument):
 
 - A running job is sent again only once its lease expired (its worker renews the lease while it works on
   it); each such re-send counts, and after `max_sweeps` of them the job is failed as lost.
-- A queued job past `queued_after` (since it was created or last sent again) is never failed as lost while
-  its message can still be in the queue. While the broker holds at least as many messages for the queue
-  (ready or delayed for a retry) as there are queued jobs, it is left alone: a deep backlog that moves.
-  With fewer, it is sent again (idempotent: a duplicate is skipped), once per `queued_after`; such a re-send
-  counts toward `max_sweeps` only when the queue held no message at all, so its own cannot be there.
+- A queued job is judged by jobs, not by counting messages (a message carries a group of jobs, and the
+  messages workers have prefetched are not counted by the broker). It is lost only when it has been queued
+  longer than `queued_after` (since it was created or last sent again) and no message for it can still
+  exist: the queue and its delay queue hold no ready message, and no worker can hold one unclaimed (the
+  queue has no consumer, or no job runs under a live lease: a worker that took a message claims its jobs
+  within milliseconds, so a worker holding unclaimed messages is one busy with a batch). Then it is sent
+  again, and each such re-send counts toward `max_sweeps`.
 
-Sending again is always safe: the actor is idempotent, so a job whose first message was only slow runs
-once. It runs as `inference-api sweep` (a Kubernetes CronJob, or `--every N` under a supervisor) and, in
-the embedded mode, as a thread; a loop survives outages of the database or the broker and logs once each.
-It also sends again webhook deliveries whose message was lost (delivery is at least once).
+Sending again is always safe: the actor is idempotent and saves are fenced by the claim, so a job whose
+first message was only slow runs once. It runs as `inference-api sweep` (a Kubernetes CronJob, or
+`--every N` under a supervisor) and, in the embedded mode, as a thread; a loop survives outages of the
+database or the broker and logs once each. It also sends again webhook deliveries whose message was lost
+(delivery is at least once).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ logger = logging.getLogger(__name__)
 class SweepReport:
     resent: int = 0
     failed: int = 0
-    waiting: int | None = None  # messages the broker held for the queue, when it said
+    waiting: int | None = None  # messages the broker held ready for the queue and its delay queue, when asked
+    quiet: bool | None = None  # whether no message for a queued job could exist (asked only with stale ones)
     webhooks: int = 0
 
     def __str__(self) -> str:
@@ -56,13 +60,14 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     now = utcnow()
     report = SweepReport()
     stale = Job.stale(queued_before=now - queued_after, now=now)
-    report.waiting = sender.waiting() if stale else None
-    queued = Job.queued_count() if any(job.status == Status.QUEUED for job in stale) else 0
+    if any(job.status == Status.QUEUED for job in stale):
+        report.waiting, consumers = sender.holding()
+        report.quiet = report.waiting == 0 and (consumers == 0 or not Job.leased(now))
+        stale = Job.stale(queued_before=now - queued_after, now=now)  # read again: claimed meanwhile, left out
     for job in stale:
-        if job.status == Status.QUEUED and report.waiting is not None and report.waiting >= queued:
-            continue  # every queued job's message can still be in the queue: a backlog, not a loss
-        counted = job.status == Status.RUNNING or report.waiting == 0
-        if counted and job.sweeps >= max_sweeps:
+        if job.status == Status.QUEUED and not report.quiet:
+            continue  # its message can still be in the queue or in a worker's hands: a backlog, not a loss
+        if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
             failed = Job.fail(job.id, Failure.LOST, reason)
             report.failed += failed
@@ -70,7 +75,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
                 SWEEP_LOST.inc()
                 sender.deliver_webhooks([job.id])  # nothing to do for a sender without the webhooks actor
             continue
-        job.mark_swept(counted=counted, lease=queued_after)  # first mark, then send: a crash loses a send
+        job.mark_swept()  # first mark, then send: a crash loses a send
         sender.resend(job)
         report.resent += 1
         SWEEP_RESENDS.inc()

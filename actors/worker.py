@@ -41,5 +41,5 @@ logs.configure(config.log_level, config.log_format)
 os.nice(config.worker_nice)
 db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
 broker = worker_sender(settings, runtimes).broker
-broker.add_middleware(LivenessBeat(config.worker_heartbeat_dir))
+broker.add_middleware(LivenessBeat(config.worker_heartbeat_dir, stall_seconds=config.stall_seconds))
 dramatiq.set_broker(broker)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.elsewhere import ELSEWHERE
 from core.errors import ConfigError
-from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret
-from core.settings import Setting, Variable, boolean, custom, integer, read_raw, text
+from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret, with_parameters
+from core.settings import Setting, Variable, boolean, choice, custom, integer, read_raw, text
 
 __all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
@@ -153,6 +154,48 @@ class Config:
         5,
         "seconds a publish may wait on a broker that blocks publishers before the `POST` gets 503",
     )
+    queue_type: str = choice(
+        "QUEUE_TYPE",
+        "classic",
+        ("classic", "quorum"),
+        "how the RabbitMQ queues are declared: `quorum` (replicated; for a RabbitMQ cluster) or `classic` (one "
+        "node); a queue's type cannot change in place (see [Reliability](reliability.md#quorum-queues))",
+    )
+    amqp_heartbeat: int = integer(
+        "AMQP_HEARTBEAT",
+        10,
+        "seconds of the AMQP heartbeat a worker negotiates: a silent broker connection is dropped within about "
+        "two of them (a `heartbeat=` in `BROKER_URL`'s query wins, in every process)",
+    )
+    db_connect_timeout: int = integer(
+        "DB_CONNECT_TIMEOUT", 5, "seconds a PostgreSQL connection attempt may take, per host (libpq `connect_timeout`)"
+    )
+    db_keepalives_idle: int = integer(
+        "DB_KEEPALIVES_IDLE",
+        10,
+        "seconds a PostgreSQL connection may be idle before TCP keepalive probes start (`keepalives_idle`); with "
+        "`DB_KEEPALIVES_INTERVAL` and `DB_KEEPALIVES_COUNT`, a silent peer is found in about 25 s",
+    )
+    db_keepalives_interval: int = integer(
+        "DB_KEEPALIVES_INTERVAL", 5, "seconds between TCP keepalive probes of a PostgreSQL connection"
+    )
+    db_keepalives_count: int = integer(
+        "DB_KEEPALIVES_COUNT", 3, "unanswered TCP keepalive probes after which a PostgreSQL connection is dead"
+    )
+    db_tcp_user_timeout_ms: int = integer(
+        "DB_TCP_USER_TIMEOUT_MS",
+        20_000,
+        "milliseconds data sent to PostgreSQL may stay unacknowledged before the connection is dropped "
+        "(libpq `tcp_user_timeout`; `0`: the kernel's default, many minutes)",
+        minimum=0,
+    )
+    stall_seconds: int = integer(
+        "STALL_SECONDS",
+        45,
+        "a worker process whose batcher or writer has had work this long without a step (a claim, an ONNX run, "
+        "a save: blocked on a silent socket) stops its liveness beat, and `inference-api worker-alive` fails "
+        "(see [Reliability](reliability.md#liveness))",
+    )
     drain_seconds: int = integer(
         "DRAIN_SECONDS", 20, "on SIGTERM, how long `serve` lets the requests in flight finish", minimum=0
     )
@@ -201,7 +244,21 @@ class Config:
 
     @property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+        """The database URL; PostgreSQL's carries the connection bounds (`DB_*`) the URL does not set itself."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
+        return with_parameters(url, self.database_bounds) if url.startswith("postgres") else url
+
+    @property
+    def database_bounds(self) -> dict[str, int]:
+        """libpq's connection parameters that bound a silent or unreachable PostgreSQL."""
+        return {
+            "connect_timeout": self.db_connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": self.db_keepalives_idle,
+            "keepalives_interval": self.db_keepalives_interval,
+            "keepalives_count": self.db_keepalives_count,
+            "tcp_user_timeout": self.db_tcp_user_timeout_ms,
+        }
 
     @property
     def max_body_hard_cap(self) -> int:
@@ -227,44 +284,3 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
 def settings() -> list[tuple[str, Setting, Any]]:
     """(field name, setting, default) of every `Config` field, in declaration order: the configuration page."""
     return [(f.name, setting, f.default) for f, setting in _fields(Config)]
-
-
-ELSEWHERE = (
-    Variable(
-        "dramatiq_prom_port", "`9191`", "the port of a worker's metrics server", "Dramatiq's Prometheus middleware"
-    ),
-    Variable(
-        "dramatiq_prom_host",
-        "`0.0.0.0`",
-        "the interface of a worker's metrics server",
-        "Dramatiq's Prometheus middleware",
-    ),
-    Variable(
-        "dramatiq_prom_db",
-        "`/tmp/dramatiq-prometheus`",
-        "the worker processes' shared metrics directory: give each pod its own (an `emptyDir`)",
-        "Dramatiq's Prometheus middleware",
-    ),
-    Variable(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "`dramatiq_prom_db`",
-        "set by the worker entry (`actors.worker`) to `dramatiq_prom_db`, for prometheus-client's multiprocess "
-        "mode; do not set it yourself",
-        "`actors.worker`, prometheus-client",
-    ),
-    Variable(
-        "WORKER_PROCESSES",
-        "none",
-        "worker processes per pod, passed to `dramatiq --processes`",
-        "the Kubernetes worker Deployment",
-    ),
-    Variable(
-        "INFERENCE_API_URL", "`http://localhost:8000`", "the API the client talks to", "the Python client, `submit`"
-    ),
-    Variable(
-        "INFERENCE_API_KEY",
-        "none",
-        "the Bearer key the client sends (one of the server's `API_KEYS`)",
-        "the Python client, `submit`",
-    ),
-)

@@ -72,3 +72,12 @@ def _keys(entries: Iterable[tuple[str, str]], source: str) -> list[str]:
             raise ConfigError(f"{source}: {where} is not a usable key (printable ASCII without spaces)")
         keys.append(key)
     return keys
+
+
+def with_parameters(url: str, parameters: Mapping[str, object]) -> str:
+    """`url` with the query parameters of `parameters` it does not set itself; its hosts (libpq's
+    `host1:port1,host2:port2` included) are left as written."""
+    base, _, query = url.partition("?")
+    named = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+    added = [f"{key}={value}" for key, value in parameters.items() if key not in named]
+    return base + "?" + "&".join(filter(None, [query, *added])) if added else url

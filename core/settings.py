@@ -90,6 +90,18 @@ def boolean(name: str, help: str) -> Any:
     return _setting(Setting((name,), help, read), False)
 
 
+def choice(name: str, default: str, options: tuple[str, ...], help: str) -> Any:
+    """One of `options` (case-insensitive); unset or blank is the default."""
+
+    def read(env: Mapping[str, str], default: str) -> str:
+        raw = read_raw(env, name).lower() or default
+        if raw not in options:
+            raise ConfigError(f"{name} must be {' or '.join(options)}, got {raw!r}")
+        return raw
+
+    return _setting(Setting((name,), help, read), default)
+
+
 def custom(
     names: tuple[str, ...],
     default: Any,

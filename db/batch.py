@@ -1,9 +1,9 @@
 """A batch's statements on PostgreSQL, run by `db.dialects.PostgresStatements`. Its insert: one `INSERT` of
 every row, its text written once per shape. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes,
-written in one statement: `UPDATE ... FROM (VALUES ...)`, guarded like `Job.finish` (only running jobs
-move), instead of one UPDATE a job. With `notify`, the same statement also sends the jobs'
-notifications: run on its own (autocommit) it is the whole transaction, one round trip where BEGIN,
-UPDATE, NOTIFY and COMMIT took four."""
+written in one statement: `UPDATE ... FROM (VALUES ...)`, guarded and fenced like `Job.finish` (only
+running jobs move, and only under the claim that ran them: the `attempts` it counted), instead of one
+UPDATE a job. With `notify`, the same statement also sends the jobs' notifications: run on its own
+(autocommit) it is the whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ SQL = """
 UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors::bytea, error = v.error,
     failure = v.failure, finished_at = v.finished_at::timestamp, queue_ms = v.queue_ms::float8,
     inference_ms = v.inference_ms::float8
-FROM (VALUES {rows}) AS v(id, status, output, vectors, error, failure, finished_at, queue_ms, inference_ms)
-WHERE job.id = v.id::uuid AND job.status || '' = %s
+FROM (VALUES {rows}) AS v(id, attempts, status, output, vectors, error, failure, finished_at, queue_ms,
+    inference_ms)
+WHERE job.id = v.id::uuid AND job.attempts = v.attempts::int AND job.status || '' = %s
 RETURNING {returning}
 """
 # With a channel to notify, a job someone waits for (`awaited`) is announced with its finished row: its id,
@@ -76,8 +77,8 @@ def finish_in_one_statement(
         values = {**dict.fromkeys(FINISHED), **fields, "finished_at": now, "queue_ms": job.queued_ms()}
         result, vectors = pack(values["output"])
         values["output"], values["vectors"] = encode_output(result), vectors
-        rows.append("(" + ", ".join(["%s"] * (1 + len(FINISHED))) + ")")
-        params += [str(job.id), *(values[name] for name in FINISHED)]
+        rows.append("(" + ", ".join(["%s"] * (2 + len(FINISHED))) + ")")
+        params += [str(job.id), job.attempts, *(values[name] for name in FINISHED)]
     update = SQL.format(rows=", ".join(rows), returning="job.id" if notify is None else NOTICE).strip()
     if notify is None:
         cursor = db.execute_sql(update, (*params, Status.RUNNING))

@@ -9,13 +9,27 @@ from urllib.parse import urlparse
 
 import peewee
 from playhouse.db_url import connect as connect_url
-from playhouse.db_url import parse as parse_url
 from playhouse.pool import PooledPostgresqlDatabase
+from psycopg2.extensions import parse_dsn
 
 from db.dialects import DIALECTS
 
 database = peewee.DatabaseProxy()
 statements = peewee.Proxy()  # a `db.dialects` strategy for the bound database, chosen by `connect`
+
+# libpq's bounds on a silent or unreachable server, where the URL sets none (`Config.database_bounds` sets
+# them from the configuration): a dead peer is found by keepalives after about 10 + 3 x 5 s idle, by
+# `tcp_user_timeout` 20 s after data sent goes unacknowledged, and a connect gives up after 5 s per host.
+NETWORK_BOUNDS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+DURABLE = "-c synchronous_commit=on"
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
@@ -74,18 +88,30 @@ def connect(url: str, *, max_connections: int = 20, statement_timeout_ms: int = 
         db = connect_url(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     elif scheme in ("postgres", "postgresql"):
         db = Pool(
-            **parse_url(url),
             max_connections=max_connections,
             stale_timeout=300,
             timeout=10,  # seconds to wait for a free pooled connection
-            connect_timeout=5,
-            **({"options": f"-c statement_timeout={statement_timeout_ms}"} if statement_timeout_ms else {}),
+            **postgres_parameters(url, statement_timeout_ms),
         )
     else:
         raise ValueError(f"unsupported database URL scheme {scheme!r}")
     database.initialize(db)
     statements.initialize(DIALECTS[scheme](db))
     return db
+
+
+def postgres_parameters(url: str, statement_timeout_ms: int = 0) -> dict:
+    """psycopg2's connection parameters for a libpq URL, read by libpq's own parser: several hosts
+    (`postgresql://u@a:5432,b:5433/db?target_session_attrs=read-write`) stay as written, where peewee's URL
+    parser takes `5432,b:5433` for a port. The network bounds the URL does not set are added, and the
+    session's commits are durable (`DURABLE`)."""
+    parameters = {**NETWORK_BOUNDS, **parse_dsn(url)}
+    parameters["database"] = parameters.pop("dbname", None) or parameters.get("user") or "postgres"
+    # every commit waits for the disk (and a synchronous standby), whatever the server's default: a row a
+    # 202 or an ack stands on must survive a crash or a failover; only a batch's claim opts out, alone
+    options = [DURABLE] + ([f"-c statement_timeout={statement_timeout_ms}"] if statement_timeout_ms else [])
+    parameters["options"] = " ".join(filter(None, [parameters.get("options"), *options]))
+    return parameters
 
 
 def ping() -> None:

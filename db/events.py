@@ -193,7 +193,9 @@ def listen(
     if not statements.notifies:
         return None
     db = database.obj
-    kwargs = {"dbname": db.database, **{k: v for k, v in db.connect_params.items() if k in _PSYCOPG_KEYS}}
+    # the pool's hosts, session attributes and network bounds (a silent peer is found by keepalives, not
+    # after the kernel's hours), less its statement timeout
+    kwargs = {"dbname": db.database, **{k: v for k, v in db.connect_params.items() if k != "options"}}
     key = repr(sorted(kwargs.items()))
     with _listeners_lock:
         listener = _listeners.get(key)
@@ -201,6 +203,3 @@ def listen(
             listener = _listeners[key] = PostgresListener(kwargs, read=read, build=build)
             listener.start()
     return listener
-
-
-_PSYCOPG_KEYS = {"host", "port", "user", "password", "connect_timeout", "sslmode"}

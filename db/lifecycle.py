@@ -34,7 +34,8 @@ class Failure:
 # status -> the statuses it may move to
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED, Status.CANCELED}),
-    # RUNNING -> RUNNING: a redelivered message claims a job whose worker died (a new attempt)
+    # RUNNING -> RUNNING: a job whose lease expired (its worker died or was cut off) is taken over by a new
+    # attempt; `Job.claim` guards the move by the lease, and the attempt fences the old worker's writes
     Status.RUNNING: frozenset({Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.CANCELED}),
     # FAILED -> QUEUED: only a job whose message never reached the broker (Failure.NOT_ENQUEUED)
     Status.FAILED: frozenset({Status.QUEUED}),

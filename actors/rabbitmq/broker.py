@@ -14,10 +14,12 @@ from __future__ import annotations
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from actors.rabbitmq.consumer import CoalescingConsumer
+from actors.rabbitmq.queues import QueueTypes
 
 
-class CoalescingRabbitmqBroker(RabbitmqBroker):
-    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with `CoalescingConsumer`."""
+class CoalescingRabbitmqBroker(QueueTypes):
+    """Dramatiq's RabbitMQ broker (its `consumer_class` hook) with `CoalescingConsumer`, its queues of the
+    type it is given (`queue_type`, `actors.rabbitmq.queues`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

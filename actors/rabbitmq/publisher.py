@@ -12,13 +12,23 @@ property (docs/internals.md#the-publisher-one-connection-for-every-thread).
 
 It derives from `CoalescingRabbitmqBroker` for the channel deleter's fix; the consumer that class brings
 is never built here, since a process that only sends consumes nothing.
+
+It declares a queue that exists already passively, whatever its type and arguments: the workers own the
+queues' declaration (`QUEUE_TYPE`), and a sender configured otherwise, or in the middle of a migration from
+classic to quorum queues, then publishes to the queues as they are instead of failing on a
+`PRECONDITION_FAILED`. A queue that does not exist yet it declares as its own `queue_type` says.
 """
 
 from __future__ import annotations
 
 import threading
 
+import pika.exceptions
+from dramatiq.common import dq_name, xq_name
+
 from actors.rabbitmq.broker import CoalescingRabbitmqBroker
+
+NOT_FOUND = 404  # AMQP's reply code to a passive declaration of a queue that does not exist
 
 
 class _Shared:
@@ -40,6 +50,26 @@ class SharedConnectionBroker(CoalescingRabbitmqBroker):
     def declare_queue(self, queue_name: str, *, ensure: bool = False) -> None:
         with self._using:
             super().declare_queue(queue_name, ensure=ensure)
+
+    def _declare_queue(self, queue_name):
+        return self._existing(queue_name) or super()._declare_queue(queue_name)
+
+    def _declare_dq_queue(self, queue_name):
+        return self._existing(dq_name(queue_name)) or super()._declare_dq_queue(queue_name)
+
+    def _declare_xq_queue(self, queue_name):
+        return self._existing(xq_name(queue_name)) or super()._declare_xq_queue(queue_name)
+
+    def _existing(self, name: str):
+        """The passive declaration of the queue `name` when it exists, whatever its arguments; else None (the
+        broker closed the channel on its 404: dropped, so the next use opens another)."""
+        try:
+            return self.channel.queue_declare(queue=name, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as e:
+            if e.reply_code != NOT_FOUND:
+                raise
+            del self.channel
+            return None
 
     def get_queue_message_counts(self, queue_name: str) -> tuple[int, int, int]:
         with self._using:

@@ -10,6 +10,8 @@ the bound dialect's statements (`db.dialects`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -48,13 +50,16 @@ class Moves:
     @classmethod
     def claim(cls, job_id, *, lease: dt.timedelta = DEFAULT_LEASE) -> Job | None:
         """Mark a job running, holding a lease for `lease`, and count the attempt; None when it is finished,
-        canceled or unknown.
+        canceled, unknown, or running under a lease that has not expired.
 
-        A guarded update, so a redelivered message never runs a finished job again.
+        A guarded update: a redelivered message never runs a finished job again, and takes a running job
+        over only once its worker stopped renewing its lease (a duplicate delivery of a job another worker
+        is on changes nothing). The new `attempts` is the claim's fencing token (`finish`, `renew`).
         """
         now = utcnow()
+        free = (cls.status == Status.QUEUED) | cls.lease_expires_at.is_null() | (cls.lease_expires_at < now)
         claimed = cls._move(
-            cls.id == job_id,
+            (cls.id == job_id) & free,
             Status.RUNNING,
             started_at=now,
             attempts=cls.attempts + 1,
@@ -74,12 +79,19 @@ class Moves:
         return statements.claim_fresh(cls, job_ids, now=utcnow(), lease=lease)
 
     @classmethod
-    def renew(cls, job_ids: list, lease: dt.timedelta) -> int:
-        """Extend the leases of those of `job_ids` still running (their worker is still on them)."""
-        if not job_ids:
+    def renew(cls, held: dict, lease: dt.timedelta) -> int:
+        """Extend the leases of the jobs `held` (id -> the `attempts` of the claim that holds it) still
+        running under that claim: a job taken over since by another worker (a later attempt) is not its to
+        renew."""
+        if not held:
             return 0
-        where = cls.id.in_(job_ids) & (cls.status == Status.RUNNING)
-        return cls.update(lease_expires_at=utcnow() + lease).where(where).execute()
+        claims: dict[int, list] = {}
+        for job_id, attempts in held.items():
+            claims.setdefault(attempts, []).append(job_id)
+        fenced = functools.reduce(
+            operator.or_, [cls.id.in_(ids) & (cls.attempts == attempts) for attempts, ids in claims.items()]
+        )
+        return cls.update(lease_expires_at=utcnow() + lease).where(fenced & (cls.status == Status.RUNNING)).execute()
 
     @classmethod
     def cancel(cls, job_id) -> bool:
@@ -120,14 +132,12 @@ class Moves:
         )
         return bool(moved.execute())
 
-    def mark_swept(self, *, counted: bool = True, lease: dt.timedelta = dt.timedelta(0)) -> None:
-        """Record a re-send (counted toward the sweeper's bound, or only dated); a running job's lease is
-        pushed `lease` ahead so the next sweep leaves it to the message just sent."""
-        cls, now = type(self), utcnow()
-        fields = {"swept_at": now, "sweeps": cls.sweeps + 1 if counted else cls.sweeps}
-        if self.status == Status.RUNNING:
-            fields["lease_expires_at"] = now + lease
-        cls.update(**fields).where(cls.id == self.id).execute()
+    def mark_swept(self) -> None:
+        """Record a re-send, counted toward the sweeper's bound: the next sweeps leave the job to the message
+        just sent for a while (`stale`). A running job's expired lease is left expired, so that message can
+        take the job over (`claim`)."""
+        cls = type(self)
+        cls.update(swept_at=utcnow(), sweeps=cls.sweeps + 1).where(cls.id == self.id).execute()
 
     @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
@@ -159,8 +169,9 @@ class Moves:
         inference_ms: float | None = None,
         notify: bool = True,
     ) -> bool:
-        """Record the outcome of a running job once: False when it is no longer running (canceled, or
-        finished by another delivery)."""
+        """Record the outcome of a running job once, fenced by its claim: False when it is no longer running
+        (canceled, or finished by another delivery) or was taken over since by a later attempt (its lease
+        expired), so a stale worker's save changes nothing."""
         result, vectors = pack(output)
         fields = {"result": result, "vectors": vectors, "error": error, "failure": failure, "finished_at": utcnow()}
         if (queued := self.queued_ms()) is not None:
@@ -177,7 +188,8 @@ class Moves:
 
     def _finish(self, status: str, fields: dict) -> bool:
         cls = type(self)
-        written = cls._move(cls.id == self.id, status, allowed_from={Status.RUNNING}, **fields).execute()
+        fenced = (cls.id == self.id) & (cls.attempts == self.attempts)
+        written = cls._move(fenced, status, allowed_from={Status.RUNNING}, **fields).execute()
         if written:
             for name, value in {"status": status, **fields}.items():
                 setattr(self, name, value)

@@ -40,17 +40,24 @@ class Reads:
         return cls.select().where(cls.status == Status.QUEUED).count()
 
     @classmethod
+    def leased(cls, now: dt.datetime) -> bool:
+        """Whether some job runs under a live lease: some worker is busy with a batch."""
+        lease_live = (cls.status == Status.RUNNING) & (cls.lease_expires_at >= now)
+        return cls.select(cls.id).where(lease_live).limit(1).exists()
+
+    @classmethod
     def stale(cls, *, queued_before: dt.datetime, now: dt.datetime, limit: int = 1000) -> list[Job]:
         """Jobs that should have moved on by now, oldest first: queued since before `queued_before` (counted
         from the last time the sweeper sent them, if it did), or running with an expired lease (no worker
-        renews it: the worker died, or lost its database)."""
+        renews it: the worker died, or lost its database) and not sent again since `queued_before`."""
         queued_since = peewee.fn.COALESCE(cls.swept_at, cls.created_at)
         lease_over = cls.lease_expires_at.is_null() | (cls.lease_expires_at < now)
+        not_just_sent = cls.swept_at.is_null() | (cls.swept_at < queued_before)
         return list(
             cls.select()
             .where(
                 ((cls.status == Status.QUEUED) & (queued_since < queued_before))
-                | ((cls.status == Status.RUNNING) & lease_over)
+                | ((cls.status == Status.RUNNING) & lease_over & not_just_sent)
             )
             .order_by(cls.created_at)
             .limit(limit)

@@ -68,7 +68,7 @@ def test_the_leases_of_a_running_batch_are_renewed_until_it_is_saved(database):
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.SUCCEEDED
     time.sleep(0.6)
-    assert Job.renew([job.id], dt.timedelta(seconds=5)) == 0  # finished: nothing left to renew
+    assert Job.renew({job.id: stored.attempts}, dt.timedelta(seconds=5)) == 0  # finished: nothing left to renew
 
 
 class OwnRuns(FakeModel):

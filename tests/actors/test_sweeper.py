@@ -40,14 +40,15 @@ def test_a_running_job_is_sent_again_once_its_lease_expired_and_not_while_it_is_
     alive = job(Status.RUNNING, started_at=utcnow() - dt.timedelta(hours=1), lease_expires_at=utcnow() + AFTER)
     assert sweep(actors, queued_after=AFTER).resent == 1
     assert Job.get_by_id(expired.id).sweeps == 1 and Job.get_by_id(alive.id).sweeps == 0
-    assert Job.get_by_id(expired.id).lease_expires_at > utcnow()  # the next sweep leaves it to the new message
-    assert sweep(actors, queued_after=AFTER).resent == 0
+    assert sweep(actors, queued_after=AFTER).resent == 0  # the next sweeps leave it to the new message
+    taken = Job.claim(expired.id)  # which can take it over: its lease is still expired
+    assert taken is not None and taken.attempts == expired.attempts + 1 and taken.swept_at is None
 
 
 def test_renewing_extends_the_lease_of_running_jobs_only(database):
     running = job(Status.RUNNING, lease_expires_at=utcnow())
     done = job(Status.SUCCEEDED, lease_expires_at=utcnow())
-    assert Job.renew([running.id, done.id], dt.timedelta(seconds=30)) == 1
+    assert Job.renew({running.id: running.attempts, done.id: done.attempts}, dt.timedelta(seconds=30)) == 1
     assert Job.get_by_id(running.id).lease_expires_at > utcnow() + dt.timedelta(seconds=25)
 
 
@@ -80,13 +81,42 @@ def test_a_queued_job_in_a_deep_moving_backlog_is_neither_sent_again_nor_failed(
     assert [Job.get_by_id(q.id).status for q in waiting] == [Status.QUEUED] * 3
 
 
-def test_with_some_messages_left_a_stale_queued_job_is_sent_again_but_never_failed(database):
+def test_a_grouped_backlog_is_not_sent_again_though_it_holds_fewer_messages_than_jobs(database):
+    """One message carries a group of jobs: fewer messages than queued jobs is no sign of a loss."""
     actors = open_sender("stub://")
-    stale = [job(sweeps=3), job(sweeps=3)]
-    actors.send(stale[0].id)  # one message for two queued jobs: one may be lost, or only taken by a worker
+    grouped = [job(sweeps=0) for _ in range(5)]
+    actors.send(*(queued.id for queued in grouped))  # one message, five jobs
     report = sweep(actors, queued_after=AFTER, max_sweeps=3)
-    assert (report.resent, report.failed) == (2, 0)
-    assert [Job.get_by_id(q.id).sweeps for q in stale] == [3, 3]  # not counted toward the bound
+    assert (report.resent, report.failed, report.waiting, report.quiet) == (0, 0, 1, False)
+    assert queued_messages(actors) == 1 and [Job.get_by_id(q.id).sweeps for q in grouped] == [0] * 5
+
+
+def test_jobs_whose_messages_a_busy_worker_may_hold_are_not_sent_again(database):
+    """An empty queue while a worker runs a batch: it may hold the queued jobs' messages, prefetched."""
+    actors = open_sender("stub://")
+    held = [job(), job()]
+    job(Status.RUNNING, started_at=utcnow(), lease_expires_at=utcnow() + AFTER)  # the batch it is on
+    report = sweep(actors, queued_after=AFTER)
+    assert (report.resent, report.waiting, report.quiet) == (0, 0, False)
+    assert queued_messages(actors) == 0 and [Job.get_by_id(q.id).sweeps for q in held] == [0, 0]
+
+
+def test_a_queued_job_no_message_can_be_left_for_is_sent_again_and_counted(database):
+    actors = open_sender("stub://")
+    lost = job(sweeps=1)
+    report = sweep(actors, queued_after=AFTER, max_sweeps=3)
+    assert (report.resent, report.quiet) == (1, True)
+    assert queued_messages(actors) == 1 and Job.get_by_id(lost.id).sweeps == 2
+
+
+def test_a_queued_job_is_judged_by_the_broker_even_with_consumers_when_no_batch_runs(database, monkeypatch):
+    actors = open_sender("stub://")
+    job()
+    monkeypatch.setattr(actors, "holding", lambda: (0, 2))  # RabbitMQ: nothing ready, two idle consumers
+    assert sweep(actors, queued_after=AFTER).resent == 1
+    monkeypatch.setattr(actors, "holding", lambda: (3, 0))  # messages ready, nobody consuming: a backlog
+    job()
+    assert sweep(actors, queued_after=AFTER).resent == 0
 
 
 def test_finished_jobs_are_never_swept(database):

@@ -18,7 +18,7 @@ def test_claiming_marks_the_job_running_and_counts_the_attempt(database):
     assert claimed.status == Status.RUNNING
     assert claimed.attempts == 1
     assert claimed.started_at is not None
-    assert Job.claim(job.id).attempts == 2  # a redelivery of a job still running is a new attempt
+    assert Job.claim(job.id) is None  # a redelivery of a job whose lease holds: another worker is on it
 
 
 def test_a_finished_job_is_never_claimed_again(database):

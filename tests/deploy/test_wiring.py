@@ -20,6 +20,14 @@ NOT_SET_IN_KUBERNETES = {
     "INFERENCE_CATALOG": "the catalog shipped in the package; mount a ConfigMap and set it to use your own",
     "API_KEYS_FILE": "the keys come from the Secret as API_KEYS",
     "BUILD_COMMIT": "baked into each image at build time (`ARG BUILD_COMMIT`, the workflow passes the commit)",
+    "QUEUE_TYPE": "classic by default, for the manifests' one-node RabbitMQ; a replicated cluster sets quorum",
+    "AMQP_HEARTBEAT": "the default (10 s) finds a silent broker in about 20 s, well inside every probe's bound",
+    "DB_CONNECT_TIMEOUT": "the default (5 s a host) suits an in-cluster database",
+    "DB_KEEPALIVES_IDLE": "the defaults find a silent database in about 25 s",
+    "DB_KEEPALIVES_INTERVAL": "the defaults find a silent database in about 25 s",
+    "DB_KEEPALIVES_COUNT": "the defaults find a silent database in about 25 s",
+    "DB_TCP_USER_TIMEOUT_MS": "the default (20 s) drops a connection whose sent data goes unacknowledged",
+    "STALL_SECONDS": "the default (45 s) reports a stuck worker within a minute, above every bounded wait",
 }
 # Per container, what it has no use for.
 NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}

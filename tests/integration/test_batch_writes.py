@@ -87,8 +87,8 @@ def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_status_index(
         plans = [
             postgres.execute_sql(f"EXPLAIN {claim}", (Status.RUNNING, now, now, [str(uuid.uuid4())], Status.QUEUED)),
             postgres.execute_sql(
-                f"EXPLAIN {SQL.format(rows='(%s, %s, %s, %s, %s, %s, %s, %s, %s)', returning=NOTICE)}",
-                (str(uuid.uuid4()), Status.SUCCEEDED, "[]", None, None, None, now, 1.0, 1.0, Status.RUNNING),
+                f"EXPLAIN {SQL.format(rows='(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', returning=NOTICE)}",
+                (str(uuid.uuid4()), 1, Status.SUCCEEDED, "[]", None, None, None, now, 1.0, 1.0, Status.RUNNING),
             ),
         ]
         for plan in plans:

@@ -87,10 +87,11 @@ def test_the_sweep_command_survives_a_database_and_a_broker_outage_logging_each_
         finally:
             pg.start()
         db.database.close_all()  # this test's own pooled connections died with the server
+        rabbit.ctl("purge_queue", "inference")  # no worker here: while the first job's re-sent message is
+        # ready in the queue, no queued job is judged lost (any of them may be the one it carries)
         second = stale_job()
         until(lambda: Job.get_by_id(second.id).swept_at, 15, "a job re-sent after the database came back")
-        rabbit.ctl("purge_queue", "inference")  # no worker here: the re-sent messages would pile up, and while
-        # the broker holds a message for every queued job, none of them is sent again (the backlog rule)
+        rabbit.ctl("purge_queue", "inference")  # the same, for the second job's re-sent message
         try:
             rabbit.stop_app()
             third = stale_job()
@@ -98,6 +99,7 @@ def test_the_sweep_command_survives_a_database_and_a_broker_outage_logging_each_
             time.sleep(3)  # deliberate: the outage lasts several more sweeps, which must not log again
         finally:
             rabbit.start_app()
+        rabbit.ctl("purge_queue", "inference")  # a re-send that landed after the purge above
         until(lambda: Job.get_by_id(third.id).swept_at, 20, "a job re-sent after the broker came back")
         assert sweeper.poll() is None, log.read_text()
     text = log.read_text()

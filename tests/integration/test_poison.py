@@ -1,5 +1,8 @@
-"""An input that crashes the worker process fails its own job with a reason, while other jobs flow."""
+"""An input that crashes the worker process fails its own job with a reason, while other jobs flow. Each
+start after a crash waits for the job's lease to expire, then the sweeper's re-send (a redelivery while the
+lease lives is acked as a duplicate): a short lease and a fast sweeper keep the test short."""
 
+import datetime as dt
 import time
 from dataclasses import replace
 
@@ -9,6 +12,7 @@ from falcon.testing import TestClient
 from actors.batching import MAX_STARTS
 from actors.liveness import alive
 from actors.sending import open_sender
+from actors.sweeper import Sweeper
 from db import Job
 from harness.supervisor import Supervisor
 from tests.processes import command
@@ -33,6 +37,7 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
         "BROKER_URL": rabbitmq_url,
         "MODELS_DIR": str(models_dir),
         "WORKER_HEARTBEAT_DIR": str(heartbeats),
+        "LEASE_SECONDS": "3",
     }
     supervisor = Supervisor(
         [
@@ -49,7 +54,9 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
         tmp_path / "worker.log",
         lambda: set(alive(heartbeats, Supervisor.liveness)),
     )
+    sweeper = Sweeper(api, every=1, queued_after=dt.timedelta(seconds=2), max_sweeps=2 * MAX_STARTS)
     supervisor.start()
+    sweeper.start()
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -57,6 +64,7 @@ def test_a_poison_input_that_crashes_the_worker_fails_alone(
                 break
             time.sleep(0.5)
     finally:
+        sweeper.stop()
         supervisor.stop()
     failed = Job.get_by_id(poison)
     assert failed.status == "failed", (

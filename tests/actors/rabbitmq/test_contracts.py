@@ -27,6 +27,7 @@ PUBLISHER = "actors.rabbitmq.publisher.SharedConnectionBroker"
 DISPATCH = "actors.rabbitmq.dispatch.Dispatch"
 EXPOSITION = "actors.rabbitmq.exposition.ForgettingMetricsHandler"
 METRICS = "actors.metrics.DramatiqMetrics"
+QUEUES = "actors.rabbitmq.queues.QueueTypes"
 PINNED_MINOR = (2, 2)  # setup.cfg: dramatiq[rabbitmq,prometheus]~=2.2.1
 
 
@@ -282,3 +283,17 @@ def test_the_prometheus_middleware_has_the_families_and_forks_our_metrics_replac
         METRICS,
         "message_durations observed (in milliseconds) in after_process_message",
     )
+
+
+def test_the_rabbitmq_broker_declares_its_queues_and_nodes_as_the_queue_types_and_make_broker_expect():
+    for name in ("_build_queue_arguments", "_declare_queue", "_declare_dq_queue", "_declare_xq_queue"):
+        relies(parameters(getattr(RabbitmqBroker, name, None)) == ["self", "queue_name"], QUEUES, f"{name}(queue_name)")
+    called = {name for name, _ in calls_in(RabbitmqBroker._ensure_queue)}
+    relies({"_declare_queue", "_declare_dq_queue", "_declare_xq_queue"} <= called, QUEUES, "_ensure_queue's declares")
+    for declare in (RabbitmqBroker._declare_queue, RabbitmqBroker._declare_dq_queue):
+        relies("_build_queue_arguments" in names_in(declare), QUEUES, f"{declare.__name__} building its arguments")
+    relies("DEAD_MESSAGE_TTL" in names_in(RabbitmqBroker._declare_xq_queue), QUEUES, "the .XQ queue's DEAD_MESSAGE_TTL")
+    broker = RabbitmqBroker(url=["amqp://guest:guest@a:5672/", "amqp://guest:guest@b:5673/"], max_priority=5)
+    relies(broker._build_queue_arguments("q").get("x-max-priority") == 5, QUEUES, "x-max-priority from max_priority")
+    relies([p.host for p in broker.parameters] == ["a", "b"], BROKER, "RabbitmqBroker(url=[...]), one a node")
+    relies("parameters" in names_in(_RabbitmqConsumer.__init__), CONSUMER, "the consumer using broker.parameters")
