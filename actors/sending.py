@@ -123,3 +123,14 @@ def open_sender(
         broker_url, send_timeout=send_timeout, sends_only=True, queue_type=queue_type, heartbeat=heartbeat
     )
     return Sender(broker, inference.declare(broker), webhooks.declare(broker))
+
+
+def sender_for(config) -> Sender:
+    """`open_sender` with every broker setting of `config` (a `core.config.Config`): the API's and the
+    sweeper's, so neither unpacks them."""
+    return open_sender(
+        config.broker_url,
+        send_timeout=config.broker_send_timeout,
+        queue_type=config.queue_type,
+        heartbeat=config.amqp_heartbeat,
+    )

@@ -25,12 +25,12 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
     import datetime as dt
 
     import db
-    from actors.sending import open_sender
+    from actors.sending import sender_for
     from actors.sweeper import Sweeper
 
     db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
     sweeper = Sweeper(
-        open_sender(config.broker_url, send_timeout=config.broker_send_timeout),
+        sender_for(config),
         every=args.every or 0,
         queued_after=dt.timedelta(seconds=config.sweep_after),
         max_sweeps=config.sweep_max,

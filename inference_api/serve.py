@@ -123,9 +123,9 @@ def build_app(config: Config):
         sender = embedded.sender
         tokens = TokenCounter(config.models_path)  # the models are at hand here: `truncate: false` checked at once
     else:
-        from actors.sending import open_sender
+        from actors.sending import sender_for
 
-        sender = open_sender(config.broker_url, send_timeout=config.broker_send_timeout)
+        sender = sender_for(config)
     events.listen(read=Job.find_many, build=Job.from_row_json)  # PostgreSQL: relay job-finished notifications
     return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
 

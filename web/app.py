@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import falcon
 
-from actors.sending import Sender, open_sender
+from actors.sending import Sender, sender_for
 from catalog import Catalog
 from catalog.tokens import TokenCounter
 from core import __version__
@@ -46,7 +46,7 @@ def create_app(
     the models are at hand (the embedded mode): then `truncate: false` on a too-long input is a 422 at
     once; without it the worker refuses such an input and fails the job with the reason."""
     catalog = catalog or Catalog.from_config(config)
-    sender = sender or open_sender(config.broker_url)
+    sender = sender or sender_for(config)
     limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
     webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
     # validate POST /inference and POST /v1/embeddings, and are what /openapi.json states of them
