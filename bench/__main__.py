@@ -1,5 +1,6 @@
 """`python -m bench`: run the modes, print a line per mode and the ratios, optionally write the JSON.
-`python -m bench results FILE... --out PAGE` turns such JSON into the Markdown page of the latest results."""
+`python -m bench results FILE... --out PAGE` turns such JSON into the Markdown page of the latest results.
+`python -m bench scale` measures the database and broker paths per core of their servers (`bench.scale`)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["results"]:
         return results.main(argv[1:])
+    if argv[:1] == ["scale"]:
+        from bench import scale
+
+        return scale.main(argv[1:])
     settings, json_path = parse(argv)
     if not (settings.model_dir / "manifest.json").is_file():
         sys.exit(f"bench: model {settings.model} is not prepared in {settings.models_dir}: "
