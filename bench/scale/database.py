@@ -65,7 +65,8 @@ def run(model: str, *, clients: int, batch: int, seconds: float, every: float = 
         while not stop.is_set():
             done[index] += lifecycle(model, batch, timings)
 
-    def keeper() -> None:
+    def keeper() -> None:  # at once, then every `every` s: a short run still times them
+        housekeeping(timings)
         while not stop.wait(every):
             housekeeping(timings)
 
