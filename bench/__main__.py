@@ -1,5 +1,6 @@
 """`python -m bench`: run the modes, print a line per mode and the ratios, optionally write the JSON.
-`python -m bench results FILE... --out PAGE` turns such JSON into the Markdown page of the latest results."""
+`python -m bench results FILE... --out PAGE` turns such JSON into the Markdown page of the latest results.
+`python -m bench scale` measures the database and broker paths per core of their servers (`bench.scale`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import argparse
 import datetime as dt
 import sys
 import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from bench import calls, e2e, ingest, latency, raw, report, results, seed, worker
+from bench import interleave, report, results
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, PRESETS, Settings
 from bench.stack import Stack
@@ -25,7 +25,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     size.add_argument("--tiny", action="store_true", help="very small N: checks that every mode runs and reports")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from: {', '.join(MODES)}")
     parser.add_argument("--n", action="append", default=[], metavar="MODE=N", help="override one mode's size")
-    parser.add_argument("--rounds", type=int, help="repeats of every measurement (the best is reported)")
+    parser.add_argument("--rounds", type=int, help="repeats: rounds of every mode, taking turns (ratios: their median)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every result here")
     parser.add_argument("--model", default=defaults.model, help="catalog model (default: %(default)s)")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
@@ -56,7 +56,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     preset = "quick" if args.quick else "tiny" if args.tiny else "full"
     sizes = PRESETS[preset]
     if args.rounds:
-        sizes = replace(sizes, **{f: args.rounds for f in sizes.__dict__ if f.endswith("_rounds")})
+        sizes = replace(sizes, repeats=args.rounds)
     settings = Settings(
         model=args.model,
         models_dir=args.models_dir.resolve(),
@@ -91,22 +91,14 @@ class Progress:
         print(f"[bench {time.monotonic() - self.started:6.1f}s] {self.mode}: {message}", file=sys.stderr, flush=True)
 
 
-def run_mode(mode: str, settings: Settings, infra: Infra, stack: Stack, progress: Progress) -> dict:
-    if mode == "raw":
-        return raw.run(settings, progress)
-    if mode == "seed":
-        return seed.run(settings, infra, progress)
-    if mode == "worker":
-        return worker.run(settings, infra, progress)
-    return {"latency": latency, "e2e": e2e, "calls": calls, "ingest": ingest}[mode].run(
-        settings, infra, stack, progress
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["results"]:
         return results.main(argv[1:])
+    if argv[:1] == ["scale"]:
+        from bench import scale
+
+        return scale.main(argv[1:])
     settings, json_path = parse(argv)
     if not (settings.model_dir / "manifest.json").is_file():
         sys.exit(f"bench: model {settings.model} is not prepared in {settings.models_dir}: "
@@ -121,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"bench ({settings.preset}): {settings.model}, {settings.processes} processes x {settings.worker_threads} "
         f"threads, {settings.web_threads} web threads, {settings.clients} e2e clients, {settings.ingest_concurrency} "
-        f"ingest clients; modes {', '.join(settings.modes)}",
+        f"ingest clients; modes {', '.join(settings.modes)}, taking turns {settings.sizes.repeats} time(s)",
         flush=True,
     )
     try:
@@ -131,18 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             infra.setup()
         except InfraError as e:
             sys.exit(f"bench: {e}")
-        for mode in settings.modes:
-            progress.mode = mode
-            began = time.monotonic()
-            try:
-                result = run_mode(mode, settings, infra, stack, progress)
-            except Exception as e:  # a broken mode is reported, and the other modes still run
-                errors[mode] = f"{type(e).__name__}: {e}"
-                progress(f"FAILED: {errors[mode]}")
-                traceback.print_exc(file=sys.stderr)
-                continue
-            result["mode_seconds"] = round(time.monotonic() - began, 1)
-            modes[mode] = result
+        modes, errors = interleave.run(settings, infra, stack, progress)
+        for mode, result in modes.items():
             print(report.mode_line(mode, result), flush=True)
     finally:
         progress.mode = "cleanup"

@@ -34,23 +34,34 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
     }
 
 
-def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
-    sizes = settings.sizes
-    progress("starting the API and the workers" if stack._workers is None else "API and workers up")
-    stack.api()
-    stack.workers()
-    rounds = []
-    for round_ in range(sizes.e2e_rounds):
-        progress(f"round {round_ + 1}/{sizes.e2e_rounds}: {sizes.e2e_n} calls from {CALL_CLIENTS} clients, waited on")
-        bodies = request_bodies(settings.model, sizes.e2e_n, seed=61 + round_)
-        rounds.append(one_round(settings, infra, stack, bodies))
-    infra.truncate_jobs()
-    chosen = max(rounds, key=lambda r: r["throughput"])
-    return {
-        **summary(rounds),
-        "unit": "calls/s answered with the result",
-        "clients": CALL_CLIENTS,
-        "not_answered": sum(r["not_answered"] for r in rounds),
-        "call_ms": chosen["call_ms"],
-        "detail": rounds,
-    }
+class Session:
+    """Each round: `CALL_CLIENTS` clients, each call waited on, against the stack."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.rounds: list[dict] = []
+
+    def round(self, index: int) -> None:
+        settings, stack = self.settings, self.stack
+        self.progress("starting the API and the workers" if stack._workers is None else "API and workers up")
+        stack.api()
+        stack.workers()
+        self.progress(f"{settings.sizes.e2e_n} calls from {CALL_CLIENTS} clients, waited on")
+        bodies = request_bodies(settings.model, settings.sizes.e2e_n, seed=61 + index)
+        self.rounds.append(one_round(settings, self.infra, stack, bodies))
+
+    def result(self) -> dict:
+        rounds = self.rounds
+        self.infra.truncate_jobs()
+        chosen = max(rounds, key=lambda r: r["throughput"])
+        return {
+            **summary(rounds),
+            "unit": "calls/s answered with the result",
+            "clients": CALL_CLIENTS,
+            "not_answered": sum(r["not_answered"] for r in rounds),
+            "call_ms": chosen["call_ms"],
+            "detail": rounds,
+        }
+
+    def close(self) -> None:
+        pass

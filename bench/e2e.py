@@ -11,7 +11,7 @@ from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack, worker_cpu, worker_memory
-from bench.stats import latency_ms, summary
+from bench.stats import latency_ms, median, summary
 from bench.texts import request_bodies
 from harness.processes import cpu_seconds, memory_mb
 
@@ -49,38 +49,53 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
 
 
 def cpu_by_tier(stack: Stack) -> dict[str, float]:
-    """CPU seconds used so far by the API process, the worker processes and this harness (its HTTP clients)."""
-    return {"api": cpu_seconds(stack.api().pid), "workers": worker_cpu(stack.workers()), "bench": time.process_time()}
+    """CPU seconds used so far by the API, the worker processes and this harness (`clients`: its HTTP clients)."""
+    api, workers = cpu_seconds(stack.api().pid), worker_cpu(stack.workers())
+    return {"api": api, "workers": workers, "clients": time.process_time()}
 
 
-def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
-    sizes = settings.sizes
-    progress("starting the API and the workers" if stack._workers is None else "API and workers up")
-    api = stack.api()
-    workers = stack.workers()
-    rounds = []
-    for round_ in range(sizes.e2e_rounds):
-        progress(f"round {round_ + 1}/{sizes.e2e_rounds}: {sizes.e2e_n} POSTs from {settings.clients} clients")
-        bodies = request_bodies(settings.model, sizes.e2e_n, seed=51 + round_)
-        rounds.append(one_round(settings, infra, stack, bodies))
-    memory = {"api": memory_mb(api.pid), "workers": worker_memory(workers)}
-    infra.truncate_jobs()
-    chosen = max(rounds, key=lambda r: r["throughput"])
-    return {
-        **summary(rounds),
-        "unit": "jobs/s (one text each)",
-        "clients": settings.clients,
-        "processes": settings.processes,
-        "threads": settings.worker_threads,
-        "web_threads": settings.web_threads,
-        "refused": sum(r["refused"] for r in rounds),
-        "failed": sum(r["failed"] for r in rounds),
-        "post_ms": chosen["post_ms"],
-        "job_ms": chosen["job_ms"],
-        "seconds": chosen["seconds"],
-        "posting_seconds": chosen["posting_seconds"],
-        "cores_busy": chosen["cores"]["total"],
-        "cpu_ms_per_job": chosen["cpu_ms_per_job"],
-        "rss_mb": memory,
-        "detail": rounds,
-    }
+class Session:
+    """Each round: N POSTs from the clients while the stack's workers run them."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.rounds: list[dict] = []
+
+    def round(self, index: int) -> None:
+        settings, stack = self.settings, self.stack
+        self.progress("starting the API and the workers" if stack._workers is None else "API and workers up")
+        stack.api()
+        stack.workers()
+        self.progress(f"{settings.sizes.e2e_n} POSTs from {settings.clients} clients")
+        bodies = request_bodies(settings.model, settings.sizes.e2e_n, seed=51 + index)
+        self.rounds.append(one_round(settings, self.infra, stack, bodies))
+
+    def result(self) -> dict:
+        rounds, settings = self.rounds, self.settings
+        memory = {"api": memory_mb(self.stack.api().pid), "workers": worker_memory(self.stack.workers())}
+        self.infra.truncate_jobs()
+        chosen = max(rounds, key=lambda r: r["throughput"])
+        per_round = [r["cpu_ms_per_job"] for r in rounds]
+        return {
+            **summary(rounds),
+            "unit": "jobs/s (one text each)",
+            "clients": settings.clients,
+            "processes": settings.processes,
+            "threads": settings.worker_threads,
+            "web_threads": settings.web_threads,
+            "refused": sum(r["refused"] for r in rounds),
+            "failed": sum(r["failed"] for r in rounds),
+            "post_ms": chosen["post_ms"],
+            "job_ms": chosen["job_ms"],
+            "seconds": chosen["seconds"],
+            "posting_seconds": chosen["posting_seconds"],
+            "cores_busy": chosen["cores"]["total"],
+            # CPU a job by tier: the median of the rounds, and each round's
+            "cpu_ms_per_job": {tier: round(median([r[tier] for r in per_round]), 3) for tier in per_round[0]},
+            "rounds_cpu_ms_per_job": per_round,
+            "rss_mb": memory,
+            "detail": rounds,
+        }
+
+    def close(self) -> None:
+        pass

@@ -36,45 +36,54 @@ def measure(port: int, bodies: list[bytes], clients: int) -> dict:
     }
 
 
-def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
-    sizes = settings.sizes
-    stack.stop_workers()  # nothing consumes: we measure accepting, not running
-    api = stack.api()
-    port = free_port()
-    pool = texts(sizes.ingest_n, seed=61)
-    bodies = [json.dumps({"model": settings.model, "inputs": text}).encode() for text in pool]
-    api_rounds, hello_rounds = [], []
-    clients = settings.ingest_concurrency
-    with hello_service(settings, port) as hello:
-        wait_http(hello, port)
+class Session:
+    """Each round: the stack's workers stopped (nothing consumes: we measure accepting, not running), N POSTs
+    to the API, then the same N to the hello-world, kept running between rounds."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.port = free_port()
+        self.bodies = [
+            json.dumps({"model": settings.model, "inputs": t}).encode() for t in texts(settings.sizes.ingest_n, seed=61)
+        ]
+        self.api_rounds: list[dict] = []
+        self.hello_rounds: list[dict] = []
+        self.hello = hello_service(settings, self.port).start()
+        wait_http(self.hello, self.port)
+
+    def round(self, index: int) -> None:
+        settings, infra, clients = self.settings, self.infra, self.settings.ingest_concurrency
+        self.stack.stop_workers()
+        self.stack.api()
+        self.progress(
+            f"{settings.sizes.ingest_n} POSTs from {clients} clients to the API (no workers), then to the hello-world"
+        )
         try:
-            for round_ in range(sizes.ingest_rounds):
-                progress(
-                    f"round {round_ + 1}/{sizes.ingest_rounds}: {sizes.ingest_n} POSTs from {clients} "
-                    f"clients to the API (no workers), then to the hello-world"
-                )
-                infra.truncate_jobs()
-                settle(settings.settle)
-                api_rounds.append(measure(stack.port, bodies, clients))
-                infra.purge()
-                settle(settings.settle)
-                hello_rounds.append(measure(port, bodies, clients))
-            memory = {"api": memory_mb(api.pid), "hello": memory_mb(hello.pid)}
+            infra.truncate_jobs()
+            settle(settings.settle)
+            self.api_rounds.append(measure(self.stack.port, self.bodies, clients))
+            infra.purge()
+            settle(settings.settle)
+            self.hello_rounds.append(measure(self.port, self.bodies, clients))
         finally:
             infra.purge()
             infra.truncate_jobs()
-    chosen = max(api_rounds, key=lambda r: r["throughput"])
-    chosen_hello = max(hello_rounds, key=lambda r: r["throughput"])
-    return {
-        **summary(api_rounds),
-        "unit": "accepted POSTs/s",
-        "refused": sum(r["refused"] for r in api_rounds),
-        "post_ms": chosen["post_ms"],
-        "hello": {
-            **summary(hello_rounds),
-            "post_ms": chosen_hello["post_ms"],
-        },
-        "clients": clients,
-        "web_threads": settings.web_threads,
-        "rss_mb": memory,
-    }
+
+    def result(self) -> dict:
+        api_rounds, hello_rounds = self.api_rounds, self.hello_rounds
+        memory = {"api": memory_mb(self.stack.api().pid), "hello": memory_mb(self.hello.pid)}
+        chosen = max(api_rounds, key=lambda r: r["throughput"])
+        chosen_hello = max(hello_rounds, key=lambda r: r["throughput"])
+        return {
+            **summary(api_rounds),
+            "unit": "accepted POSTs/s",
+            "refused": sum(r["refused"] for r in api_rounds),
+            "post_ms": chosen["post_ms"],
+            "hello": {**summary(hello_rounds), "post_ms": chosen_hello["post_ms"]},
+            "clients": self.settings.ingest_concurrency,
+            "web_threads": self.settings.web_threads,
+            "rss_mb": memory,
+        }
+
+    def close(self) -> None:
+        self.hello.stop()

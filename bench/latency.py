@@ -85,26 +85,33 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     }
 
 
-def run(settings: Settings, infra: Infra, stack: Stack, progress) -> dict:
-    """Rounds of sequential requests; the round with the lowest p50 is reported, as the throughput modes
-    report their best round: other work on the machine only ever adds to a request's time."""
-    progress("starting the API and the workers" if stack._workers is None else "API and workers up")
-    stack.api()
-    stack.workers()
-    rounds = []
-    for round_ in range(settings.sizes.latency_rounds):
-        progress(
-            f"round {round_ + 1}/{settings.sizes.latency_rounds}: {settings.sizes.latency_n} sequential requests, "
-            "one text each, Prefer: wait=10"
-        )
-        rounds.append(one_round(settings, infra, stack, seed=41 + round_))
-    infra.truncate_jobs()
-    best = min(rounds, key=lambda r: r["p50"])
-    return {
-        **{key: value for key, value in best.items() if key != "others"},
-        "rounds_p50": [r["p50"] for r in rounds],
-        "others_cores": [r["others"] for r in rounds],
-    }
+class Session:
+    """Each round: sequential requests against the stack; the round with the lowest p50 is reported, as the
+    throughput modes report their best round: other work on the machine only ever adds to a request's time."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.rounds: list[dict] = []
+
+    def round(self, index: int) -> None:
+        self.progress("starting the API and the workers" if self.stack._workers is None else "API and workers up")
+        self.stack.api()
+        self.stack.workers()
+        self.progress(f"{self.settings.sizes.latency_n} sequential requests, one text each, Prefer: wait=10")
+        self.rounds.append(one_round(self.settings, self.infra, self.stack, seed=41 + index))
+
+    def result(self) -> dict:
+        rounds = self.rounds
+        self.infra.truncate_jobs()
+        best = min(rounds, key=lambda r: r["p50"])
+        return {
+            **{key: value for key, value in best.items() if key != "others"},
+            "rounds_p50": [r["p50"] for r in rounds],
+            "others_cores": [r["others"] for r in rounds],
+        }
+
+    def close(self) -> None:
+        pass
 
 
 def breakdown(answers: list[Answer], times: dict[str, jobs.Times]) -> dict[str, float]:

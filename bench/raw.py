@@ -17,6 +17,7 @@ from bench.texts import texts
 from harness.processes import memory_mb
 
 TIMEOUT = 120.0  # seconds any one step may take before we call the run broken
+IDLE = 3600.0  # how long a child waits for its next round while the other modes take their turns
 SINGLE_WARMUP = 5
 
 
@@ -27,7 +28,7 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
     for batch in batches[:2]:
         model(batch, task=task)  # warm-up: first runs allocate
     for round_ in range(rounds):
-        barrier.wait(TIMEOUT)
+        barrier.wait(IDLE)  # the other modes take their turns meanwhile
         seconds_per_batch, texts_done, i = [], 0, index
         meter = Meter(root=os.getppid()).__enter__() if index == 0 else None  # the harness's whole tree is ours
         started, cpu = time.monotonic(), time.process_time()
@@ -41,54 +42,71 @@ def _child(index, model_dir, task, batches, singles, seconds, rounds, barrier, r
         cores = meter.stop() if meter else None
         cpu = time.process_time() - cpu
         results.put(("round", index, round_, started, time.monotonic(), texts_done, seconds_per_batch, cores, cpu))
-    barrier.wait(TIMEOUT)
-    if index == 0:  # the others are idle now: one text, one call, as a lone request would get
-        took = []
-        for k, text in enumerate(singles):
-            t0 = time.perf_counter()
-            model([text], task=task)
-            if k >= SINGLE_WARMUP:
-                took.append(time.perf_counter() - t0)
-        results.put(("single", index, took))
+        barrier.wait(TIMEOUT)
+        if index == 0:  # the others are idle now: one text, one call, as a lone request would get
+            results.put(("single", index, round_, _singles(model, singles, task)))
+    barrier.wait(IDLE)
     results.put(("memory", index, memory_mb(os.getpid())))
     barrier.wait(TIMEOUT)
 
 
-def run(settings: Settings, progress) -> dict:
-    spec = settings.spec()
-    size, task = spec.max_batch_size, spec.task
-    sizes = settings.sizes
-    pool = texts(max(size * 64, 2048), seed=11)
-    batches = [pool[i : i + size] for i in range(0, len(pool) - size + 1, size)]
-    singles = texts(sizes.raw_single + SINGLE_WARMUP, seed=12)
-    progress(
-        f"{settings.processes} processes x 1 intra-op thread, batches of {size}, "
-        f"{sizes.raw_rounds} round(s) of {sizes.raw_seconds:g} s, then {sizes.raw_single} single-text calls"
-    )
-    context = mp.get_context("spawn")
-    barrier, results = context.Barrier(settings.processes + 1), context.Queue()  # the children and us
-    args = (str(settings.model_dir), task, batches, singles, sizes.raw_seconds, sizes.raw_rounds, barrier, results)
-    children = [context.Process(target=_child, args=(i, *args), daemon=True) for i in range(settings.processes)]
-    messages = []
-    try:
-        for child in children:
+def _singles(model, singles: list[str], task: str) -> list[float]:
+    took = []
+    for k, text in enumerate(singles):
+        t0 = time.perf_counter()
+        model([text], task=task)
+        if k >= SINGLE_WARMUP:
+            took.append(time.perf_counter() - t0)
+    return took
+
+
+class Session:
+    """The raw processes, started once and kept (idle) while the other modes take their turns; each
+    `round()` is one timed round in every process at once, then the single-text calls."""
+
+    def __init__(self, settings: Settings, infra, stack, progress):
+        spec = settings.spec()
+        self.settings, self.size, sizes = settings, spec.max_batch_size, settings.sizes
+        pool = texts(max(self.size * 64, 2048), seed=11)
+        batches = [pool[i : i + self.size] for i in range(0, len(pool) - self.size + 1, self.size)]
+        singles = texts(sizes.raw_single + SINGLE_WARMUP, seed=12)
+        progress(
+            f"{settings.processes} processes x 1 intra-op thread, batches of {self.size}, "
+            f"rounds of {sizes.raw_seconds:g} s, then {sizes.raw_single} single-text calls"
+        )
+        context = mp.get_context("spawn")
+        self.barrier, self.results = context.Barrier(settings.processes + 1), context.Queue()  # the children and us
+        args = (str(settings.model_dir), spec.task, batches, singles, sizes.raw_seconds, sizes.repeats)
+        args += (self.barrier, self.results)
+        self.children = [
+            context.Process(target=_child, args=(i, *args), daemon=True) for i in range(settings.processes)
+        ]
+        self.messages: list[tuple] = []
+        self.rounds = 0
+        for child in self.children:
             child.start()
-        for _ in range(sizes.raw_rounds):
-            settle(settings.settle)
-            barrier.wait(TIMEOUT)  # the round starts in every child at once
-            messages += _collect(results, children, settings.processes)
-        settle(settings.settle)
-        barrier.wait(TIMEOUT)  # raw_single, then each child's memory
-        messages += _collect(results, children, settings.processes + 1)
-        barrier.wait(TIMEOUT)
-        for child in children:
+
+    def round(self, index: int) -> None:
+        settle(self.settings.settle)
+        self.barrier.wait(TIMEOUT)  # the round starts in every child at once
+        self.messages += _collect(self.results, self.children, self.settings.processes)
+        self.barrier.wait(TIMEOUT)  # raw_single
+        self.messages += _collect(self.results, self.children, 1)
+        self.rounds += 1
+
+    def result(self) -> dict:
+        self.barrier.wait(TIMEOUT)  # each child's memory
+        self.messages += _collect(self.results, self.children, self.settings.processes)
+        self.barrier.wait(TIMEOUT)
+        for child in self.children:
             child.join(TIMEOUT)
-    finally:
-        for child in children:
+        return summarize(self.messages, self.settings.processes, self.rounds, self.size)
+
+    def close(self) -> None:
+        for child in self.children:
             if child.is_alive():
                 child.terminate()
                 child.join(5)
-    return summarize(messages, settings.processes, sizes.raw_rounds, size)
 
 
 def _collect(results, children, count: int) -> list[tuple]:
@@ -113,7 +131,7 @@ def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> 
         cores += [m[7] for m in parts if m[7] is not None]
         cpu += sum(m[8] for m in parts)
         done += sum(m[5] for m in parts)
-    single = next(m[2] for m in messages if m[0] == "single")
+    singles = [m[3] for m in sorted((m for m in messages if m[0] == "single"), key=lambda m: m[2])]
     memory = [m[2] for m in sorted((m for m in messages if m[0] == "memory"), key=lambda m: m[1])]
     return {
         "throughput": round(best(per_round), 1),
@@ -124,7 +142,8 @@ def summarize(messages: list[tuple], processes: int, rounds: int, size: int) -> 
         "intra_op_threads": 1,
         "batch_size": size,
         "batch_ms": latency_ms(batch_seconds),
-        "single_ms": latency_ms(single),
+        "single_ms": latency_ms([s for took in singles for s in took]),
+        "rounds_single_p50": [latency_ms(took)["p50"] for took in singles],  # paired with latency's rounds
         "cpu_ms_per_text": round(1000 * cpu / done, 3) if done else None,  # what the model itself costs
         "rss_mb": memory,
     }

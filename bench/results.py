@@ -1,8 +1,10 @@
 """`python -m bench results FILE... --out bench/RESULTS.md`: the latest results as a Markdown page, built
 from the JSON documents a run writes (`--json`), so the figures people read are the ones a run measured.
 
-One section per document: where it ran (CPU, cores, versions, commit), every ratio and figure of the
-performance contract beside its target and whether it was met, and the spread of the rounds behind it.
+One section per document: where it ran (CPU, cores, versions, commit), every ratio as the median of its
+per-repeat pairs (the modes take turns, so a pair's two sides saw the same phase of the host) with their
+spread, every figure of the performance contract beside its target and whether it was met, and the
+spread of the rounds behind it.
 A document that is missing (no run yet) is said so instead of inventing figures."""
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def section(path: str, doc: dict | None) -> list[str]:
     settings = doc.get("settings", {})
     lines = [f"## {settings.get('model', '?')} ({settings.get('preset', '?')})", ""]
     lines += about(path, doc)
+    lines += ["", *ratio_table(doc)]
     lines += ["", "| figure | value | target | verdict | spread of the rounds |", "| --- | --- | --- | --- | --- |"]
     for name, check in doc.get("targets", {}).items():
         lines.append(
@@ -59,6 +62,33 @@ def section(path: str, doc: dict | None) -> list[str]:
         lines.append(mode_row(mode, result))
     if doc.get("errors"):
         lines += ["", "Modes that failed: " + "; ".join(f"`{m}`: {e}" for m, e in doc["errors"].items())]
+    return lines
+
+
+def ratio_table(doc: dict) -> list[str]:
+    """Each ratio as the median of its per-repeat pairs, with their spread and its target (if any)."""
+    found = doc.get("pairs")
+    if not found:
+        return ["Ratios: not measured interleaved (no per-repeat pairs in this document)."]
+    targets = doc.get("targets", {})
+    lines = [
+        f"Measured interleaved: the modes took turns, one round each per repeat ({doc.get('repeats', '?')} "
+        "repeats); each ratio is the median of its per-repeat pairs.",
+        "",
+        "| ratio | median | min..max | interquartile | pairs | target | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, pair in found.items():
+        target = targets[name]["target"] if name in targets else "none (informational)"
+        verdict = VERDICTS[targets[name]["met"]] if name in targets else "-"
+        if not pair:
+            lines.append(f"| `{name}` | n/a | - | - | 0 | {target} | {verdict} |")
+            continue
+        low, high = pair["iqr"]
+        lines.append(
+            f"| `{name}` | {number(pair['median'])} | {number(pair['min'])}..{number(pair['max'])} "
+            f"| {number(low)}..{number(high)} | {len(pair['values'])} | {target} | {verdict} |"
+        )
     return lines
 
 

@@ -98,63 +98,75 @@ def _publish(infra: Infra, bodies: list[dict]) -> None:
             )
 
 
-def run(settings: Settings, infra: Infra, progress) -> dict:
-    sizes = settings.sizes
-    _create_table(infra)
-    with infra.channel() as channel:
-        channel.queue_declare(QUEUE, durable=True)
-        channel.queue_purge(QUEUE)
-    context = mp.get_context("spawn")
-    ready, go, stop = context.Semaphore(0), context.Event(), context.Event()
-    done, last_done, results = context.Value("i", 0), context.Value("d", 0.0), context.Queue()
-    args = (model_path(), infra.broker_url, infra.database_url, ready, go, stop, done, last_done, results)
-    children = [context.Process(target=_consumer, args=(i, *args), daemon=True) for i in range(settings.processes)]
-    progress(f"starting {settings.processes} PyTorch consumer processes (torch + transformers import)")
-    per_round, noise, reports = [], [], []
-    try:
-        for child in children:
+class Session:
+    """The old design's consumers, started once (torch and transformers imported, the pipeline warm) and
+    kept idle while the other modes take their turns; each `round()` fills the queue and lets them go."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack, progress):
+        self.settings, self.infra, self.progress = settings, infra, progress
+        _create_table(infra)
+        with infra.channel() as channel:
+            channel.queue_declare(QUEUE, durable=True)
+            channel.queue_purge(QUEUE)
+        context = mp.get_context("spawn")
+        self.ready, self.go, self.stop = context.Semaphore(0), context.Event(), context.Event()
+        self.done, self.last_done, self.results = context.Value("i", 0), context.Value("d", 0.0), context.Queue()
+        args = (model_path(), infra.broker_url, infra.database_url, self.ready, self.go, self.stop, self.done)
+        args += (self.last_done, self.results)
+        self.children = [
+            context.Process(target=_consumer, args=(i, *args), daemon=True) for i in range(settings.processes)
+        ]
+        progress(f"starting {settings.processes} PyTorch consumer processes (torch + transformers import)")
+        self.per_round: list[float] = []
+        self.noise: list[float] = []
+        for child in self.children:
             child.start()
-        for _ in children:
-            if not ready.acquire(timeout=BOOT_TIMEOUT):
+        for _ in self.children:
+            if not self.ready.acquire(timeout=BOOT_TIMEOUT):
                 raise TimeoutError(f"seed: consumers not ready after {BOOT_TIMEOUT:.0f} s")
-        pool = texts(sizes.seed_n * sizes.seed_rounds, seed=21)
-        for round_ in range(sizes.seed_rounds):
-            settle(settings.settle)
-            go.clear()
-            batch = pool[round_ * sizes.seed_n : (round_ + 1) * sizes.seed_n]
-            _publish(infra, [{"id": str(uuid.uuid4()), "model": "all-MiniLM-L6-v2", "text": t} for t in batch])
-            progress(f"round {round_ + 1}/{sizes.seed_rounds}: {sizes.seed_n} messages, one at a time per process")
-            target = (round_ + 1) * sizes.seed_n
-            meter = Meter().__enter__()
-            started = time.monotonic()
-            go.set()
-            deadline = started + max(60.0, sizes.seed_n)
-            while done.value < target:
-                if time.monotonic() > deadline or any(c.exitcode is not None for c in children):
-                    raise RuntimeError(f"seed: {done.value} of {target} messages handled; a consumer died or hung")
-                time.sleep(0.01)
-            per_round.append(sizes.seed_n / (last_done.value - started))
-            noise.append(meter.stop()["others"])
-        stop.set()
-        for _ in children:
-            reports.append(results.get(timeout=30))
-        for child in children:
+
+    def round(self, index: int) -> None:
+        n = self.settings.sizes.seed_n
+        settle(self.settings.settle)
+        self.go.clear()
+        batch = texts(n, seed=21 + index)
+        _publish(self.infra, [{"id": str(uuid.uuid4()), "model": "all-MiniLM-L6-v2", "text": t} for t in batch])
+        self.progress(f"{n} messages, one at a time per process")
+        target = self.done.value + n
+        meter = Meter().__enter__()
+        started = time.monotonic()
+        self.go.set()
+        deadline = started + max(60.0, n)
+        while self.done.value < target:
+            if time.monotonic() > deadline or any(c.exitcode is not None for c in self.children):
+                raise RuntimeError(f"seed: {self.done.value} of {target} messages handled; a consumer died or hung")
+            time.sleep(0.01)
+        self.per_round.append(n / (self.last_done.value - started))
+        self.noise.append(meter.stop()["others"])
+        self.go.clear()  # idle until the next round: the other modes have the cores
+
+    def result(self) -> dict:
+        self.stop.set()
+        self.go.set()
+        reports = [self.results.get(timeout=30) for _ in self.children]
+        for child in self.children:
             child.join(30)
-    finally:
-        stop.set()
-        go.set()
-        for child in children:
+        took = [s for _, seconds, _ in reports for s in seconds]
+        return {
+            "throughput": round(best(self.per_round), 1),
+            "unit": "messages/s",
+            "rounds": [round(r, 1) for r in self.per_round],
+            "others_cores": self.noise,
+            "processes": self.settings.processes,
+            "torch_threads": 1,
+            "message_ms": latency_ms(took),
+            "rss_mb": [memory for _, _, memory in sorted(reports, key=lambda r: r[0])],
+        }
+
+    def close(self) -> None:
+        self.stop.set()
+        self.go.set()
+        for child in self.children:
             if child.is_alive():
                 child.terminate()
                 child.join(5)
-    took = [s for _, seconds, _ in reports for s in seconds]
-    return {
-        "throughput": round(best(per_round), 1),
-        "unit": "messages/s",
-        "rounds": [round(r, 1) for r in per_round],
-        "others_cores": noise,
-        "processes": settings.processes,
-        "torch_threads": 1,
-        "message_ms": latency_ms(took),
-        "rss_mb": [memory for _, _, memory in sorted(reports, key=lambda r: r[0])],
-    }

@@ -15,30 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Sizes:
-    """How much work each mode does. `rounds`: repeats of a measurement; the best one is reported."""
+    """How much work each mode does in a round. `repeats`: how many times every mode runs one round, the
+    modes taking turns (raw, seed, worker, ... then raw again), so the two sides of a ratio see the same
+    phase of the host; each ratio is the median of its per-repeat pairs."""
 
     raw_seconds: float  # per round, per process
-    raw_rounds: int
-    raw_single: int  # one-text calls for raw_single
+    raw_single: int  # one-text calls for raw_single, per round
     seed_n: int  # messages per round
-    seed_rounds: int
     worker_n: int  # jobs per round (each round boots the workers anew)
-    worker_rounds: int
     latency_n: int  # sequential requests per round
-    latency_rounds: int
-    e2e_n: int  # POSTs per round
-    e2e_rounds: int
+    e2e_n: int  # POSTs per round (calls too)
     ingest_n: int  # POSTs per round, to the API and to the hello-world each
-    ingest_rounds: int
+    repeats: int
 
 
 PRESETS = {
     # a check that every mode runs and reports, for the test suite: seconds, not minutes
-    "tiny": Sizes(0.5, 1, 20, 4, 1, 24, 1, 5, 1, 24, 1, 60, 1),
-    # every mode in under 5 minutes on 2 cores
-    "quick": Sizes(2.5, 5, 300, 100, 4, 1500, 3, 200, 3, 1000, 3, 1000, 3),
+    "tiny": Sizes(0.5, 20, 4, 24, 5, 24, 60, repeats=1),
+    # every mode in about 5 minutes on 2 cores
+    "quick": Sizes(2.5, 200, 100, 1500, 150, 1000, 1000, repeats=4),
     # the default: longer rounds, more repeats
-    "full": Sizes(10.0, 5, 1000, 400, 3, 8000, 3, 500, 3, 6000, 3, 4000, 3),
+    "full": Sizes(10.0, 600, 400, 8000, 500, 6000, 4000, repeats=5),
 }
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}

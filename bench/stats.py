@@ -46,3 +46,25 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return round(numerator / denominator, 4)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+def paired(sides: Sequence[tuple[float | None, float | None]], *, difference: bool = False) -> dict | None:
+    """Per-repeat pairs of a ratio's two sides (measured back to back, in the same phase of the host),
+    each pair's ratio (or difference), and their median and spread: the figure a ratio reports."""
+    kept = [(a, b) for a, b in sides if a is not None and b is not None and (difference or b)]
+    if not kept:
+        return None
+    values = [round(a - b if difference else a / b, 4) for a, b in kept]
+    return {
+        "median": round(median(values), 4),
+        "min": min(values),
+        "max": max(values),
+        "iqr": [round(percentile(values, 25), 4), round(percentile(values, 75), 4)],
+        "values": values,
+        "sides": [[round(a, 3), round(b, 3)] for a, b in kept],
+        "of": "difference" if difference else "ratio",
+    }

@@ -82,31 +82,46 @@ def one_round(settings: Settings, infra: Infra, pool: list[str], name: str) -> d
     return result
 
 
-def run(settings: Settings, infra: Infra, progress) -> dict:
-    sizes = settings.sizes
-    rounds = []
-    for round_ in range(sizes.worker_rounds):
-        pool = texts(sizes.worker_n, seed=31 + round_)
-        progress(
-            f"round {round_ + 1}/{sizes.worker_rounds}: {sizes.worker_n} jobs queued, then dramatiq "
-            f"--processes {settings.processes} --threads {settings.worker_threads}"
+class Session:
+    """Each round: the stack's workers stopped (they would drain the queue as it fills), N jobs queued,
+    then fresh workers booted on them."""
+
+    def __init__(self, settings: Settings, infra: Infra, stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.rounds: list[dict] = []
+
+    def round(self, index: int) -> None:
+        sizes, settings = self.settings.sizes, self.settings
+        self.stack.stop_workers()
+        self.progress(
+            f"{sizes.worker_n} jobs queued, then dramatiq --processes {settings.processes} "
+            f"--threads {settings.worker_threads}"
         )
-        rounds.append(one_round(settings, infra, pool, f"worker-{round_ + 1}"))
-    infra.truncate_jobs()
-    chosen = max(rounds, key=lambda r: r["throughput"])
-    after_ready = [r["throughput_after_ready"] for r in rounds if "throughput_after_ready" in r]
-    return {
-        **summary(rounds),
-        "unit": "jobs/s (one text each)",
-        # the first jobs start while the last worker process is still loading its model: counted from the
-        # moment every process is ready instead, for comparison (the ratio uses `throughput`)
-        "throughput_after_ready": best(after_ready) if after_ready else None,
-        "processes": settings.processes,
-        "threads": settings.worker_threads,
-        "jobs": chosen["jobs"],
-        "failed": sum(r["failed"] for r in rounds),
-        "inference_ms": chosen["inference_ms"],
-        "rss_mb": chosen["rss_mb"],
-        "cpu_ms_per_job": min((r["cpu_ms_per_job"] for r in rounds if "cpu_ms_per_job" in r), default=None),
-        "detail": rounds,
-    }
+        pool = texts(sizes.worker_n, seed=31 + index)
+        self.rounds.append(one_round(settings, self.infra, pool, f"worker-{index + 1}"))
+
+    def result(self) -> dict:
+        rounds = self.rounds
+        self.infra.truncate_jobs()
+        chosen = max(rounds, key=lambda r: r["throughput"])
+        after_ready = [r["throughput_after_ready"] for r in rounds if "throughput_after_ready" in r]
+        return {
+            **summary(rounds),
+            "unit": "jobs/s (one text each)",
+            # the first jobs start while the last worker process is still loading its model: counted from the
+            # moment every process is ready instead, the steady state the ratios compare (round by round)
+            "throughput_after_ready": best(after_ready) if after_ready else None,
+            "rounds_steady": [round(r.get("throughput_after_ready") or r["throughput"], 1) for r in rounds],
+            "processes": self.settings.processes,
+            "threads": self.settings.worker_threads,
+            "jobs": chosen["jobs"],
+            "failed": sum(r["failed"] for r in rounds),
+            "inference_ms": chosen["inference_ms"],
+            "rss_mb": chosen["rss_mb"],
+            "cpu_ms_per_job": min((r["cpu_ms_per_job"] for r in rounds if "cpu_ms_per_job" in r), default=None),
+            "rounds_cpu_ms_per_job": [r.get("cpu_ms_per_job") for r in rounds],
+            "detail": rounds,
+        }
+
+    def close(self) -> None:
+        pass

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     prepare.add_argument("names", nargs="*", metavar="NAME", help="models to prepare (default: the default model)")
     prepare.add_argument("--all", action="store_true", help="prepare every model in the catalog")
     prepare.add_argument("--force", action="store_true", help="prepare again even when already prepared")
+    prepare.add_argument("--no-advice", action="store_true", help="skip timing the fp32 and int8 exports here")
     prepare.set_defaults(run=cmd_prepare)
 
     alive = commands.add_parser(

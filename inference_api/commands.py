@@ -105,6 +105,8 @@ def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
             unrecorded.append(name)
         else:
             print(f"{name}: recorded in {where}", file=sys.stderr)
+    if not getattr(args, "no_advice", False):
+        _advise(catalog, config, [n for n in names if n not in failed])
     if unrecorded:
         print(
             f"inference-api: {', '.join(unrecorded)} not recorded: GET /models reports a model prepared from the "
@@ -114,6 +116,14 @@ def cmd_prepare(args: argparse.Namespace, config: Config) -> None:
         )
     if failed or unrecorded:
         sys.exit(f"inference-api: could not prepare {', '.join(failed + unrecorded)}")
+
+
+def _advise(catalog, config: Config, names: list[str]) -> None:
+    """Time the fp32 and int8 exports of each family just prepared, and say which to run on this machine."""
+    from actors import advice
+
+    for line in advice.report(catalog, config.models_path, only=names):
+        print(line, flush=True)
 
 
 def _shown(url: str) -> str:

@@ -78,6 +78,12 @@ def test_ratios_and_latencies_are_positive_finite_numbers(tiny_run):
     assert set(doc["ratios"]) == {"worker_vs_raw", "worker_vs_seed", "e2e_vs_raw", "ingest_vs_hello"}
     for name, value in doc["ratios"].items():
         assert positive_finite(value), (name, value)
+    assert doc["interleaved"] is True and doc["repeats"] == 1
+    for name, value in doc["ratios"].items():  # each ratio: the median of its per-repeat pairs
+        pair = doc["pairs"][name]
+        assert pair["median"] == value and pair["min"] <= value <= pair["max"], name
+        assert len(pair["sides"]) == len(pair["values"]) == doc["repeats"], name
+    assert "worker_vs_seed" in doc["informational"] and "worker_vs_seed" not in doc["targets"]
     assert set(doc["latency_ms"]) == {"p50", "p99", "raw_single"}
     for name, value in doc["latency_ms"].items():
         assert positive_finite(value), (name, value)
@@ -121,8 +127,9 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     worker_cpu = doc["cpu_ms"]["worker_per_job"]  # None when a tiny run finished before every process was ready
     assert worker_cpu is None or positive_finite(worker_cpu)
     e2e_cpu = doc["modes"]["e2e"]["cpu_ms_per_job"]  # where an e2e job's CPU went, tier by tier
-    assert set(e2e_cpu) == {"api", "workers", "bench", "servers"}
-    assert all(positive_finite(e2e_cpu[tier]) for tier in ("api", "workers", "bench")), e2e_cpu
+    assert set(e2e_cpu) == {"api", "workers", "clients", "servers"}
+    assert all(positive_finite(e2e_cpu[tier]) for tier in ("api", "workers", "clients")), e2e_cpu
+    assert doc["cpu_ms"]["e2e_per_job_rounds"] == doc["modes"]["e2e"]["rounds_cpu_ms_per_job"]  # kept per round
     assert e2e_cpu["servers"] >= 0  # from cores rounded to hundredths: a tiny run may show none
     e2e = doc["modes"]["e2e"]  # how long the clients POSTed, within the round (the rest: the workers' tail)
     assert 0 < e2e["posting_seconds"] <= e2e["seconds"] and 0 < e2e["cores_busy"] <= os.cpu_count()
