@@ -123,6 +123,12 @@ class RabbitCluster:
         node.ctl("add_vhost", name, check=False)  # exists already: fine
         node.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
 
+    def queues(self, vhost: str) -> list[tuple[str, int]]:
+        """The queues of `vhost` with their messages (ready and unacknowledged)."""
+        node = next(n for n in self.nodes if n.up)
+        lines = node.ctl("list_queues", "-p", vhost, "name", "messages", "--no-table-headers", "-q").splitlines()
+        return [(f[0], int(f[1])) for f in (line.split() for line in lines) if len(f) == 2 and f[1].isdigit()]
+
     def queue_leader(self, vhost: str, queue: str) -> RabbitNode:
         """The node holding a queue (its leader, for a quorum queue; its home node for a classic one)."""
         node = next(n for n in self.nodes if n.up)
