@@ -1,6 +1,8 @@
 """The honest check at the end of a fault test: a trigger counts every time a job's result is written (a
 terminal status set, or a finished job's output or finished_at changed), so a result saved twice is seen even
-when the second write is identical; then every accepted job must have succeeded, its result saved once."""
+when the second write is identical; then every accepted job must have succeeded, its result saved once.
+The API's own mark of a job whose message never reached the broker (`failure = 'not_enqueued'`, undone by
+the client's replay) is bookkeeping before the job ran, not a result, and is not counted."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 TRIGGER = [
     "CREATE TABLE IF NOT EXISTS bed_saves (job_id uuid, status text, at timestamptz DEFAULT clock_timestamp())",
     """CREATE OR REPLACE FUNCTION bed_count_save() RETURNS trigger AS $$ BEGIN
-      IF NEW.status IN ('succeeded', 'failed', 'canceled') AND (
+      IF NEW.status IN ('succeeded', 'failed', 'canceled') AND NEW.failure IS DISTINCT FROM 'not_enqueued' AND (
          OLD.status IS DISTINCT FROM NEW.status OR OLD.finished_at IS DISTINCT FROM NEW.finished_at
          OR OLD.output::text IS DISTINCT FROM NEW.output::text OR OLD.vectors IS DISTINCT FROM NEW.vectors) THEN
         INSERT INTO bed_saves (job_id, status) VALUES (NEW.id, NEW.status);

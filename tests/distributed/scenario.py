@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.bed_apps import Apps
 from tests.distributed import ledger
+from tests.distributed.apps import Apps
 from tests.distributed.traffic import Seen, Traffic
 from tests.processes import wait_until
 

@@ -14,6 +14,7 @@ from tests.distributed import scenario
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PARTITION = float(os.environ.get("BED_PARTITION_SECONDS", "20"))
 LOSS = float(os.environ.get("BED_LOSS_SECONDS", "20"))
+ANSWER_WITHIN = 15.0  # a POST is answered (202, or 503 with Retry-After) within 3 x BROKER_SEND_TIMEOUT
 
 
 def partition(role: str, server: str):
@@ -57,6 +58,11 @@ def test_a_silent_partition_between_the_workers_and_rabbitmq_loses_nothing(bed, 
     check(measured)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs AMQP heartbeats and bounded connects on the API's publisher: a POST waits on the dead socket "
+    "for most of the partition instead of a 503 within seconds",
+)
 def test_a_silent_partition_between_the_api_and_rabbitmq_answers_503_and_loses_nothing(
     bed, tmp_path, models_dir, record
 ):
@@ -64,6 +70,7 @@ def test_a_silent_partition_between_the_api_and_rabbitmq_answers_503_and_loses_n
     record(measured)
     check(measured)
     assert measured.detection_s is not None, "clients never saw the API lose its broker"
+    assert measured.slowest_post_s <= ANSWER_WITHIN, "a POST was not answered within a bounded time"
 
 
 def test_five_percent_packet_loss_on_every_link_loses_nothing(bed, tmp_path, models_dir, record):

@@ -25,6 +25,11 @@ def kill_the_queue_leader(bed, apps) -> float:
     return killed
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs quorum queues (QUEUE_TYPE=quorum): a classic queue is down with its node, POSTs get 503 until "
+    "the node is back",
+)
 def test_killing_the_node_that_leads_the_queue_loses_nothing_and_clients_fail_over(bed, tmp_path, models_dir, record):
     measured = scenario.run(bed, tmp_path, models_dir, "rabbitmq_leader_killed", kill_the_queue_leader)
     record(measured)
@@ -32,3 +37,4 @@ def test_killing_the_node_that_leads_the_queue_loses_nothing_and_clients_fail_ov
     assert measured.ledger == measured.ledger | {"lost": 0, "stuck": 0, "saved_twice": 0, "failed": {}}
     assert measured.ledger["succeeded"] == measured.ledger["accepted"]
     assert measured.hangs == 0 and measured.no_retry_after == 0
+    assert (measured.errors_until_s or 0) < DOWN_SECONDS, "clients saw errors until the killed node came back"
