@@ -21,8 +21,8 @@ NAMES = {
 }
 
 
-def seconds(value) -> str:
-    return "not seen" if value is None else f"{value:g} s"
+def seconds(value, none: str = "not seen") -> str:
+    return none if value is None else f"{value:g} s"
 
 
 def row(measured: dict, duration: str) -> str:
@@ -34,7 +34,7 @@ def row(measured: dict, duration: str) -> str:
         f"{sum(ledger['failed'].values())} failed of {ledger['accepted']}; {ledger['extra_attempts']} re-runs"
     )
     name = NAMES.get(measured["fault"], measured["fault"]) + duration
-    recovery = seconds(measured["recovery_s"])
+    recovery = seconds(measured["recovery_s"], "none needed (no result saved after it: the load was done)")
     return f"| {name} | {seconds(measured['detection_s'])} | {recovery} | {measured['stall_s']:g} s | {seen} | {lost} |"
 
 

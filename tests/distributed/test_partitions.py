@@ -48,12 +48,24 @@ def check(measured) -> None:
     assert measured.recovery_s is not None and measured.recovery_s <= RECOVER_WITHIN, "slow to recover after the heal"
 
 
+@pytest.mark.xfail(
+    PARTITION > 30,
+    strict=True,
+    reason="needs TCP keepalives and tcp_user_timeout on the workers' database connections: after a minute's "
+    "partition they wait on dead sockets for about 45 s more",
+)
 def test_a_silent_partition_between_the_workers_and_postgresql_loses_nothing(bed, tmp_path, models_dir, record):
     measured = scenario.run(bed, tmp_path, models_dir, "partition_workers_postgres", partition("workers", "postgres"))
     record(measured)
     check(measured)
 
 
+@pytest.mark.xfail(
+    PARTITION > 30,
+    strict=True,
+    reason="needs AMQP heartbeats on the workers' connections: after a minute's partition they wait on dead "
+    "sockets for about 55 s more",
+)
 def test_a_silent_partition_between_the_workers_and_rabbitmq_loses_nothing(bed, tmp_path, models_dir, record):
     measured = scenario.run(bed, tmp_path, models_dir, "partition_workers_rabbitmq", partition("workers", "rabbitmq"))
     record(measured)
