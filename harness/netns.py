@@ -1,6 +1,7 @@
 """Test hosts as network namespaces: each `Link` is a namespace joined to the root namespace by a veth pair
-(10.213.<n>.1 on the root side, where the bed's servers also listen; 10.213.<n>.2 inside). Traffic goes only
-between loopback, the root ends and our namespaces: nothing is routed anywhere else.
+(10.<b>.<n>.1 on the root side, where the bed's servers also listen; 10.<b>.<n>.2 inside; <b> is 200 to 249,
+from the bed's tag, so two beds do not share addresses). Traffic goes only between loopback, the root ends
+and our namespaces: nothing is routed anywhere else.
 
 Faults are a packet filter inside the namespace (an nftables table of its own, gone with the namespace), so
 they touch only that host's link: `cut(ports)` drops every packet both ways (to and from the given server
@@ -13,8 +14,6 @@ import os
 import subprocess
 
 from harness.local import run
-
-BASE = "10.213"
 
 
 def available() -> str | None:
@@ -32,7 +31,8 @@ class Link:
         self.role, self.index = role, index
         self.ns = f"ibed{tag}-{role}"
         self.root_if, self.ns_if = f"ib{tag}{index}r", f"ib{tag}{index}n"
-        self.root_ip, self.ns_ip = f"{BASE}.{index}.1", f"{BASE}.{index}.2"
+        base = f"10.{200 + int(tag) % 50}.{index}"
+        self.root_ip, self.ns_ip = f"{base}.1", f"{base}.2"
         self.faults: list[str] = []
 
     def create(self) -> Link:
