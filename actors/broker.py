@@ -81,8 +81,11 @@ def make_broker(
         kind = SharedConnectionBroker if sends_only else CoalescingRabbitmqBroker
         urls = nodes(url)
         broker = kind(url=urls, confirm_delivery=True, middleware=base_middleware(), queue_type=queue_type)
+        # a write unacknowledged this long fails the socket: a publish waiting on its confirmation over a silent
+        # link errors within the send's own bound (a sender), or within two heartbeats (a worker's acks)
+        unacked = send_timeout if sends_only else 2 * heartbeat
         for node, parameters in zip(urls, broker.parameters, strict=True):
-            bounded(node, parameters, heartbeat=heartbeat, blocked=send_timeout)
+            bounded(node, parameters, heartbeat=heartbeat, blocked=send_timeout, unacked=unacked)
         broker.add_middleware(PublishDeadline(send_timeout))
     for m in middleware:
         broker.add_middleware(m)
@@ -94,16 +97,22 @@ def nodes(url: str) -> list[str]:
     return [node.strip() for node in url.split(";") if node.strip()]
 
 
-def bounded(url: str, parameters: pika.ConnectionParameters, *, heartbeat: int, blocked: float) -> None:
+def bounded(
+    url: str, parameters: pika.ConnectionParameters, *, heartbeat: int, blocked: float, unacked: float = 20.0
+) -> None:
     """Bound every wait of a connection on a silent or blocked node, unless the node's URL sets its own
     (pika reads `?heartbeat=...` and the like): AMQP heartbeats (a silent peer dropped within about two),
-    the TCP connect and the AMQP handshake, one attempt per node before the next node is tried, and a
-    broker that blocks publishers."""
+    the TCP connect and the AMQP handshake, one attempt per node before the next node is tried, a broker
+    that blocks publishers, and data the peer leaves unacknowledged (`TCP_USER_TIMEOUT`, `unacked` seconds:
+    a publish waiting for its confirmation over a silent link fails then, where a heartbeat would take up
+    to two of its check intervals)."""
     named = set(parse_qs(urlsplit(url).query))
     for name, value in {**CONNECTION_BOUNDS, "heartbeat": heartbeat}.items():
         if name not in named:
             setattr(parameters, name, value)
     parameters.blocked_connection_timeout = blocked
+    if "tcp_options" not in named:
+        parameters.tcp_options = {**(parameters.tcp_options or {}), "TCP_USER_TIMEOUT": int(unacked * 1000)}
 
 
 def ping(broker: dramatiq.Broker, *, timeout: float = 2.0) -> None:

@@ -35,6 +35,10 @@ def test_every_node_reaches_pika_with_bounded_connections_and_heartbeats(sends_o
         assert parameters.blocked_connection_timeout == 4
         assert parameters.socket_timeout <= 5 and parameters.stack_timeout <= 10
         assert parameters.connection_attempts == 1  # the next node is the retry
+    # data a silent peer leaves unacknowledged fails the socket: a sender within its send bound, a worker
+    # within two heartbeats
+    unacked = [p.tcp_options["TCP_USER_TIMEOUT"] for p in broker.parameters]
+    assert unacked == ([4000] * 3 if sends_only else [14_000] * 3)
 
 
 def test_the_readiness_probe_tries_every_node_with_short_timeouts():

@@ -19,9 +19,6 @@ def kill_the_primary_and_promote(bed, apps) -> float:
     return time.time()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs a multi-host DATABASE_URL (libpq's host1:p1,host2:p2 form) accepted by db.connect"
-)
 def test_killing_the_primary_and_promoting_the_standby_loses_nothing(bed, tmp_path, models_dir, record):
     try:
         measured = scenario.run(

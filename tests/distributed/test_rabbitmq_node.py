@@ -25,11 +25,6 @@ def kill_the_queue_leader(bed, apps) -> float:
     return killed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs quorum queues (QUEUE_TYPE=quorum): a classic queue is down with its node, POSTs get 503 until "
-    "the node is back",
-)
 def test_killing_the_node_that_leads_the_queue_loses_nothing_and_clients_fail_over(bed, tmp_path, models_dir, record):
     measured = scenario.run(bed, tmp_path, models_dir, "rabbitmq_leader_killed", kill_the_queue_leader)
     record(measured)
