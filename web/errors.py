@@ -69,6 +69,11 @@ def _raising(to_http: Callable[[Any], falcon.HTTPError]):
     return handle
 
 
+# What the database driver and the pool raise when the database is unreachable or refuses: a 503, unless
+# the job is accepted already (then it is answered 202 as it stands, `web.resources.inference`).
+DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
+
+
 def handle_database_error(req, resp, ex, params):
     logger.warning("database unavailable during %s %s: %s", req.method, req.path, ex)
     req.context.refused_by = "database"
@@ -80,9 +85,7 @@ def handle_database_error(req, resp, ex, params):
 def install(app: falcon.App) -> None:
     for kind, to_http in HTTP_ERRORS.items():
         app.add_error_handler(kind, _raising(to_http))
-    app.add_error_handler(
-        (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded), handle_database_error
-    )
+    app.add_error_handler(DATABASE_ERRORS, handle_database_error)
     app.set_error_serializer(_serialize)
 
 
