@@ -18,7 +18,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret
-from core.settings import Setting, Variable, boolean, custom, integer, read_raw, text
+from core.settings import ELSEWHERE, Setting, Variable, boolean, custom, integer, read_raw, text
 
 __all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
@@ -102,6 +102,13 @@ class Config:
         'arrays and objects nested deeper are refused with 422 (at least 3: `{"inputs": {"sentences": []}}`)',
         minimum=3,
     )
+    max_json_nodes: int = integer(
+        "MAX_JSON_NODES",
+        10_000,
+        "JSON values (objects, arrays, strings, numbers, literals) a body may hold; more is refused with 413 "
+        "before anything is built from it (see [Security](security.md#hostile-input))",
+        minimum=16,
+    )
     max_backlog: int = integer(
         "MAX_BACKLOG", 10_000, "queued jobs per model before `POST` answers 429 with `Retry-After`"
     )
@@ -113,6 +120,31 @@ class Config:
         api_keys,
         shown="none: the API is open",
         secret=True,
+    )
+    key_rps: int = integer(
+        "KEY_RPS",
+        50,
+        "requests per second an API key may send (a token bucket holding one second of them); `0`: no limit; "
+        "a key's own value in the keys file wins (see [Security](security.md#per-key-limits))",
+        minimum=0,
+    )
+    key_backlog: int = integer(
+        "KEY_BACKLOG",
+        1_000,
+        "queued jobs an API key may have before its `POST` answers 429; `0`: no limit; a key's own value wins",
+        minimum=0,
+    )
+    key_waits: int = integer(
+        "KEY_WAITS",
+        8,
+        "requests of one API key that may wait for results at once; past that they are answered at once; "
+        "`0`: no limit; a key's own value wins",
+        minimum=0,
+    )
+    allow_open: bool = boolean(
+        "ALLOW_OPEN",
+        "`true` lets `serve` listen on an address other than loopback without API keys (an open API); "
+        "without it, it refuses to start",
     )
     sweep_after: int = integer(
         "SWEEP_AFTER",
@@ -154,7 +186,18 @@ class Config:
         "seconds a publish may wait on a broker that blocks publishers before the `POST` gets 503",
     )
     drain_seconds: int = integer(
-        "DRAIN_SECONDS", 20, "on SIGTERM, how long `serve` lets the requests in flight finish", minimum=0
+        "DRAIN_SECONDS",
+        20,
+        "on SIGTERM, how long `serve` lets the requests in flight finish; waiting requests are woken at once "
+        "and answer the job as it stands",
+        minimum=0,
+    )
+    metrics_port: int = integer(
+        "METRICS_PORT",
+        0,
+        "serve `/metrics` on this port of its own (same interface), and not on the API's port; `0`: on the API's port",
+        minimum=0,
+        maximum=65535,
     )
     result_ttl: int = integer(
         "RESULT_TTL",
@@ -227,44 +270,3 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
 def settings() -> list[tuple[str, Setting, Any]]:
     """(field name, setting, default) of every `Config` field, in declaration order: the configuration page."""
     return [(f.name, setting, f.default) for f, setting in _fields(Config)]
-
-
-ELSEWHERE = (
-    Variable(
-        "dramatiq_prom_port", "`9191`", "the port of a worker's metrics server", "Dramatiq's Prometheus middleware"
-    ),
-    Variable(
-        "dramatiq_prom_host",
-        "`0.0.0.0`",
-        "the interface of a worker's metrics server",
-        "Dramatiq's Prometheus middleware",
-    ),
-    Variable(
-        "dramatiq_prom_db",
-        "`/tmp/dramatiq-prometheus`",
-        "the worker processes' shared metrics directory: give each pod its own (an `emptyDir`)",
-        "Dramatiq's Prometheus middleware",
-    ),
-    Variable(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "`dramatiq_prom_db`",
-        "set by the worker entry (`actors.worker`) to `dramatiq_prom_db`, for prometheus-client's multiprocess "
-        "mode; do not set it yourself",
-        "`actors.worker`, prometheus-client",
-    ),
-    Variable(
-        "WORKER_PROCESSES",
-        "none",
-        "worker processes per pod, passed to `dramatiq --processes`",
-        "the Kubernetes worker Deployment",
-    ),
-    Variable(
-        "INFERENCE_API_URL", "`http://localhost:8000`", "the API the client talks to", "the Python client, `submit`"
-    ),
-    Variable(
-        "INFERENCE_API_KEY",
-        "none",
-        "the Bearer key the client sends (one of the server's `API_KEYS`)",
-        "the Python client, `submit`",
-    ),
-)

@@ -64,7 +64,7 @@ def create_app(
     app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
-    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
+    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret, keyed=bool(config.api_keys)))
     app.add_route("/models", ModelCollection(catalog))
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
@@ -76,5 +76,17 @@ def create_app(
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))
     app.add_route("/docs", DocsPage())
     app.add_route("/docs/{asset}", DocsAsset())
-    app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
+    if not config.metrics_port:  # else on a port of its own (`create_metrics_app`): 404 here
+        app.add_route("/metrics", _metrics(config, sender))
     return app
+
+
+def create_metrics_app(config: Config, sender: Sender) -> falcon.App:
+    """`/metrics` alone, for METRICS_PORT: Prometheus scrapes a port the API's clients need not reach."""
+    app = falcon.App()
+    app.add_route("/metrics", _metrics(config, sender))
+    return app
+
+
+def _metrics(config: Config, sender: Sender) -> Metrics:
+    return Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit))

@@ -20,6 +20,12 @@ NOT_SET_IN_KUBERNETES = {
     "INFERENCE_CATALOG": "the catalog shipped in the package; mount a ConfigMap and set it to use your own",
     "API_KEYS_FILE": "the keys come from the Secret as API_KEYS",
     "BUILD_COMMIT": "baked into each image at build time (`ARG BUILD_COMMIT`, the workflow passes the commit)",
+    "MAX_JSON_NODES": "the default (10,000 JSON values a body) suits the default MAX_BODY_BYTES",
+    "KEY_RPS": "per-key limits: the defaults apply until the keys file names a key's own",
+    "KEY_BACKLOG": "per-key limits: the defaults apply until the keys file names a key's own",
+    "KEY_WAITS": "per-key limits: the defaults apply until the keys file names a key's own",
+    "ALLOW_OPEN": "the API in Kubernetes always has keys (the Secret's API_KEYS): never open",
+    "METRICS_PORT": "to be set by the manifests (the API's metrics port for Prometheus, apart from its own)",
 }
 # Per container, what it has no use for.
 NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}

@@ -45,7 +45,7 @@ def serve(tmp_path, models_dir, *args, **env):
 def test_a_body_over_the_limit_gets_the_json_413_and_a_public_address_without_keys_is_warned_about(
     tmp_path, models_dir
 ):
-    base, _, log, server = serve(tmp_path, models_dir, "--host", "0.0.0.0", MAX_BODY_BYTES="1000")
+    base, _, log, server = serve(tmp_path, models_dir, "--host", "0.0.0.0", MAX_BODY_BYTES="1000", ALLOW_OPEN="1")
     with server as process:
         wait_until_serving(base, process, log)
         body = {"inputs": "x" * 200_000}  # 200 times the limit, under the hard cap: read, then refused
@@ -55,6 +55,27 @@ def test_a_body_over_the_limit_gets_the_json_413_and_a_public_address_without_ke
         assert http("GET", f"{base}/healthz")[0] == 200
     text = log.read_text()
     assert "WARNING" in text and "with no API keys" in text
+
+
+def test_serve_refuses_a_public_address_without_keys_in_one_line_before_touching_the_database(tmp_path, models_dir):
+    _, _, log, server = serve(tmp_path, models_dir, "--host", "0.0.0.0")
+    with server as process:
+        wait_until(lambda: process.poll() is not None, timeout=30, message="serve exits")
+    assert process.returncode != 0
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert lines == [lines[-1]] and "ALLOW_OPEN=1" in lines[-1] and "API_KEYS" in lines[-1]
+    assert not (tmp_path / "inference.db").exists()  # refused before migrations
+
+
+def test_with_a_metrics_port_metrics_are_served_there_and_not_on_the_api_port(tmp_path, models_dir):
+    metrics_port = free_port()
+    base, _, log, server = serve(tmp_path, models_dir, METRICS_PORT=str(metrics_port))
+    with server as process:
+        wait_until_serving(base, process, log)
+        status, _ = http("GET", f"{base}/metrics")
+        assert status == 404
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            assert "inference_api_build_info" in response.read().decode()
 
 
 def test_serve_on_loopback_says_nothing_about_keys(tmp_path, models_dir):
