@@ -107,7 +107,7 @@ class Config:
         10_000,
         "JSON values (objects, arrays, strings, numbers, literals) a body may hold; more is refused with 413 "
         "before anything is built from it (see [Security](security.md#hostile-input))",
-        minimum=16,
+        minimum=4,
     )
     max_backlog: int = integer(
         "MAX_BACKLOG", 10_000, "queued jobs per model before `POST` answers 429 with `Retry-After`"

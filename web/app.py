@@ -19,6 +19,7 @@ from web.admission import Backlog
 from web.auth import BearerAuth
 from web.embeddings import EmbeddingsSchema
 from web.intake import Intake
+from web.limits import KeyLimits, Policy, RequestRate
 from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.prepared import PreparedModels
@@ -47,20 +48,25 @@ def create_app(
     once; without it the worker refuses such an input and fails the job with the reason."""
     catalog = catalog or Catalog.from_config(config)
     sender = sender or open_sender(config.broker_url)
-    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
+    limits = Limits(
+        config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth, config.max_json_nodes
+    )
     webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
     # validate POST /inference and POST /v1/embeddings, and are what /openapi.json states of them
     schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
     embeddings = EmbeddingsSchema(catalog, limits)
-    middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
+    # no keys: open (the embedded default), one tenant, no per-key limits
+    keys = KeyLimits(config.api_keys, Policy(config.key_rps, config.key_backlog, config.key_waits))
+    middleware = [BearerAuth(config.api_keys), RequestRate(keys)] if config.api_keys else []
+    keys = keys if config.api_keys else None
 
     app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=dumps)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
+    waiter = Waiter(max_waiters=max(1, config.web_threads - 2), keys=keys)  # two threads always left for new work
     prepared = PreparedModels(config.models_path)  # recorded in the database, or on disk here (embedded)
-    intake = Intake(sender, Backlog(config.max_backlog), prepared)
+    intake = Intake(sender, Backlog(config.max_backlog), prepared, keys=keys)
     app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))

@@ -55,7 +55,7 @@ HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
         title=ex.title, description=ex.description, retry_after=ex.retry_after
     ),
     Overloaded: lambda ex: falcon.HTTPTooManyRequests(
-        title=ex.title, description=ex.description, retry_after=ex.retry_after
+        title=ex.title, description=ex.description, retry_after=ex.retry_after, headers=getattr(ex, "headers", None)
     ),
 }
 
@@ -64,6 +64,8 @@ def _raising(to_http: Callable[[Any], falcon.HTTPError]):
     def handle(req, resp, ex, params):
         if type(ex) is Unavailable:  # raised by the sending side only: counted as a refusal by the broker
             req.context.refused_by = "broker"
+        elif getattr(ex, "reason", None):  # a per-key limit (`web.limits.RateLimited`): counted by its reason
+            req.context.refused_by = ex.reason
         raise to_http(ex)
 
     return handle

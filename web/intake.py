@@ -31,9 +31,10 @@ logger = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, sender: Sender, backlog: Backlog, prepared: PreparedModels, *, max_group: int = 64):
+    def __init__(self, sender: Sender, backlog: Backlog, prepared: PreparedModels, *, max_group: int = 64, keys=None):
         self.sender = sender
         self.backlog = backlog
+        self.keys = keys  # `web.limits.KeyLimits`: each API key's own backlog; None without keys
         self.prepared = prepared
         self.group: GroupCommit[dict, Job] = GroupCommit(self._commit, max_group=max_group)
 
@@ -57,6 +58,8 @@ class Intake:
             return existing, True
         self.prepared.check(request.spec.name)  # a model not prepared here would only fail on a worker
         self.backlog.admit(request.spec.name)
+        if self.keys is not None:
+            self.keys.admit_job(owner)
         fields = {
             "model": request.spec.name,
             "task": request.task,

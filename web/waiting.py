@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from core.owners import OPEN
 from db import Job, database
 from db.events import JobEvents, events
 from web.metrics import WAITING
@@ -38,23 +39,33 @@ def preferred_wait(prefer: str | None) -> int | None:
 
 
 class Waiter:
-    def __init__(self, max_waiters: int, hub: JobEvents = events):
+    def __init__(self, max_waiters: int, hub: JobEvents = events, keys=None):
         self.hub = hub
         self.max_waiters = max_waiters
+        self.keys = keys  # `web.limits.KeyLimits`: each key's own share of the waits; None: no per-key share
         self._slots = threading.BoundedSemaphore(max_waiters)
 
-    def wait(self, job: Job, seconds: float) -> tuple[Job, bool]:
+    def wait(self, job: Job, seconds: float, owner: str = OPEN) -> tuple[Job, bool]:
         """The job once finished or after `seconds`, and whether we waited at all (False: no slot free)."""
         if job.finished or seconds <= 0:
             return job, seconds > 0
-        with self.slot() as held:
+        with self.slot(owner) as held:
             return (self.wait_holding(job, seconds), True) if held else (job, False)
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[bool]:
-        """Take a waiting slot for the block; yields False when none is free. A route that must wait for
-        its answer (POST /v1/embeddings) takes one before it accepts the work, so it never leaves a job
-        behind for want of a thread to wait on it."""
+    def slot(self, owner: str = OPEN) -> Iterator[bool]:
+        """Take a waiting slot for the block; yields False when none is free, or the owner's key holds all
+        its own (KEY_WAITS). A route that must wait for its answer (POST /v1/embeddings) takes one before it
+        accepts the work, so it never leaves a job behind for want of a thread to wait on it."""
+        with contextlib.ExitStack() as stack:
+            if self.keys is not None and not stack.enter_context(self.keys.waiting(owner)):
+                yield False
+                return
+            with self._global_slot() as held:
+                yield held
+
+    @contextlib.contextmanager
+    def _global_slot(self) -> Iterator[bool]:
         held = self._slots.acquire(blocking=False)
         if held:
             WAITING.inc()

@@ -9,7 +9,7 @@ from web.resources import inference
 
 
 def test_a_database_error_while_waiting_answers_202_with_the_accepted_job(client, monkeypatch):
-    def failing(self, job, seconds):
+    def failing(self, job, seconds, owner=""):
         raise peewee.OperationalError("the database went away")
 
     monkeypatch.setattr(waiting.Waiter, "wait", failing)

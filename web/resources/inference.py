@@ -65,16 +65,16 @@ class InferenceCollection:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
         try:
-            self._answer(resp, job, seconds)
+            self._answer(resp, job, seconds, owner_of(req))
         except DATABASE_ERRORS as e:  # the job is committed and sent: it will run, so never a 503
             logger.warning("job %s accepted; the database failed while answering: %s", job.id, e)
             resp.status = falcon.HTTP_202
             resp.media = job_view(job)
 
-    def _answer(self, resp: falcon.Response, job: Job, seconds: int | None) -> None:
+    def _answer(self, resp: falcon.Response, job: Job, seconds: int | None, owner: str) -> None:
         """The accepted job, waited for when the request prefers (200 finished, else 202)."""
         if seconds is not None:
-            job, waited = self.waiter.wait(job, seconds)
+            job, waited = self.waiter.wait(job, seconds, owner)
             if waited:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
@@ -108,7 +108,7 @@ class InferenceItem:
         job = live_job(job_id, owner_of(req))
         seconds = req.get_param_as_int("wait", min_value=0, max_value=MAX_WAIT)
         if seconds:
-            job, _ = self.waiter.wait(job, seconds)
+            job, _ = self.waiter.wait(job, seconds, owner_of(req))
         resp.media = full_view(job)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:

@@ -45,7 +45,7 @@ class Embeddings:
         key = idempotency_key(req)
         body = read_json(req, self.limits)
         parsed = self.schema.parse(body)
-        with self.waiter.slot() as held:
+        with self.waiter.slot(owner_of(req)) as held:
             if not held:  # refused before any job exists: nothing is left behind unread
                 raise Unavailable(
                     "every thread that can wait for a result is busy; retry shortly", retry_after=RETRY_AFTER

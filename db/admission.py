@@ -1,0 +1,44 @@
+"""The queries admission needs beside the job's own: a key's backlog, and requests of one owner and
+Idempotency-Key taking turns (`key_turn`)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import zlib
+from collections.abc import Iterator
+
+from db.connection import database
+from db.jobs import Job
+from db.lifecycle import Status
+
+_STRIPES = [threading.Lock() for _ in range(64)]  # SQLite: one process, so a process lock is enough
+
+
+def queued_of(owner: str) -> int:
+    """The owner's queued jobs (the per-key backlog)."""
+    return Job.select().where((Job.owner == owner) & (Job.status == Status.QUEUED)).count()
+
+
+@contextlib.contextmanager
+def key_turn(owner: str, key: str) -> Iterator[None]:
+    """Requests of one owner with one Idempotency-Key, one at a time, across processes: a PostgreSQL
+    advisory lock on the pair, held on this thread's connection for the block (a session lock, not a
+    transaction's: the job's row is committed inside the block, before its message is sent, and the next
+    request must see both). SQLite (one process): a lock of this process."""
+    name = f"{owner}\x00{key}"
+    if not _is_postgres():
+        with _STRIPES[zlib.crc32(name.encode()) % len(_STRIPES)]:
+            yield
+        return
+    database.execute_sql("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+    try:
+        yield
+    finally:
+        database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+
+
+def _is_postgres() -> bool:
+    import peewee
+
+    return isinstance(database.obj, peewee.PostgresqlDatabase)
