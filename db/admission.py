@@ -26,7 +26,7 @@ def key_turn(owner: str, key: str) -> Iterator[None]:
     advisory lock on the pair, held on this thread's connection for the block (a session lock, not a
     transaction's: the job's row is committed inside the block, before its message is sent, and the next
     request must see both). SQLite (one process): a lock of this process."""
-    name = f"{owner}\x00{key}"
+    name = f"{owner}:{key}"  # an owner id is hex (or empty): the colon tells the two apart
     if not _is_postgres():
         with _STRIPES[zlib.crc32(name.encode()) % len(_STRIPES)]:
             yield
@@ -35,7 +35,11 @@ def key_turn(owner: str, key: str) -> Iterator[None]:
     try:
         yield
     finally:
-        database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        try:
+            database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        except Exception:  # a session that cannot unlock must not go back to the pool holding the lock
+            with contextlib.suppress(Exception):
+                database.manual_close()
 
 
 def _is_postgres() -> bool:

@@ -20,6 +20,7 @@ import peewee
 from actors.sending import Sender
 from core.owners import OPEN
 from db import Job, database
+from db.admission import key_turn
 from web.admission import Backlog, replay, request_hash
 from web.group_commit import GroupCommit
 from web.metrics import ACCEPTED, GROUP_SIZE, PUBLISH_SECONDS
@@ -50,12 +51,27 @@ class Intake:
         """The job for this request and whether it already existed (same owner, Idempotency-Key and body).
         The job belongs to `owner` (the caller's API key id) and is delivered to `webhook` when it finishes;
         `awaited`: the request waits for its result (its finished row comes with its notification)."""
-        digest = request_hash(request, webhook) if key else None
-        if key and (existing := replay(key, digest, owner)) is not None:
-            if existing.never_enqueued:  # its first send failed: send it now
-                self.sender.resend(existing)
-                existing = Job.get_by_id(existing.id)
-            return existing, True
+        if key is None:
+            return self._create(request, None, None, owner, webhook, awaited), False
+        digest = request_hash(request, webhook)
+        with key_turn(owner, key):  # the same owner and key one at a time: a replay sees the first one's outcome
+            if (existing := replay(key, digest, owner)) is not None:
+                return self._replayed(existing), True
+            try:
+                return self._create(request, key, digest, owner, webhook, awaited), False
+            except peewee.IntegrityError:  # another process took the key between (SQLite: not serialized there)
+                return self._replayed(replay(key, digest, owner)), True
+
+    def _replayed(self, job: Job) -> Job:
+        """The job an earlier request with the key created, sent again when its first send failed (taking
+        turns, the replay comes after that send's outcome), so that a replay never answers 202 for a job
+        that will not run; `Unavailable` (503) when the broker still takes nothing."""
+        if job.never_enqueued:
+            self.sender.resend(job)
+            job = Job.get_by_id(job.id)
+        return job
+
+    def _create(self, request, key, digest, owner, webhook, awaited) -> Job:
         self.prepared.check(request.spec.name)  # a model not prepared here would only fail on a worker
         self.backlog.admit(request.spec.name)
         if self.keys is not None:
@@ -75,15 +91,12 @@ class Intake:
         if key is None:
             database.close()  # waiting for a group needs no connection: the leader uses its own
             job = self.group.submit(fields)  # shares its commit and message with concurrent requests
-        else:  # alone: a concurrent request with the same key must not fail the others' insert
-            try:
-                [job] = self._commit([fields])
-            except peewee.IntegrityError:  # the same key in a concurrent request: that one created it
-                return replay(key, digest, owner), True
+        else:  # alone, on this thread's connection (it holds the key's turn): committed, then sent
+            [job] = self._commit([fields])
         ACCEPTED.labels(job.model, job.task).inc()
         # at debug: the request's own line (web.requests) carries the job's id, model and task
         logger.debug("job %s accepted", job.id, extra={"job_id": str(job.id), "model": job.model, "task": job.task})
-        return job, False
+        return job
 
     def _commit(self, rows: list[dict]) -> list[Job]:
         """Insert the jobs in one commit, then send one message for all of them (broker-confirmed):
