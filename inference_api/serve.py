@@ -55,7 +55,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     )
     print(f"Serving on http://{config.host}:{server.effective_port} ({mode})", file=sys.stderr, flush=True)
     try:
-        received = draining.serve(server, drain_seconds=config.drain_seconds)
+        from web.waiting import STOPPING
+
+        received = draining.serve(server, drain_seconds=config.drain_seconds, on_stop=STOPPING.begin)
         logger.info("%s: stopped accepting, requests in flight done; shutting down", received or "stop")
     finally:
         if embedded is not None:

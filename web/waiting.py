@@ -24,6 +24,41 @@ MAX_WAIT = 60  # seconds
 RECHECK = 2.0  # seconds between re-reads when no event comes
 
 
+class Stopping:
+    """The process is shutting down: every waiting request is woken to answer the job as it stands (202 on a
+    POST), so that the drain never waits out a minute-long wait, nor cuts one off without an answer."""
+
+    def __init__(self):
+        self._stopping = threading.Event()
+        self._sleepers: set[threading.Event] = set()
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            for sleeper in self._sleepers:
+                sleeper.set()
+
+    def is_set(self) -> bool:
+        return self._stopping.is_set()
+
+    @contextlib.contextmanager
+    def watching(self, sleeper: threading.Event) -> Iterator[None]:
+        """Wake `sleeper` when shutting down begins, for the length of the block."""
+        with self._lock:
+            self._sleepers.add(sleeper)
+            if self._stopping.is_set():
+                sleeper.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sleepers.discard(sleeper)
+
+
+STOPPING = Stopping()  # the process': the serving command begins it on SIGTERM (`inference_api.draining`)
+
+
 def preferred_wait(prefer: str | None) -> int | None:
     """The `wait` preference of a Prefer header, capped at MAX_WAIT; None when absent or unreadable
     (RFC 7240: a preference the server cannot use is ignored, not an error)."""
@@ -39,8 +74,9 @@ def preferred_wait(prefer: str | None) -> int | None:
 
 
 class Waiter:
-    def __init__(self, max_waiters: int, hub: JobEvents = events, keys=None):
+    def __init__(self, max_waiters: int, hub: JobEvents = events, keys=None, stopping: Stopping = STOPPING):
         self.hub = hub
+        self.stopping = stopping
         self.max_waiters = max_waiters
         self.keys = keys  # `web.limits.KeyLimits`: each key's own share of the waits; None: no per-key share
         self._slots = threading.BoundedSemaphore(max_waiters)
@@ -82,11 +118,11 @@ class Waiter:
         ones), so the job is read again only when it is announced or every RECHECK seconds."""
         deadline = time.monotonic() + seconds
         current = job
-        with self.hub.waiting(job.id) as finished:
+        with self.hub.waiting(job.id) as finished, self.stopping.watching(finished):
             while True:
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()
-                if current.finished or remaining <= 0:
+                if current.finished or remaining <= 0 or self.stopping.is_set():
                     return current
                 finished.wait(min(remaining, RECHECK))
                 read, finished.job = finished.job, None  # handed over by the relay (`db.events`)

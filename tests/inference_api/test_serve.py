@@ -112,3 +112,34 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0_without_a_traceback(
     text = log.read_text()
     assert "Traceback" not in text and "Bad file descriptor" not in text, text
     assert "SIGTERM" in text, text
+
+
+def test_sigterm_wakes_a_request_waiting_sixty_seconds_so_it_answers_at_once(tmp_path, models_dir):
+    base, _, log, server = serve(tmp_path, models_dir, DRAIN_SECONDS="30")
+    with server as process:
+        wait_until_serving(base, process, log)
+        answers = []
+        job_id = running_job(tmp_path)
+        poll = threading.Thread(target=lambda: answers.append(http("GET", f"{base}/inference/{job_id}?wait=60")))
+        poll.start()
+        wait_until(lambda: waiting_requests(base) >= 1, 10, "the long-poll waiting in the API")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        wait_until(lambda: answers, 10, "the waiting request answered after SIGTERM")
+        took = time.monotonic() - sent
+        assert process.wait(timeout=30) == 0
+    assert answers[0][0] == 200 and answers[0][1]["status"] == "running", answers
+    assert took < 5, took  # not the 60 s it asked for, nor the 30 s drain
+
+
+def running_job(tmp_path) -> str:
+    """A running job no worker will finish: a wait on it lasts its full length unless woken."""
+    job_id = str(uuid.uuid4())
+    with sqlite3.connect(tmp_path / "inference.db") as connection:
+        connection.execute(
+            "INSERT INTO job (id, model, task, inputs, parameters, status, attempts, created_at, sweeps, owner) "
+            "VALUES (?, 'all-MiniLM-L6-v2', 'feature-extraction', '[\"a\"]', '{}', 'running', 1, "
+            "'2026-01-01 00:00:00', 0, '')",
+            (uuid.UUID(job_id).hex,),
+        )
+    return job_id
