@@ -66,7 +66,9 @@ def create_app(
     errors.install(app)
     waiter = Waiter(max_waiters=max(1, config.web_threads - 2), keys=keys)  # two threads always left for new work
     prepared = PreparedModels(config.models_path)  # recorded in the database, or on disk here (embedded)
-    intake = Intake(sender, Backlog(config.max_backlog), prepared, keys=keys)
+    intake = Intake(
+        sender, Backlog(config.max_backlog), prepared, keys=keys, publish_timeout=config.broker_send_timeout
+    )
     app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
