@@ -123,20 +123,20 @@ class Config:
     )
     key_rps: int = integer(
         "KEY_RPS",
-        50,
-        "requests per second an API key may send (a token bucket holding one second of them); `0`: no limit; "
-        "a key's own value in the keys file wins (see [Security](security.md#per-key-limits))",
+        500,
+        "requests per second an API key may send to each API process (a token bucket holding one second of "
+        "them); `0`: no limit; a key's own value in the keys file wins (see [Security](security.md#per-key-limits))",
         minimum=0,
     )
     key_backlog: int = integer(
         "KEY_BACKLOG",
-        1_000,
+        5_000,
         "queued jobs an API key may have before its `POST` answers 429; `0`: no limit; a key's own value wins",
         minimum=0,
     )
     key_waits: int = integer(
         "KEY_WAITS",
-        8,
+        16,
         "requests of one API key that may wait for results at once; past that they are answered at once; "
         "`0`: no limit; a key's own value wins",
         minimum=0,

@@ -3,7 +3,7 @@
 Each API key has its own (`core.readers.ApiKey.limits`, else the KEY_* defaults), so one tenant's flood
 spends its own bucket and fills its own backlog while another tenant's requests are admitted as before.
 A refusal is a 429 with `Retry-After` and the IETF rate-limit headers in the structured-field syntax of
-draft-ietf-httpapi-ratelimit-headers-09: `RateLimit-Policy: "requests";q=50;w=1` (the quota `q` a window
+draft-ietf-httpapi-ratelimit-headers (-08 to -11): `RateLimit-Policy: "requests";q=500;w=1` (the quota `q` a window
 of `w` seconds) and `RateLimit: "requests";r=0;t=1` (`r` left, `t` seconds until more). Without API keys
 there is one tenant and no per-key limit (the per-model backlog still holds).
 """

@@ -37,7 +37,7 @@ def retry_after() -> dict[str, Any]:
 
 
 def rate_limited() -> dict[str, Any]:
-    """The headers of a 429: `Retry-After`, and the structured fields of draft-ietf-httpapi-ratelimit-headers-09."""
+    """The headers of a 429: `Retry-After`, and the structured fields of the IETF rate-limit headers draft."""
     text = {"type": "string"}
     return {
         **retry_after(),
