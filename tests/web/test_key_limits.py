@@ -57,14 +57,16 @@ def test_a_full_key_backlog_is_a_429_counted_under_its_reason(keyed):
     assert post(client, BOB).status_code == 202
 
 
-def test_a_key_holding_all_its_waits_is_answered_at_once(keyed, config):
+def test_a_key_holding_all_its_waits_is_answered_at_once_while_another_key_still_waits():
+    from core.owners import owner_id
     from web.limits import KeyLimits, Policy
+    from web.waiting import Waiter
 
-    limits = KeyLimits([ApiKey(ALICE, {"waits": 1})], Policy(0, 0, 8))
-    owner = next(iter(limits.policies))
-    with limits.waiting(owner) as first, limits.waiting(owner) as second:
-        assert first and not second
-    with limits.waiting(owner) as again:
+    waiter = Waiter(8, keys=KeyLimits([ApiKey(ALICE, {"waits": 1}), ApiKey(BOB)], Policy(0, 0, 8)))
+    alice, bob = owner_id(ALICE), owner_id(BOB)
+    with waiter.slot(alice) as first, waiter.slot(alice) as second, waiter.slot(bob) as bobs:
+        assert first and not second and bobs
+    with waiter.slot(alice) as again:
         assert again  # released
 
 
