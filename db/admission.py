@@ -8,7 +8,8 @@ import threading
 import zlib
 from collections.abc import Iterator
 
-from db.connection import database
+from db.connection import database, statements
+from db.dialects import PostgresStatements
 from db.jobs import Job
 from db.lifecycle import Status
 
@@ -43,6 +44,6 @@ def key_turn(owner: str, key: str) -> Iterator[None]:
 
 
 def _is_postgres() -> bool:
-    import peewee
-
-    return isinstance(database.obj, peewee.PostgresqlDatabase)
+    """Whether `db.connect` chose PostgreSQL's statements for the bound database (its strategy, picked once
+    when the database was bound, says so; nothing here asks the database itself)."""
+    return isinstance(statements.obj, PostgresStatements)
