@@ -19,7 +19,8 @@ from typing import Any
 from core.elsewhere import ELSEWHERE
 from core.errors import ConfigError
 from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret, with_parameters
-from core.settings import Setting, Variable, boolean, choice, custom, integer, read_raw, text
+from core.servers import Servers
+from core.settings import Setting, Variable, boolean, custom, integer, read_raw, text
 
 __all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
@@ -29,23 +30,11 @@ def _log_format(env: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
-class Config:
-    """What a process is told by its environment. Fields in the order the configuration page lists them."""
+class Config(Servers):
+    """What a process is told by its environment: the servers and how each connection to them is bounded
+    (`core.servers.Servers`, listed first on the configuration page), then the rest, in the order the page
+    lists them."""
 
-    broker_url: str = text(
-        "BROKER_URL",
-        EMBEDDED_BROKER,
-        "`amqp://user:pass@host:5672/vhost` for RabbitMQ (several nodes separated by `;`); `stub://` is the "
-        "embedded mode: an in-process broker and worker",
-        schemes=("amqp://", "amqps://"),
-    )
-    database_url: str = text(
-        "DATABASE_URL",
-        "",
-        "`postgresql://user@host:5432/db` (libpq's form, several hosts allowed) or `sqlite:///path`",
-        schemes=("sqlite://", "postgres://", "postgresql://"),
-        shown="SQLite file `$DATA_DIR/inference.db`",
-    )
     data_dir: Path = text(
         "DATA_DIR", Path("var"), "where the embedded database and the prepared models live", convert=Path
     )
@@ -103,6 +92,13 @@ class Config:
         'arrays and objects nested deeper are refused with 422 (at least 3: `{"inputs": {"sentences": []}}`)',
         minimum=3,
     )
+    max_json_nodes: int = integer(
+        "MAX_JSON_NODES",
+        10_000,
+        "JSON values (objects, arrays, strings, numbers, literals) a body may hold; more is refused with 413 "
+        "before anything is built from it (see [Security](security.md#hostile-input))",
+        minimum=4,
+    )
     max_backlog: int = integer(
         "MAX_BACKLOG", 10_000, "queued jobs per model before `POST` answers 429 with `Retry-After`"
     )
@@ -114,6 +110,31 @@ class Config:
         api_keys,
         shown="none: the API is open",
         secret=True,
+    )
+    key_rps: int = integer(
+        "KEY_RPS",
+        500,
+        "requests per second an API key may send to each API process (a token bucket holding one second of "
+        "them); `0`: no limit; a key's own value in the keys file wins (see [Security](security.md#per-key-limits))",
+        minimum=0,
+    )
+    key_backlog: int = integer(
+        "KEY_BACKLOG",
+        5_000,
+        "queued jobs an API key may have before its `POST` answers 429; `0`: no limit; a key's own value wins",
+        minimum=0,
+    )
+    key_waits: int = integer(
+        "KEY_WAITS",
+        16,
+        "requests of one API key that may wait for results at once; past that they are answered at once; "
+        "`0`: no limit; a key's own value wins",
+        minimum=0,
+    )
+    allow_open: bool = boolean(
+        "ALLOW_OPEN",
+        "`true` lets `serve` listen on an address other than loopback without API keys (an open API); "
+        "without it, it refuses to start",
     )
     sweep_after: int = integer(
         "SWEEP_AFTER",
@@ -143,52 +164,6 @@ class Config:
     batch_timeout: int = integer(
         "BATCH_TIMEOUT", 120, "seconds a batch may run; the jobs it has not reached by then are retried"
     )
-    statement_timeout_ms: int = integer(
-        "STATEMENT_TIMEOUT_MS",
-        30_000,
-        "PostgreSQL `statement_timeout` of every connection (`0`: none; migrations have none)",
-        minimum=0,
-    )
-    broker_send_timeout: int = integer(
-        "BROKER_SEND_TIMEOUT",
-        5,
-        "seconds a publish may wait on a broker that blocks publishers before the `POST` gets 503",
-    )
-    queue_type: str = choice(
-        "QUEUE_TYPE",
-        "classic",
-        ("classic", "quorum"),
-        "how the RabbitMQ queues are declared: `quorum` (replicated; for a RabbitMQ cluster) or `classic` (one "
-        "node); a queue's type cannot change in place (see [Reliability](reliability.md#quorum-queues))",
-    )
-    amqp_heartbeat: int = integer(
-        "AMQP_HEARTBEAT",
-        10,
-        "seconds of the AMQP heartbeat a worker negotiates: a silent broker connection is dropped within about "
-        "two of them (a `heartbeat=` in `BROKER_URL`'s query wins, in every process)",
-    )
-    db_connect_timeout: int = integer(
-        "DB_CONNECT_TIMEOUT", 5, "seconds a PostgreSQL connection attempt may take, per host (libpq `connect_timeout`)"
-    )
-    db_keepalives_idle: int = integer(
-        "DB_KEEPALIVES_IDLE",
-        10,
-        "seconds a PostgreSQL connection may be idle before TCP keepalive probes start (`keepalives_idle`); with "
-        "`DB_KEEPALIVES_INTERVAL` and `DB_KEEPALIVES_COUNT`, a silent peer is found in about 25 s",
-    )
-    db_keepalives_interval: int = integer(
-        "DB_KEEPALIVES_INTERVAL", 5, "seconds between TCP keepalive probes of a PostgreSQL connection"
-    )
-    db_keepalives_count: int = integer(
-        "DB_KEEPALIVES_COUNT", 3, "unanswered TCP keepalive probes after which a PostgreSQL connection is dead"
-    )
-    db_tcp_user_timeout_ms: int = integer(
-        "DB_TCP_USER_TIMEOUT_MS",
-        20_000,
-        "milliseconds data sent to PostgreSQL may stay unacknowledged before the connection is dropped "
-        "(libpq `tcp_user_timeout`; `0`: the kernel's default, many minutes)",
-        minimum=0,
-    )
     stall_seconds: int = integer(
         "STALL_SECONDS",
         45,
@@ -197,7 +172,18 @@ class Config:
         "(see [Reliability](reliability.md#liveness))",
     )
     drain_seconds: int = integer(
-        "DRAIN_SECONDS", 20, "on SIGTERM, how long `serve` lets the requests in flight finish", minimum=0
+        "DRAIN_SECONDS",
+        20,
+        "on SIGTERM, how long `serve` lets the requests in flight finish; waiting requests are woken at once "
+        "and answer the job as it stands",
+        minimum=0,
+    )
+    metrics_port: int = integer(
+        "METRICS_PORT",
+        0,
+        "serve `/metrics` on this port of its own (same interface), and not on the API's port; `0`: on the API's port",
+        minimum=0,
+        maximum=65535,
     )
     result_ttl: int = integer(
         "RESULT_TTL",
@@ -239,26 +225,10 @@ class Config:
     build_commit: str = text("BUILD_COMMIT", "unknown", "the commit `inference_api_build_info` shows")
 
     @property
-    def embedded(self) -> bool:
-        return self.broker_url == EMBEDDED_BROKER
-
-    @property
     def database(self) -> str:
         """The database URL; PostgreSQL's carries the connection bounds (`DB_*`) the URL does not set itself."""
         url = self.database_url or f"sqlite:///{self.data_dir / 'inference.db'}"
         return with_parameters(url, self.database_bounds) if url.startswith("postgres") else url
-
-    @property
-    def database_bounds(self) -> dict[str, int]:
-        """libpq's connection parameters that bound a silent or unreachable PostgreSQL."""
-        return {
-            "connect_timeout": self.db_connect_timeout,
-            "keepalives": 1,
-            "keepalives_idle": self.db_keepalives_idle,
-            "keepalives_interval": self.db_keepalives_interval,
-            "keepalives_count": self.db_keepalives_count,
-            "tcp_user_timeout": self.db_tcp_user_timeout_ms,
-        }
 
     @property
     def max_body_hard_cap(self) -> int:

@@ -50,22 +50,35 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
 
 def cmd_purge(args: argparse.Namespace, config: Config) -> None:
     import datetime as dt
-    import time
+    import threading
 
     import db
+    from core.outage import Outage
     from db.retention import purge
 
     db.connect(config.database)
     if not config.result_ttl:
         print("purge: RESULT_TTL is 0, results are kept for ever; nothing to do", flush=True)
         return
-    while True:
+    if not args.every:  # once (a CronJob): a failed purge is a failed run
         with db.database.connection_context():
-            report = purge(dt.timedelta(seconds=config.result_ttl))
+            print(purge(dt.timedelta(seconds=config.result_ttl)), flush=True)
+        return
+    stopping, outage = threading.Event(), Outage(logger, "purge")
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stopping.set())
+    pause = 0.0
+    while not stopping.wait(pause):  # through outages of the database: log once, back off, carry on
+        try:
+            with db.database.connection_context():
+                report = purge(dt.timedelta(seconds=config.result_ttl))
+        except Exception as e:  # the database is down, or failed over: the next round tries again
+            outage.failed(e)
+            pause = min(args.every, 2 ** min(outage.failures, 6))  # 2, 4, ... 64 s, never past --every
+            continue
+        outage.ok()
         print(report, flush=True)
-        if not args.every:
-            return
-        time.sleep(args.every)
+        pause = args.every
 
 
 def cmd_prepare(args: argparse.Namespace, config: Config) -> None:

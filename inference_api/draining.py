@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer
@@ -21,8 +22,10 @@ logger = logging.getLogger(__name__)
 STEP = 0.25  # seconds of one loop step: how soon a signal is seen
 
 
-def serve(server, *, drain_seconds: float) -> str:
-    """Run `server` (from `waitress.create_server`) until a signal, drain it, close it; returns the signal's name."""
+def serve(server, *, drain_seconds: float, on_stop: Callable[[], None] | None = None) -> str:
+    """Run `server` (from `waitress.create_server`) until a signal, drain it, close it; returns the signal's name.
+    `on_stop` runs when the drain begins: the API wakes its waiting requests (`web.waiting.STOPPING`), so
+    the drain lasts as long as the requests in flight take to answer, never a wait of up to a minute."""
     received: list[str] = []
     stopping = threading.Event()
 
@@ -36,6 +39,8 @@ def serve(server, *, drain_seconds: float) -> str:
         while not stopping.is_set():
             wasyncore.loop(timeout=STEP, map=channels, use_poll=server.adj.asyncore_use_poll, count=1)
         _stop_accepting(channels)
+        if on_stop is not None:
+            on_stop()
         deadline = time.monotonic() + drain_seconds
         while _in_flight(server, channels) and time.monotonic() < deadline:
             wasyncore.loop(timeout=0.05, map=channels, use_poll=server.adj.asyncore_use_poll, count=1)

@@ -29,19 +29,25 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     from inference_api import draining
 
     config = replace(config, host=args.host or config.host, port=args.port or config.port)
+    check_exposure(config)  # before anything is touched: an open API on a public address never starts
     check_port(config.host, config.port)  # before migrations and models: a busy port fails in a moment
-    app, embedded = build_app(config)
+    if config.metrics_port:
+        check_port(config.host, config.metrics_port)
+    app, metrics_app, embedded = build_apps(config)
     try:
         server = create_server(app, config)
     except OSError as e:  # taken in the meantime
         if embedded is not None:
             embedded.stop()
         sys.exit(_unusable(config.host, config.port, e))
-    if not config.api_keys and not _loopback(config.host):
+    if not config.api_keys and not _loopback(config.host):  # ALLOW_OPEN said so: still worth a line
         logger.warning(
-            "serving on %s with no API keys: anyone who can reach it can use the API (set API_KEYS or API_KEYS_FILE)",
-            config.host,
+            "serving on %s with no API keys (ALLOW_OPEN): anyone who can reach it can use the API", config.host
         )
+    if config.metrics_port:
+        from inference_api.metrics_server import start_metrics_server
+
+        start_metrics_server(metrics_app, config.host, config.metrics_port)
     mode = (
         f"embedded: {config.database}, in-process worker x{config.worker_threads} threads"
         if config.embedded
@@ -49,11 +55,22 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> None:
     )
     print(f"Serving on http://{config.host}:{server.effective_port} ({mode})", file=sys.stderr, flush=True)
     try:
-        received = draining.serve(server, drain_seconds=config.drain_seconds)
+        from web.waiting import STOPPING
+
+        received = draining.serve(server, drain_seconds=config.drain_seconds, on_stop=STOPPING.begin)
         logger.info("%s: stopped accepting, requests in flight done; shutting down", received or "stop")
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def check_exposure(config: Config) -> None:
+    """Exit with one line unless the API is keyed, on loopback, or told to be open (`ALLOW_OPEN=1`)."""
+    if not config.api_keys and not config.allow_open and not _loopback(config.host):
+        sys.exit(
+            f"inference-api: refusing to serve on {config.host} with no API keys: set API_KEYS or API_KEYS_FILE, "
+            "or ALLOW_OPEN=1 to serve an open API on purpose"
+        )
 
 
 def check_port(host: str, port: int) -> None:
@@ -106,11 +123,19 @@ def create_server(app, config: Config):
 
 
 def build_app(config: Config):
-    """The API process: the database bound, the job-events relay started, and the WSGI app; in the embedded
-    mode also the in-process worker and sweeper (returned, to be stopped at exit; None otherwise)."""
+    """The API's WSGI app and the embedded mode's worker (None otherwise), as `build_apps` makes them."""
+    app, _, embedded = build_apps(config)
+    return app, embedded
+
+
+def build_apps(config: Config):
+    """The API process: the database bound, the job-events relay started, the WSGI app and, with
+    METRICS_PORT, the app of that port (else None); in the embedded mode also the in-process worker and
+    sweeper (returned, to be stopped at exit; None otherwise)."""
     import db
     from db import Job, events
     from web import create_app
+    from web.app import create_metrics_app
 
     db.connect(config.database, statement_timeout_ms=config.statement_timeout_ms)
     catalog = load_catalog(config)
@@ -127,7 +152,9 @@ def build_app(config: Config):
 
         sender = sender_for(config)
     events.listen(read=Job.find_many, build=Job.from_row_json)  # PostgreSQL: relay job-finished notifications
-    return create_app(config, sender=sender, catalog=catalog, tokens=tokens), embedded
+    app = create_app(config, sender=sender, catalog=catalog, tokens=tokens)
+    metrics_app = create_metrics_app(config, sender) if config.metrics_port else None
+    return app, metrics_app, embedded
 
 
 def _loopback(host: str) -> bool:

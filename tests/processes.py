@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from db.lifecycle import TERMINAL
 from harness.processes import command, memory_mb, running
 from harness.servers import free_port
 
@@ -66,12 +67,13 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout:
     raise AssertionError(f"{process.args} did not serve within {timeout} s:\n{log.read_text()}")
 
 
-def wait_for_job(base: str, job_id: str, timeout: float = 60.0) -> dict:
+def wait_for_job(base: str, job_id: str, timeout: float = 60.0, key: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {key}"} if key else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status, job = http("GET", f"{base}/inference/{job_id}")
+        status, job = http("GET", f"{base}/inference/{job_id}", headers=headers)
         assert status == 200, job
-        if job["status"] in ("succeeded", "failed", "canceled"):
+        if job["status"] in TERMINAL:
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {job}")

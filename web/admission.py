@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -21,14 +22,16 @@ class Backlog:
     second per model, by one request at a time (the others go on with the last count, counted up locally
     in between), so the check costs no query per request and never a burst of them."""
 
-    def __init__(self, limit: int, *, refresh: float = 1.0):
+    def __init__(self, limit: int, *, refresh: float = 1.0, count: Callable[[str], int] | None = None):
         self.limit = limit
         self.refresh = refresh
+        self.count = count or Job.backlog  # queued jobs of a name (a model; an owner for the per-key backlog)
         self._counts: dict[str, tuple[float, int]] = {}
         self._reading: set[str] = set()
         self._lock = threading.Lock()
 
-    def admit(self, model: str) -> None:
+    def admit(self, model: str, *, limit: int | None = None) -> None:
+        limit = self.limit if limit is None else limit
         now = time.monotonic()
         with self._lock:
             read_at, _ = self._counts.get(model, (0.0, 0))
@@ -37,7 +40,7 @@ class Backlog:
                 self._reading.add(model)
         if read:
             try:
-                queued = Job.backlog(model)
+                queued = self.count(model)
             finally:
                 with self._lock:
                     self._reading.discard(model)
@@ -45,9 +48,9 @@ class Backlog:
                 self._counts[model] = (now, queued)
         with self._lock:
             read_at, count = self._counts.get(model, (0.0, 0))
-            if count >= self.limit:
+            if count >= limit:
                 raise Overloaded(
-                    f"model {model!r} has {count} jobs waiting (limit {self.limit}); retry later", retry_after=5
+                    f"model {model!r} has {count} jobs waiting (limit {limit}); retry later", retry_after=5
                 )
             self._counts[model] = (read_at, count + 1)
 

@@ -19,6 +19,7 @@ from web.admission import Backlog
 from web.auth import BearerAuth
 from web.embeddings import EmbeddingsSchema
 from web.intake import Intake
+from web.limits import KeyLimits, Policy, RequestRate
 from web.metrics import BuildInfo, Metrics, QueueDepth, RequestMetrics
 from web.middleware import DatabaseConnection
 from web.prepared import PreparedModels
@@ -47,24 +48,31 @@ def create_app(
     once; without it the worker refuses such an input and fails the job with the reason."""
     catalog = catalog or Catalog.from_config(config)
     sender = sender or sender_for(config)
-    limits = Limits(config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth)
+    limits = Limits(
+        config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth, config.max_json_nodes
+    )
     webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
     # validate POST /inference and POST /v1/embeddings, and are what /openapi.json states of them
     schema = RequestSchema(catalog, limits, extra=webhooks.schema_fields())
     embeddings = EmbeddingsSchema(catalog, limits)
-    middleware = [BearerAuth(config.api_keys)] if config.api_keys else []  # no keys: open (embedded default)
+    # no keys: open (the embedded default), one tenant, no per-key limits
+    keys = KeyLimits(config.api_keys, Policy(config.key_rps, config.key_backlog, config.key_waits))
+    middleware = [BearerAuth(config.api_keys), RequestRate(keys)] if config.api_keys else []
+    keys = keys if config.api_keys else None
 
     app = falcon.App(middleware=[RequestMetrics(), *middleware, DatabaseConnection()])
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=dumps)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    waiter = Waiter(max_waiters=max(1, config.web_threads - 2))  # two threads always left for new work
+    waiter = Waiter(max_waiters=max(1, config.web_threads - 2), keys=keys)  # two threads always left for new work
     prepared = PreparedModels(config.models_path)  # recorded in the database, or on disk here (embedded)
-    intake = Intake(sender, Backlog(config.max_backlog), prepared)
+    intake = Intake(
+        sender, Backlog(config.max_backlog), prepared, keys=keys, publish_timeout=config.broker_send_timeout
+    )
     app.add_route("/inference", InferenceCollection(schema, limits, tokens, intake, waiter, Readiness(), webhooks))
     app.add_route("/inference/{job_id}", InferenceItem(waiter, sender))
     app.add_route("/inference/{job_id}/cancel", InferenceCancel(sender))
-    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret))
+    app.add_route("/webhooks/secret", WebhookSecret(config.webhook_secret, keyed=bool(config.api_keys)))
     app.add_route("/models", ModelCollection(catalog))
     app.add_route("/models/{name}", ModelItem(catalog))
     app.add_route("/healthz", Health())
@@ -76,5 +84,17 @@ def create_app(
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))
     app.add_route("/docs", DocsPage())
     app.add_route("/docs/{asset}", DocsAsset())
-    app.add_route("/metrics", Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit)))
+    if not config.metrics_port:  # else on a port of its own (`create_metrics_app`): 404 here
+        app.add_route("/metrics", _metrics(config, sender))
     return app
+
+
+def create_metrics_app(config: Config, sender: Sender) -> falcon.App:
+    """`/metrics` alone, for METRICS_PORT: Prometheus scrapes a port the API's clients need not reach."""
+    app = falcon.App()
+    app.add_route("/metrics", _metrics(config, sender))
+    return app
+
+
+def _metrics(config: Config, sender: Sender) -> Metrics:
+    return Metrics(QueueDepth(sender.queue_depths), BuildInfo(__version__, config.build_commit))

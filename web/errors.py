@@ -55,7 +55,7 @@ HTTP_ERRORS: dict[type[InferenceError], Callable[[Any], falcon.HTTPError]] = {
         title=ex.title, description=ex.description, retry_after=ex.retry_after
     ),
     Overloaded: lambda ex: falcon.HTTPTooManyRequests(
-        title=ex.title, description=ex.description, retry_after=ex.retry_after
+        title=ex.title, description=ex.description, retry_after=ex.retry_after, headers=getattr(ex, "headers", None)
     ),
 }
 
@@ -64,9 +64,16 @@ def _raising(to_http: Callable[[Any], falcon.HTTPError]):
     def handle(req, resp, ex, params):
         if type(ex) is Unavailable:  # raised by the sending side only: counted as a refusal by the broker
             req.context.refused_by = "broker"
+        elif getattr(ex, "reason", None):  # a per-key limit (`web.limits.RateLimited`): counted by its reason
+            req.context.refused_by = ex.reason
         raise to_http(ex)
 
     return handle
+
+
+# What the database driver and the pool raise when the database is unreachable or refuses: a 503, unless
+# the job is accepted already (then it is answered 202 as it stands, `web.resources.inference`).
+DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
 
 
 def handle_database_error(req, resp, ex, params):
@@ -80,9 +87,7 @@ def handle_database_error(req, resp, ex, params):
 def install(app: falcon.App) -> None:
     for kind, to_http in HTTP_ERRORS.items():
         app.add_error_handler(kind, _raising(to_http))
-    app.add_error_handler(
-        (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded), handle_database_error
-    )
+    app.add_error_handler(DATABASE_ERRORS, handle_database_error)
     app.set_error_serializer(_serialize)
 
 

@@ -37,7 +37,8 @@ REQUEST_SECONDS = Histogram(
 ACCEPTED = Counter("inference_api_jobs_accepted", "Jobs accepted (202 or 200), by model and task.", ["model", "task"])
 REFUSED = Counter(
     "inference_api_jobs_refused",
-    "POST /inference refused, by reason: backlog (429), broker or database (503), invalid (other 4xx).",
+    "POST /inference refused, by reason: backlog, key_backlog or rate (429), broker or database (503), "
+    "invalid (other 4xx).",
     ["reason"],
 )
 PUBLISH_SECONDS = Histogram(
@@ -105,7 +106,7 @@ def request_id(header: str | None) -> str:
 
 def refusal(status: int, refused_by: str | None) -> str:
     if status == 429:
-        return "backlog"
+        return refused_by or "backlog"  # a model's backlog, else a key's limit: `rate` or `key_backlog`
     if status == 503:
         return refused_by or "broker"
     return "invalid" if status < 500 else "error"

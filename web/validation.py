@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -15,6 +16,9 @@ import falcon
 from core.errors import InvalidRequest, PayloadTooLarge
 from core.schema import at
 
+STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string literal, escapes included
+BRACKETS = bytes.maketrans(b"{}", b"[]")  # objects nest as arrays do
+NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 MAX_DIGITS = 100  # an integer literal longer than this is no value anything here takes (nor Python's int limit)
 
 
@@ -24,6 +28,7 @@ class Limits:
     max_inputs: int
     max_input_chars: int
     max_json_depth: int = 32
+    max_json_nodes: int = 10_000
 
 
 class Unreadable:
@@ -77,6 +82,7 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
         raise PayloadTooLarge(f"the body is over the limit of {limits.max_body_bytes} bytes")
     if not raw:
         raise falcon.HTTPBadRequest(title="Empty body", description="send a JSON object")
+    check_shape(raw, limits)
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_constant, parse_float=_float, parse_int=_int)
     except UnicodeDecodeError as e:
@@ -89,45 +95,82 @@ def read_json(req: falcon.Request, limits: Limits) -> Any:
     return body
 
 
+def check_shape(raw: bytes, limits: Limits) -> None:
+    """Refuse, from the bytes and before the parser builds anything, a body of more values than
+    `max_json_nodes` (413) or nested deeper than `max_json_depth` (422): a 1 MiB body of tiny values
+    would cost some 24 MiB parsed, and a deep one the parser's recursion. The string literals are taken
+    out first, so text holding brackets or commas counts as the one value it is."""
+    bare = STRING.sub(b"0", raw)
+    brackets = bare.translate(BRACKETS, delete=NOT_BRACKETS)
+    for _ in range(limits.max_json_depth):  # each round takes out the innermost arrays and objects
+        brackets = brackets.replace(b"[]", b"")
+    if b"[]" in brackets:  # an array or object is left that holds more than max_json_depth levels
+        raise InvalidRequest(
+            f"the JSON nests arrays and objects deeper than the limit of {limits.max_json_depth} levels", field="body"
+        )
+    if json_nodes(bare) > limits.max_json_nodes:
+        raise PayloadTooLarge(
+            f"the body holds more than {limits.max_json_nodes} JSON values (MAX_JSON_NODES): send fewer, larger ones"
+        )
+
+
+def json_nodes(bare: bytes) -> int:
+    """How many values (object keys included) the JSON text `bare` (its string literals taken out) holds,
+    never fewer: every value but the first follows a `,`, a `:` or an opening bracket. Exact for well-formed
+    JSON but for one more per empty array or object; malformed JSON is the parser's to refuse."""
+    return 1 + sum(bare.count(mark) for mark in (b",", b":", b"[", b"{"))
+
+
 def check_json(body: Any, limits: Limits) -> None:
     """422 for JSON that parses but that we do not take: arrays and objects nested deeper than
     `limits.max_json_depth` (`{"inputs": ["a"]}` is 2 deep), or text that is not storable Unicode, U+0000 or
     an unpaired surrogate such as "\ud800" (I-JSON, RFC 7493; PostgreSQL refuses both); and the numbers the
-    parser left `Unreadable` (400 or 422). Iterative: any depth."""
-
-    def check_text(text: str, path: tuple) -> None:
-        try:
-            text.encode("utf-8")
-            if "\x00" not in text:
-                return
-        except UnicodeEncodeError:
-            pass
-        where = _where(path)
-        raise InvalidRequest(f"`{where}` holds U+0000 or an unpaired surrogate (\\ud800 to \\udfff)", field=where)
-
-    level: list[tuple[tuple, Any]] = [((), body)]
-    depth = 0
-    while level:
-        children: list[tuple[tuple, Any]] = []
-        for path, node in level:
-            if isinstance(node, dict):
-                for key, child in node.items():
-                    check_text(key, path)
-                    children.append(((*path, key), child))
-            elif isinstance(node, list):
-                children += (((*path, index), child) for index, child in enumerate(node))
-            elif isinstance(node, str):
-                check_text(node, path)
-            elif isinstance(node, Unreadable):
-                raise node.refuse(_where(path))
-        if any(isinstance(node, (dict, list)) for _, node in level):
-            depth += 1
-            if depth > limits.max_json_depth:
+    parser left `Unreadable` (400 or 422). Iterative: any depth. The walk keeps no paths: the one of the
+    value at fault is found again (`_path_to`) only to name it in the refusal."""
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth + 1 > limits.max_json_depth:
                 raise InvalidRequest(
                     f"the JSON nests arrays and objects deeper than the limit of {limits.max_json_depth} levels",
                     field="body",
                 )
-        level = children
+            for key in node if isinstance(node, dict) else ():
+                if not _storable(key):
+                    raise _unstorable(_where(_path_to(body, node)))
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+        elif isinstance(node, str):
+            if not _storable(node):
+                raise _unstorable(_where(_path_to(body, node)))
+        elif isinstance(node, Unreadable):
+            raise node.refuse(_where(_path_to(body, node)))
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _unstorable(where: str) -> InvalidRequest:
+    return InvalidRequest(f"`{where}` holds U+0000 or an unpaired surrogate (\\ud800 to \\udfff)", field=where)
+
+
+def _path_to(body: Any, target: Any) -> tuple:
+    """The path of `target` (by identity) in `body`; a key's own path is its object's, as before."""
+    stack: list[tuple[tuple, Any]] = [((), body)]
+    while stack:
+        path, node = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            stack.extend(((*path, key), child) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, index), child) for index, child in enumerate(node))
+    return ()
 
 
 def _where(path: tuple) -> str:

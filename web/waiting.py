@@ -15,12 +15,48 @@ import threading
 import time
 from collections.abc import Iterator
 
+from core.owners import OPEN
 from db import Job, database
 from db.events import JobEvents, events
 from web.metrics import WAITING
 
 MAX_WAIT = 60  # seconds
 RECHECK = 2.0  # seconds between re-reads when no event comes
+
+
+class Stopping:
+    """The process is shutting down: every waiting request is woken to answer the job as it stands (202 on a
+    POST), so that the drain never waits out a minute-long wait, nor cuts one off without an answer."""
+
+    def __init__(self):
+        self._stopping = threading.Event()
+        self._sleepers: set[threading.Event] = set()
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            for sleeper in self._sleepers:
+                sleeper.set()
+
+    def is_set(self) -> bool:
+        return self._stopping.is_set()
+
+    @contextlib.contextmanager
+    def watching(self, sleeper: threading.Event) -> Iterator[None]:
+        """Wake `sleeper` when shutting down begins, for the length of the block."""
+        with self._lock:
+            self._sleepers.add(sleeper)
+            if self._stopping.is_set():
+                sleeper.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sleepers.discard(sleeper)
+
+
+STOPPING = Stopping()  # the process': the serving command begins it on SIGTERM (`inference_api.draining`)
 
 
 def preferred_wait(prefer: str | None) -> int | None:
@@ -38,23 +74,34 @@ def preferred_wait(prefer: str | None) -> int | None:
 
 
 class Waiter:
-    def __init__(self, max_waiters: int, hub: JobEvents = events):
+    def __init__(self, max_waiters: int, hub: JobEvents = events, keys=None, stopping: Stopping = STOPPING):
         self.hub = hub
+        self.stopping = stopping
         self.max_waiters = max_waiters
+        self.keys = keys  # `web.limits.KeyLimits`: each key's own share of the waits; None: no per-key share
         self._slots = threading.BoundedSemaphore(max_waiters)
 
-    def wait(self, job: Job, seconds: float) -> tuple[Job, bool]:
+    def wait(self, job: Job, seconds: float, owner: str = OPEN) -> tuple[Job, bool]:
         """The job once finished or after `seconds`, and whether we waited at all (False: no slot free)."""
         if job.finished or seconds <= 0:
             return job, seconds > 0
-        with self.slot() as held:
+        with self.slot(owner) as held:
             return (self.wait_holding(job, seconds), True) if held else (job, False)
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[bool]:
-        """Take a waiting slot for the block; yields False when none is free. A route that must wait for
-        its answer (POST /v1/embeddings) takes one before it accepts the work, so it never leaves a job
-        behind for want of a thread to wait on it."""
+    def slot(self, owner: str = OPEN) -> Iterator[bool]:
+        """Take a waiting slot for the block; yields False when none is free, or the owner's key holds all
+        its own (KEY_WAITS). A route that must wait for its answer (POST /v1/embeddings) takes one before it
+        accepts the work, so it never leaves a job behind for want of a thread to wait on it."""
+        with contextlib.ExitStack() as stack:
+            if self.keys is not None and not stack.enter_context(self.keys.waiting(owner)):
+                yield False
+                return
+            with self._global_slot() as held:
+                yield held
+
+    @contextlib.contextmanager
+    def _global_slot(self) -> Iterator[bool]:
         held = self._slots.acquire(blocking=False)
         if held:
             WAITING.inc()
@@ -71,11 +118,11 @@ class Waiter:
         ones), so the job is read again only when it is announced or every RECHECK seconds."""
         deadline = time.monotonic() + seconds
         current = job
-        with self.hub.waiting(job.id) as finished:
+        with self.hub.waiting(job.id) as finished, self.stopping.watching(finished):
             while True:
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()
-                if current.finished or remaining <= 0:
+                if current.finished or remaining <= 0 or self.stopping.is_set():
                     return current
                 finished.wait(min(remaining, RECHECK))
                 read, finished.job = finished.job, None  # handed over by the relay (`db.events`)

@@ -28,6 +28,12 @@ NOT_SET_IN_KUBERNETES = {
     "DB_KEEPALIVES_COUNT": "the defaults find a silent database in about 25 s",
     "DB_TCP_USER_TIMEOUT_MS": "the default (20 s) drops a connection whose sent data goes unacknowledged",
     "STALL_SECONDS": "the default (45 s) reports a stuck worker within a minute, above every bounded wait",
+    "MAX_JSON_NODES": "the default (10,000 JSON values a body) suits the default MAX_BODY_BYTES",
+    "KEY_RPS": "per-key limits: the defaults apply until the keys file names a key's own",
+    "KEY_BACKLOG": "per-key limits: the defaults apply until the keys file names a key's own",
+    "KEY_WAITS": "per-key limits: the defaults apply until the keys file names a key's own",
+    "ALLOW_OPEN": "the API in Kubernetes always has keys (the Secret's API_KEYS): never open",
+    "METRICS_PORT": "to be set by the manifests (the API's metrics port for Prometheus, apart from its own)",
 }
 # Per container, what it has no use for.
 NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}

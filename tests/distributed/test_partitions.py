@@ -1,7 +1,7 @@
 """Silent partitions under load: every packet dropped both ways (no reset) between one test host and one
 server, for BED_PARTITION_SECONDS (60 s; shorter by hand for a quick look), then the link healed. Then 5 %
-random loss on every link for BED_LOSS_SECONDS (60 s). Clients get 503 with Retry-After or an answer within their deadline, never a hang, and
-every accepted job succeeds once."""
+random loss on every link for BED_LOSS_SECONDS (60 s). Clients get 503 with Retry-After or an answer within
+their deadline, never a hang, and every accepted job succeeds once."""
 
 import os
 import time

@@ -66,6 +66,9 @@ def test_the_production_quick_start_serves_a_job_under_honcho(tmp_path, models_d
             continue
         line = re.sub(r"^export BROKER_URL=.*", f"export BROKER_URL='{broker_url}'", line)
         line = re.sub(r"^export DATABASE_URL=.*", f"export DATABASE_URL='{database_url}'", line)
+        if line.startswith("export API_KEYS="):
+            script += [line, f'printf %s "$API_KEYS" > "{tmp_path / "key"}"']
+            continue
         if line.startswith("honcho start"):
             line = "exec " + line.replace("-p 8000", f"-p {port}")  # SIGTERM goes to honcho itself
         script.append(line)
@@ -81,9 +84,15 @@ def test_the_production_quick_start_serves_a_job_under_honcho(tmp_path, models_d
     base = f"http://127.0.0.1:{port}"
     with running(["bash", "-ec", "\n".join(script)], env, log, timeout=40) as process:
         wait_until_serving(base, process, log, timeout=180)
-        status, job = http("POST", f"{base}/inference", {"inputs": ["Vai Corinthians", "Bom dia"]})
+        key = (tmp_path / "key").read_text().strip()  # the README's generated API key, as a client is given it
+        status, job = http(
+            "POST",
+            f"{base}/inference",
+            {"inputs": ["Vai Corinthians", "Bom dia"]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert status == 202, job
-        finished = wait_for_job(base, job["id"], timeout=120)
+        finished = wait_for_job(base, job["id"], timeout=120, key=key)
         assert finished["status"] == "succeeded", (finished, log.read_text())
         assert [len(o["embedding"]) for o in finished["output"]] == [384, 384]
         process.send_signal(signal.SIGTERM)

@@ -163,3 +163,24 @@ def test_the_openapi_document_describes_readiness(client):
     assert accepted["Inference-Model-Ready"]["schema"] == {"enum": ["true", "false"]}
     model = document["components"]["schemas"]["Model"]
     assert {"prepared", "ready", "workers"} <= set(model["required"])
+
+
+def test_readyz_answers_from_checks_made_at_most_every_two_seconds(client, monkeypatch):
+    calls = []
+    monkeypatch.setattr("web.resources.health.ping_database", lambda: calls.append("database"))
+    answers = [client.simulate_get("/readyz").status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert calls == ["database"]  # twenty probes, one check
+
+
+def test_with_a_metrics_port_the_api_port_has_no_metrics(config, database, catalog, sender_stub):
+    from web.app import create_metrics_app
+
+    def metrics(app) -> object:
+        return TestClient(app).simulate_get("/metrics")
+
+    separate = replace(config, metrics_port=free_port())
+    assert metrics(create_app(separate, sender=sender_stub, catalog=catalog)).status_code == 404
+    own = metrics(create_metrics_app(separate, sender_stub))
+    assert own.status_code == 200 and "inference_api_build_info" in own.text
+    assert metrics(create_app(config, sender=sender_stub, catalog=catalog)).status_code == 200  # the default

@@ -80,7 +80,7 @@ BAD_INPUT = [
     ("malformed JSON", b'{"inputs": ', JSON, 400, None),
     ("empty body", b"", JSON, 400, None),
     ("invalid UTF-8", b'{"inputs": "\xff\xfe"}', JSON, 400, None),
-    ("deeply nested JSON", DEEP.encode(), JSON, 400, None),
+    ("deeply nested JSON", DEEP.encode(), JSON, 422, "body"),
     ("not JSON", b"inputs=hello", {"content-type": "application/x-www-form-urlencoded"}, 415, None),
     ("no content type", b'{"inputs": "hello"}', {}, 415, None),
     ("body over the limit", json.dumps({"inputs": "a" * (2 << 20)}).encode(), JSON, 413, None),

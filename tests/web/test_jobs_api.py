@@ -1,6 +1,8 @@
 """GET /inference (list, filter, page) and DELETE /inference/{id}, and jobs scoped to the API key that
 created them (web/resources/jobs.py, web/resources/inference.py)."""
 
+import base64
+import logging
 from dataclasses import replace
 
 import pytest
@@ -178,3 +180,31 @@ def test_a_deleted_jobs_idempotency_key_makes_a_new_job(client):
     first = post(client, headers=key)
     client.simulate_delete(f"/inference/{first}")
     assert post(client, headers=key) != first
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),  # valid JSON of the wrong shape
+        base64.urlsafe_b64encode(b'["2026-01-01T00:00:00", 5]').decode(),  # not a UUID string
+        base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode(),  # nested too deeply to parse
+        base64.urlsafe_b64encode(b'[["2026-01-01"], "x"]').decode(),
+        "QQ",  # one byte of no JSON
+    ],
+)
+def test_a_forged_cursor_is_a_422_naming_after(client, forged):
+    response = client.simulate_get("/inference", params={"after": forged})
+    assert response.status_code == 422
+    assert response.json["field"] == "after"
+
+
+def test_a_listing_reads_no_inputs_or_outputs_unless_asked(client, caplog):
+    post(client, "a")
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        client.simulate_get("/inference")
+    listing = [r.getMessage() for r in caplog.records if "ORDER BY" in r.getMessage()]
+    assert listing and all('"inputs"' not in sql and '"output"' not in sql for sql in listing)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        jobs = client.simulate_get("/inference", params={"include": "inputs"}).json["jobs"]
+    assert jobs[0]["inputs"] == ["a"]

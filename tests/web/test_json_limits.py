@@ -51,10 +51,10 @@ def test_the_depth_limit_is_the_configured_one(config, database, sender_stub, ca
     assert post(client, {"inputs": "a", "parameters": {"normalize": [{}]}}).json["field"] == "body"
 
 
-def test_very_deep_json_is_still_a_400_from_the_parser(client):
+def test_very_deep_json_is_refused_before_it_is_parsed(client):
     response = post(client, "[" * 100_000 + "]" * 100_000)
-    assert response.status_code == 400
-    assert response.json["title"] == "Malformed JSON"
+    assert response.status_code == 422
+    assert "deeper than the limit of 32 levels" in response.json["description"]
 
 
 def test_max_json_depth_comes_from_the_environment_and_is_at_least_3():
@@ -88,3 +88,18 @@ def test_a_surrogate_pair_is_one_character_and_welcome(client):
     response = post(client, r'{"inputs": "Vai Corinthians \ud83c\udfc6"}')
     assert response.status_code == 202
     assert Job.get_by_id(response.json["id"]).inputs == ["Vai Corinthians \U0001f3c6"]
+
+
+def test_a_body_of_more_json_values_than_max_json_nodes_is_a_413_naming_the_limit(app_for, worker):
+    client = app_for(worker, max_json_nodes=100)
+    body = {"inputs": "x", "parameters": {"unknown": [0] * 200}}  # small in bytes, many values
+    response = client.simulate_post("/inference", json=body)
+    assert response.status_code == 413
+    assert "MAX_JSON_NODES" in response.json["description"] and "100" in response.json["description"]
+    assert client.simulate_post("/inference", json={"inputs": ["a,b:[{"] * 60}).status_code == 202  # text counts once
+
+
+def test_a_refusal_deep_in_the_body_still_names_its_field(app_for, worker):
+    client = app_for(worker)
+    response = client.simulate_post("/inference", json={"inputs": ["ok", "ok", "bad\u0000"]})
+    assert response.status_code == 422 and response.json["field"] == "inputs[2]"

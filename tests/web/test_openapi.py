@@ -181,3 +181,14 @@ def test_with_keys_the_data_routes_need_the_bearer_scheme_and_may_answer_401(con
 def test_the_document_never_shows_a_key(config, database, sender_stub, catalog):
     app = create_app(replace(config, api_keys=("s3cr3t-key",)), sender=sender_stub, catalog=catalog)
     assert "s3cr3t-key" not in TestClient(app).simulate_get("/openapi.json").text
+
+
+def test_with_keys_every_data_route_states_its_429_with_the_rate_limit_headers(config, database, sender_stub, catalog):
+    document = keyed_document(config, sender_stub, catalog)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if operation["security"]:
+                assert "429" in operation["responses"], (method, path)
+    headers = document["components"]["responses"]["TooManyRequests"]["headers"]
+    assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(headers)
+    assert "RateLimit" in document["components"]["responses"]["OpenAITooManyRequests"]["headers"]

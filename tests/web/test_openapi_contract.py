@@ -58,7 +58,7 @@ def every_model_prepared(catalog, record_prepared):
 
 @pytest.fixture(autouse=True)
 def no_sleeping(monkeypatch):
-    monkeypatch.setattr(Waiter, "wait", lambda self, job, seconds: (job, False))
+    monkeypatch.setattr(Waiter, "wait", lambda self, job, seconds, owner="": (job, False))
     monkeypatch.setattr(Waiter, "wait_holding", lambda self, job, seconds: instant_embeddings(job))
 
 

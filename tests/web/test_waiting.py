@@ -10,6 +10,7 @@ from actors.registry import Runtimes
 from actors.setup import worker_sender
 from db import Job, Status
 from db.events import JobEvents
+from tests.processes import wait_until
 from web import create_app
 from web.waiting import Waiter, preferred_wait
 
@@ -119,3 +120,18 @@ def test_when_every_wait_slot_is_taken_a_request_is_answered_at_once(database):
     holder.join()
     _, waited = waiter.wait(job, 0.2)
     assert waited is True  # the slot is free again
+
+
+def test_shutting_down_wakes_every_waiting_request_with_the_job_as_it_stands(database):
+    from web.waiting import Stopping
+
+    stopping = Stopping()
+    waiter = Waiter(max_waiters=4, hub=JobEvents(), stopping=stopping)
+    job = Job.create_many([{"model": "m", "task": "feature-extraction", "inputs": ["a"]}])[0]
+    answers = []
+    sleeper = threading.Thread(target=lambda: answers.append(waiter.wait(job, 60)))
+    sleeper.start()
+    wait_until(lambda: waiter._slots._value < 4, 10, "the request waiting")
+    stopping.begin()
+    sleeper.join(5)
+    assert answers and answers[0][0].status == Status.QUEUED and answers[0][1] is True

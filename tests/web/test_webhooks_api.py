@@ -125,6 +125,8 @@ def test_each_api_key_reads_its_own_webhook_secret(config, database, sender_stub
     assert client.simulate_get("/webhooks/secret").status_code == 401
 
 
-def test_without_keys_the_webhook_secret_is_the_servers_and_without_one_there_is_none(client, hooked):
-    assert client.simulate_get("/webhooks/secret").status_code == 404
-    assert hooked.simulate_get("/webhooks/secret").json["secret"].startswith("whsec_")
+def test_an_open_api_never_hands_out_its_master_webhook_secret(client, hooked):
+    assert client.simulate_get("/webhooks/secret").status_code == 404  # webhooks off
+    response = hooked.simulate_get("/webhooks/secret")
+    assert response.status_code == 403
+    assert "WEBHOOK_SECRET" in response.json["description"] and "whsec_" not in response.text

@@ -11,7 +11,7 @@ from typing import Any
 from catalog import TASKS, Catalog
 from db import STATUSES
 from db.webhooks import DELIVERY_STATUSES
-from web.openapi.parts import error, header, retry_after, schema
+from web.openapi.parts import error, header, rate_limited, retry_after, schema
 from web.webhooks import EVENTS
 
 TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -166,4 +166,7 @@ def responses(secured: bool) -> dict[str, Any]:
             **error("No API key, or not a valid one (`authentication_error`)", "OpenAIError"),
             "headers": challenge,
         }
+        limited = "A limit of the API key (requests a second, queued jobs) or the model's backlog; retry later"
+        shared["TooManyRequests"] = {**error(limited), "headers": rate_limited()}
+        shared["OpenAITooManyRequests"] = {**error(limited, "OpenAIError"), "headers": rate_limited()}
     return shared

@@ -36,6 +36,16 @@ def retry_after() -> dict[str, Any]:
     return {"Retry-After": header("seconds", {"type": "integer", "minimum": 0}, required=True)}
 
 
+def rate_limited() -> dict[str, Any]:
+    """The headers of a 429: `Retry-After`, and the structured fields of the IETF rate-limit headers draft."""
+    text = {"type": "string"}
+    return {
+        **retry_after(),
+        "RateLimit-Policy": header('the limit refused, e.g. `"requests";q=50;w=1` (quota `q` a window of `w` s)', text),
+        "RateLimit": header('what is left of it, e.g. `"requests";r=0;t=1` (`r` left, more in `t` s)', text),
+    }
+
+
 def parameter(where: str, name: str, content: dict[str, Any], description: str) -> dict[str, Any]:
     found = {"name": name, "in": where, "description": description, "schema": content}
     return {**found, "required": True} if where == "path" else found
@@ -72,8 +82,9 @@ class Operations:
         """The operation; `unauthorized` names the 401 answer (`OpenAIUnauthorized` on the /v1 routes)."""
         protected = self.secured and not open_route
         answers = dict(responses)
-        if protected:
+        if protected:  # an API key's own limits (`web.limits`) answer any of its requests 429
             answers["401"] = ref("responses", unauthorized)
+            answers["429"] = ref("responses", unauthorized.replace("Unauthorized", "TooManyRequests"))
         return {
             "summary": summary,
             "operationId": operation_id,

@@ -5,6 +5,7 @@ stays idempotent (204 again), so a client may retry it safely (docs/api.md#jobs)
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import falcon
@@ -14,9 +15,10 @@ from catalog.tokens import TokenCounter
 from core.errors import Conflict, JobNotFound
 from db import Job
 from db.retention import erase
+from db.views import job_view
 from web.admission import idempotency_key
 from web.auth import owner_of
-from web.errors import JobGone
+from web.errors import DATABASE_ERRORS, JobGone
 from web.intake import Intake
 from web.request import RequestSchema
 from web.resources.jobs import list_jobs
@@ -27,6 +29,8 @@ from web.waiting import MAX_WAIT, Waiter, preferred_wait
 from web.webhooks import WebhookPolicy
 
 MODEL_READY = "Inference-Model-Ready"
+
+logger = logging.getLogger(__name__)
 
 
 class InferenceCollection:
@@ -60,8 +64,17 @@ class InferenceCollection:
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = f"/inference/{job.id}"
+        try:
+            self._answer(resp, job, seconds, owner_of(req))
+        except DATABASE_ERRORS as e:  # the job is committed and sent: it will run, so never a 503
+            logger.warning("job %s accepted; the database failed while answering: %s", job.id, e)
+            resp.status = falcon.HTTP_202
+            resp.media = job_view(job)
+
+    def _answer(self, resp: falcon.Response, job: Job, seconds: int | None, owner: str) -> None:
+        """The accepted job, waited for when the request prefers (200 finished, else 202)."""
         if seconds is not None:
-            job, waited = self.waiter.wait(job, seconds)
+            job, waited = self.waiter.wait(job, seconds, owner)
             if waited:
                 resp.set_header("Preference-Applied", f"wait={seconds}")
         resp.status = falcon.HTTP_200 if job.finished else falcon.HTTP_202
@@ -95,7 +108,7 @@ class InferenceItem:
         job = live_job(job_id, owner_of(req))
         seconds = req.get_param_as_int("wait", min_value=0, max_value=MAX_WAIT)
         if seconds:
-            job, _ = self.waiter.wait(job, seconds)
+            job, _ = self.waiter.wait(job, seconds, owner_of(req))
         resp.media = full_view(job)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:

@@ -27,6 +27,7 @@ from db.webhooks import WebhookDelivery
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 INCLUDABLE = ("inputs", "output")
+MAX_CURSOR = 200  # characters
 
 
 def list_jobs(req: falcon.Request, resp: falcon.Response, catalog: Catalog, owner: str) -> None:
@@ -40,7 +41,8 @@ def list_jobs(req: falcon.Request, resp: falcon.Response, catalog: Catalog, owne
     if after:
         created_at, last_id = after
         where &= (Job.created_at < created_at) | ((Job.created_at == created_at) & (Job.id < last_id))
-    jobs = list(Job.select().where(where).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    query = Job.select(*_columns(include)).where(where).order_by(Job.created_at.desc(), Job.id.desc())
+    jobs = list(query.limit(limit + 1))
     page, more = jobs[:limit], len(jobs) > limit
     deliveries = _deliveries([job for job in page if job.webhook])
     next_url = None
@@ -72,11 +74,19 @@ def _cursor(value: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
     """The cursor `after` names; none (absent or empty, as a form with a blank field sends it): the first page."""
     if not value:
         return None
+    refused = InvalidRequest("`after` is not a cursor this API gave (use the `next` link)", field="after")
+    if len(value) > MAX_CURSOR:  # a cursor we give is about 90 characters; nothing longer is read
+        raise refused
     try:
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(job_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidRequest("`after` is not a cursor this API gave (use the `next` link)", field="after") from None
+        decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise refused from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(part, str) for part in decoded)):
+        raise refused  # valid JSON of another shape: forged
+    try:
+        return dt.datetime.fromisoformat(decoded[0]), uuid.UUID(decoded[1])
+    except ValueError:
+        raise refused from None
 
 
 def _status(req: falcon.Request) -> str | None:
@@ -111,6 +121,14 @@ def _include(req: falcon.Request) -> list[str]:
     if not all(part in INCLUDABLE for part in asked):
         raise InvalidRequest(f"`include` takes {', '.join(INCLUDABLE)}, comma-separated", field="include")
     return [part for part in INCLUDABLE if part in asked]
+
+
+def _columns(include: list[str]) -> list:
+    """The columns a page shows: the bulky ones (inputs, parameters, output) only when `include` asks, so a
+    page of large jobs costs the memory of what it returns."""
+    left_out = {"inputs": (Job.inputs, Job.parameters), "output": (Job.result, Job.vectors)}
+    skipped = {field.name for part, fields in left_out.items() if part not in include for field in fields}
+    return [field for field in Job._meta.sorted_fields if field.name not in skipped]
 
 
 def _deliveries(jobs: list[Job]) -> dict:

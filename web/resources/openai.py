@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import struct
 from typing import Any
 
@@ -24,10 +25,13 @@ from db.lifecycle import Failure
 from web.admission import idempotency_key
 from web.auth import owner_of
 from web.embeddings import EmbeddingsSchema, embedding_models, model_not_found
+from web.errors import DATABASE_ERRORS
 from web.intake import Intake
 from web.prepared import PreparedModels
 from web.validation import Limits, read_json
 from web.waiting import MAX_WAIT, Waiter
+
+logger = logging.getLogger(__name__)
 
 OWNER = "inference-api"
 WAIT = MAX_WAIT  # seconds a request waits for its job, as `Prefer: wait=60` on POST /inference
@@ -45,14 +49,17 @@ class Embeddings:
         key = idempotency_key(req)
         body = read_json(req, self.limits)
         parsed = self.schema.parse(body)
-        with self.waiter.slot() as held:
+        with self.waiter.slot(owner_of(req)) as held:
             if not held:  # refused before any job exists: nothing is left behind unread
                 raise Unavailable(
                     "every thread that can wait for a result is busy; retry shortly", retry_after=RETRY_AFTER
                 )
             job, _ = self.intake.accept(parsed.request, key, owner_of(req), awaited=True)  # the caller's own job
             req.context.job = job  # on the request's log line
-            job = self.waiter.wait_holding(job, WAIT)
+            try:
+                job = self.waiter.wait_holding(job, WAIT)
+            except DATABASE_ERRORS as e:  # the job is accepted and will run: say where it is, as on a timeout
+                logger.warning("job %s accepted; the database failed while it was awaited: %s", job.id, e)
         resp.location = f"/inference/{job.id}"  # the job, kept: as POST /inference says where it is
         resp.media = embeddings_view(finished(job), parsed.encoding)
 
