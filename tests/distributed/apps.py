@@ -29,6 +29,7 @@ class Apps:
             "MODELS_DIR": str(models_dir),
             "PORT": str(self.port),
             "HOST": self.host,
+            "ALLOW_OPEN": "1",  # the web listens on its test host's own address, reached only by the bed
             "SWEEP_AFTER": "20",
             "SWEEP_EVERY": "5",
             "LEASE_SECONDS": "15",
