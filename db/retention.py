@@ -1,7 +1,8 @@
 """Retention: finished jobs keep their inputs and output for `RESULT_TTL`, then lose them.
 
-The purge and a client's DELETE both leave the row as a tombstone (id, status, model, task, times, error,
-webhook deliveries) and drop what the client sent and got (inputs, parameters, output) with the
+The purge and a client's DELETE both leave the row as a tombstone (id, status, model, task, times, the
+failure's code, webhook deliveries) and drop what the client sent and got (inputs, parameters, output, its
+float32 vectors included), the error text (it may quote the input), the webhook's address, and the
 idempotency key (a retry with it makes a new job). The purge works in batches of `batch` rows, each its
 own short transaction keyed by primary key, so it never holds a long lock on the job table.
 """
@@ -28,6 +29,9 @@ ERASED = {
     "vectors": None,
     "idempotency_key": None,
     "request_hash": None,
+    "error": None,
+    "webhook": None,
+    "webhook_events": None,
 }
 
 

@@ -18,7 +18,7 @@ def finished(age: dt.timedelta, status=Status.SUCCEEDED, **fields) -> Job:
         inputs=["secret text"],
         parameters={"normalize": True},
         status=status,
-        output=[{"embedding": [0.1]}] if status == Status.SUCCEEDED else None,
+        output=[{"embedding": [0.5, -0.25]}] if status == Status.SUCCEEDED else None,  # float32: kept in `vectors`
         created_at=at - dt.timedelta(seconds=1),
         started_at=at - dt.timedelta(milliseconds=500),
         finished_at=at,
@@ -30,7 +30,7 @@ def finished(age: dt.timedelta, status=Status.SUCCEEDED, **fields) -> Job:
 
 def test_the_purge_erases_jobs_finished_before_the_ttl_and_keeps_the_rest(database):
     old, recent = finished(TTL + dt.timedelta(hours=1)), finished(TTL - dt.timedelta(hours=1))
-    failed_old = finished(TTL * 2, status=Status.FAILED, error="ModelError: nope")
+    failed_old = finished(TTL * 2, status=Status.FAILED, error="could not run 'secret text'", failure="model_error")
     unfinished = Job.create(model="m", task="feature-extraction", inputs=["x"], created_at=utcnow() - TTL * 3)
     report = purge(TTL)
     assert report.purged == 2
@@ -45,10 +45,21 @@ def test_the_purge_erases_jobs_finished_before_the_ttl_and_keeps_the_rest(databa
             job.task,
             job.finished_at,
         )
-    assert Job.get_by_id(failed_old.id).error == "ModelError: nope"  # the reason stays
+    assert (Job.get_by_id(failed_old.id).error, Job.get_by_id(failed_old.id).failure) == (None, "model_error")
     assert Job.get_by_id(recent.id).inputs == ["secret text"]
     assert Job.get_by_id(unfinished.id).inputs == ["x"]
     assert purge(TTL).purged == 0  # once
+
+
+def test_erasing_or_purging_leaves_nothing_of_the_output_the_error_or_the_webhook(database):
+    stored = finished(TTL * 2, webhook="https://hooks.example/x", webhook_events="succeeded")
+    assert Job.get_by_id(stored.id).vectors is not None  # the output really is in the float32 column
+    deleted = finished(dt.timedelta(minutes=1), status=Status.FAILED, error="bad input 'secret text'")
+    purge(TTL)
+    erase(deleted.id)
+    for job_id in (stored.id, deleted.id):
+        tomb = Job.get_by_id(job_id)
+        assert (tomb.result, tomb.vectors, tomb.error, tomb.webhook, tomb.webhook_events) == (None,) * 5
 
 
 def test_the_purge_works_in_bounded_batches(database):
