@@ -35,6 +35,9 @@ from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
 from core.outage import Outage
 from db import Failure, Job, Status
+from db.storable import unstorable
+
+CRASH_REASON = "the input may crash the worker (it ran alone on every start after the first)"
 
 logger = logging.getLogger(__name__)
 
@@ -271,17 +274,18 @@ class Batcher:
         seconds = time.perf_counter() - started
         metrics.ran(group.model, outputs, seconds)
         elapsed = round(seconds * 1000, 3)
-        return [
-            (job, {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed})
-            for job, output in zip(group.jobs, outputs, strict=True)
-        ]
+        return [(job, _succeeded(output, elapsed)) for job, output in zip(group.jobs, outputs, strict=True)]
+
+
+def _succeeded(output, elapsed: float) -> dict:
+    """A run's outcome for one job: its output, or its own failure when the database cannot store it."""
+    if (why := unstorable(output)) is not None:
+        return {"status": Status.FAILED, "failure": Failure.UNSTORABLE, "error": why, "inference_ms": elapsed}
+    return {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed}
 
 
 def _crashed(job: Job) -> str:
-    return (
-        f"gave up: started {job.attempts - 1} times without finishing; "
-        "the input may crash the worker (it ran alone on every start after the first)"
-    )
+    return f"gave up: started {job.attempts - 1} times without finishing; {CRASH_REASON}"
 
 
 def _resolve(futures: list[Future], value) -> None:

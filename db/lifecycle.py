@@ -29,6 +29,7 @@ class Failure:
     CRASHED = "crashed"  # started too often without finishing: it may be what kills the worker
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient faults outlasted the retries
     LOST = "lost"  # the sweeper sent it again and again and it never finished
+    UNSTORABLE = "unstorable_output"  # the model's output holds what the database cannot store: no retry
 
 
 # status -> the statuses it may move to

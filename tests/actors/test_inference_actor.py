@@ -224,3 +224,20 @@ def test_a_job_that_keeps_crashing_its_worker_is_failed_without_running_again(da
     assert stored.error.startswith(f"gave up: started {MAX_STARTS} times without finishing")
     assert model.calls == [(["hi", "there"], {"task": "feature-extraction"})]  # only the healthy job ran
     assert Job.get_by_id(healthy.id).status == Status.SUCCEEDED
+
+
+class NulModel:
+    """Generates a text holding U+0000 for an input that asks for it: what PostgreSQL's jsonb refuses."""
+
+    def __call__(self, inputs, **parameters):
+        return [{"generated_text": "a\x00b" if "nul" in text else text} for text in inputs]
+
+
+def test_an_output_the_database_cannot_store_fails_its_own_job_at_once_and_not_the_others(run):
+    bad = Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["nul please"])
+    good = new_job()
+    run(NulModel(), bad.id, good.id)
+    failed = Job.get_by_id(bad.id)
+    assert (failed.status, failed.failure, failed.attempts) == (Status.FAILED, "unstorable_output", 1)
+    assert "U+0000" in failed.error and failed.output is None
+    assert Job.get_by_id(good.id).status == Status.SUCCEEDED
