@@ -58,20 +58,7 @@ def test_the_production_quick_start_serves_a_job_under_honcho(tmp_path, models_d
     database.close_all()
 
     port = servers.free_port()
-    script = []
-    for line in quick_start():
-        if line.startswith("python3 -m venv"):
-            line = f'export PATH="{honcho.parent}:$PATH"'  # activate this environment, the one installed
-        if line.startswith("pip install"):
-            continue
-        line = re.sub(r"^export BROKER_URL=.*", f"export BROKER_URL='{broker_url}'", line)
-        line = re.sub(r"^export DATABASE_URL=.*", f"export DATABASE_URL='{database_url}'", line)
-        if line.startswith("export API_KEYS="):
-            script += [line, f'printf %s "$API_KEYS" > "{tmp_path / "key"}"']
-            continue
-        if line.startswith("honcho start"):
-            line = "exec " + line.replace("-p 8000", f"-p {port}")  # SIGTERM goes to honcho itself
-        script.append(line)
+    script = quick_start_script(honcho, broker_url, database_url, port, tmp_path)
     assert script[-1].startswith("exec honcho start"), script
     env = {
         "MODELS_DIR": str(models_dir),
@@ -119,3 +106,23 @@ def started_by(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def quick_start_script(honcho: Path, broker_url: str, database_url: str, port: int, tmp_path: Path) -> list[str]:
+    """The README's production block as a script for this machine: this environment's honcho, our own
+    database and vhost, a free port, the generated API key written where the test reads it."""
+    script = []
+    for line in quick_start():
+        if line.startswith("python3 -m venv"):
+            line = f'export PATH="{honcho.parent}:$PATH"'  # activate this environment, the one installed
+        if line.startswith("pip install"):
+            continue
+        line = re.sub(r"^export BROKER_URL=.*", f"export BROKER_URL='{broker_url}'", line)
+        line = re.sub(r"^export DATABASE_URL=.*", f"export DATABASE_URL='{database_url}'", line)
+        if line.startswith("export API_KEYS="):
+            script += [line, f'printf %s "$API_KEYS" > "{tmp_path / "key"}"']
+            continue
+        if line.startswith("honcho start"):
+            line = "exec " + line.replace("-p 8000", f"-p {port}")  # SIGTERM goes to honcho itself
+        script.append(line)
+    return script
