@@ -31,13 +31,12 @@ from typing import Any
 
 from actors import metrics
 from actors.connection import close_connection
+from actors.outcomes import crashed, fail_all, resolve, succeeded
 from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
+from core.errors import ModelUnavailable
 from core.outage import Outage
 from db import Failure, Job, Status
-from db.storable import unstorable
-
-CRASH_REASON = "the input may crash the worker (it ran alone on every start after the first)"
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ class Batcher:
             except Exception as e:  # the database is down: these messages are retried
                 self._outages["batch write"].failed(e)
                 self._release(list(futures))
-                _fail(futures, e)
+                fail_all(futures, e)
             finally:
                 close_connection()
                 self.progress.done("batch writer")
@@ -200,24 +199,25 @@ class Batcher:
                 metrics.started([claimed])
                 self._hold([claimed])
                 if claimed.attempts > MAX_STARTS:
-                    crashed = {"status": Status.FAILED, "failure": Failure.CRASHED, "error": _crashed(claimed)}
-                    self._save(futures, [(claimed, crashed)])
+                    self._save(futures, [(claimed, crashed(claimed))])
                 else:
                     self._save(futures, self._run(_Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
             self._outages["batch"].ok()
         except Exception as e:  # the database is down: every message not yet answered is retried
             self._outages["batch"].failed(e)
             self._release(list(futures))
-            _fail(futures, e)
+            fail_all(futures, e)
         finally:
             close_connection()  # back to the pool between batches
             for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
-                _resolve(waiting, None)
+                resolve(waiting, None)
         self.batches += 1
 
-    def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict | None]]) -> None:
-        """Write the outcomes (None: not reached within the batch's time bound, its message is retried)."""
-        done = [(job, fields) for job, fields in outcomes if fields is not None]
+    def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict | Exception | None]]) -> None:
+        """Write the outcomes (None: not reached within the batch's time bound; an exception: the worker could
+        not run it; either way its message is retried)."""
+        done = [(job, fields) for job, fields in outcomes if isinstance(fields, dict)]
+        Job.yield_leases({str(job.id): job.attempts for job, fields in outcomes if not isinstance(fields, dict)})
         if done:
             metrics.finished(done, Job.finish_many(done))
             self.jobs += len(done)
@@ -226,11 +226,12 @@ class Batcher:
         self._release([str(job.id) for job, _ in outcomes])
         for job, fields in outcomes:
             waiting = futures.pop(str(job.id), [])
-            if fields is None:
+            if not isinstance(fields, dict):
+                error = fields or BatchTimeout(f"the batch ran past its bound of {self.batch_timeout} s")
                 for future in waiting:
-                    future.set_exception(BatchTimeout(f"the batch ran past its bound of {self.batch_timeout} s"))
+                    future.set_exception(error)
             else:
-                _resolve(waiting, True)
+                resolve(waiting, True)
 
     @staticmethod
     def _groups(jobs: list[Job]) -> list[_Group]:
@@ -262,6 +263,9 @@ class Batcher:
                 outputs = split_outputs(ran, group.jobs)
         except BatchTimeout:
             return [(job, None) for job in group.jobs]
+        except ModelUnavailable as e:  # the worker's fault, not the jobs': their messages are retried
+            metrics.failed_run(group.model, e)
+            return [(job, e) for job in group.jobs]
         except Exception as e:
             metrics.failed_run(group.model, e)
             if len(group.jobs) > 1:  # find the input at fault: each job on its own
@@ -274,27 +278,4 @@ class Batcher:
         seconds = time.perf_counter() - started
         metrics.ran(group.model, outputs, seconds)
         elapsed = round(seconds * 1000, 3)
-        return [(job, _succeeded(output, elapsed)) for job, output in zip(group.jobs, outputs, strict=True)]
-
-
-def _succeeded(output, elapsed: float) -> dict:
-    """A run's outcome for one job: its output, or its own failure when the database cannot store it."""
-    if (why := unstorable(output)) is not None:
-        return {"status": Status.FAILED, "failure": Failure.UNSTORABLE, "error": why, "inference_ms": elapsed}
-    return {"status": Status.SUCCEEDED, "output": output, "inference_ms": elapsed}
-
-
-def _crashed(job: Job) -> str:
-    return f"gave up: started {job.attempts - 1} times without finishing; {CRASH_REASON}"
-
-
-def _resolve(futures: list[Future], value) -> None:
-    for future in futures:
-        future.set_result(value)
-
-
-def _fail(futures: dict[str, list[Future]], error: Exception) -> None:
-    for waiting in futures.values():
-        for future in waiting:
-            future.set_exception(error)
-    futures.clear()
+        return [(job, succeeded(output, elapsed)) for job, output in zip(group.jobs, outputs, strict=True)]

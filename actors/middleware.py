@@ -101,6 +101,7 @@ def short_reason(error: BaseException) -> str:
     from dramatiq.middleware.time_limit import TimeLimitExceeded
 
     from actors.runs import BatchTimeout
+    from core.errors import ModelUnavailable
 
     if isinstance(error, (peewee.DatabaseError, peewee.InterfaceError)) or type(error).__module__.startswith(
         ("psycopg2", "sqlite3")
@@ -112,6 +113,8 @@ def short_reason(error: BaseException) -> str:
         return "the time limit was exceeded"
     if isinstance(error, BatchTimeout):
         return "its batch ran past its time bound"
+    if isinstance(error, ModelUnavailable):
+        return "the model could not be loaded on a worker"
     if isinstance(error, OSError):
         return "a connection failed"
     return f"an unexpected error ({type(error).__name__})"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from actors.metrics import MODEL_LOAD_SECONDS
 from catalog import Catalog, prepared
-from core.errors import ModelNotPrepared, UnknownModel
+from core.errors import ModelNotPrepared, ModelUnavailable, UnknownModel
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,11 @@ class Runtimes:
         if not prepared(self.models_dir, name):
             raise ModelNotPrepared(f"model {name!r} is not prepared: run `inference-api models prepare {name}`")
         started = time.perf_counter()
-        model = runtime.load(path, intra_op_threads=self.intra_op_threads)
+        try:
+            model = runtime.load(path, intra_op_threads=self.intra_op_threads)
+        except Exception as e:  # ONNX Runtime, a file, memory: this worker's fault, retried (`ModelUnavailable`)
+            logger.error("could not load model %s from %s: %s: %s", name, path, type(e).__name__, e)
+            raise ModelUnavailable(f"model {name!r} could not be loaded on a worker") from e
         how = "preloaded" if self._preloading else "on first use"
         seconds = time.perf_counter() - started
         MODEL_LOAD_SECONDS.labels(name).observe(seconds)

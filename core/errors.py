@@ -102,3 +102,11 @@ class TimeBoundExceeded(InferenceError):
     """Work ran past its time bound before it reached a job: transient, the job's message is retried."""
 
     title = "Time bound exceeded"
+
+
+class ModelUnavailable(Unavailable):
+    """A prepared model could not be loaded on a worker (a file missing or damaged, ONNX Runtime's error, no
+    memory): the worker's fault, not the job's, so its message is retried; the library's message (paths
+    included) goes to the worker's log, never to a client."""
+
+    title = "Model unavailable"

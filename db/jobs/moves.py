@@ -83,6 +83,17 @@ class Moves:
         """Extend the leases of the jobs `held` (id -> the `attempts` of the claim that holds it) still
         running under that claim: a job taken over since by another worker (a later attempt) is not its to
         renew."""
+        return cls._lease_until(held, utcnow() + lease)
+
+    @classmethod
+    def yield_leases(cls, held: dict) -> int:
+        """End the leases of the jobs `held` (id -> the claim's `attempts`) that their worker claimed but could
+        not run (its batch's bound passed, its model would not load): the message retried for them takes
+        them over at once instead of waiting out the lease."""
+        return cls._lease_until(held, utcnow())
+
+    @classmethod
+    def _lease_until(cls, held: dict, until: dt.datetime) -> int:
         if not held:
             return 0
         claims: dict[int, list] = {}
@@ -91,7 +102,7 @@ class Moves:
         fenced = functools.reduce(
             operator.or_, [cls.id.in_(ids) & (cls.attempts == attempts) for attempts, ids in claims.items()]
         )
-        return cls.update(lease_expires_at=utcnow() + lease).where(fenced & (cls.status == Status.RUNNING)).execute()
+        return cls.update(lease_expires_at=until).where(fenced & (cls.status == Status.RUNNING)).execute()
 
     @classmethod
     def cancel(cls, job_id) -> bool:

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from actors.setup import worker_sender
-from core.errors import ModelError
+from core.errors import ModelError, ModelUnavailable
 from db import Job, Status
 from tests.doubles import FakeModel, FakeRuntimes, new_job
 
@@ -241,3 +241,22 @@ def test_an_output_the_database_cannot_store_fails_its_own_job_at_once_and_not_t
     assert (failed.status, failed.failure, failed.attempts) == (Status.FAILED, "unstorable_output", 1)
     assert "U+0000" in failed.error and failed.output is None
     assert Job.get_by_id(good.id).status == Status.SUCCEEDED
+
+
+class UnloadableRuntimes(FakeRuntimes):
+    """A worker whose model cannot be loaded (a damaged file): ONNX Runtime's message quotes its path."""
+
+    def get(self, name):
+        raise ModelUnavailable(f"model {name!r} could not be loaded on a worker")
+
+
+def test_a_model_that_cannot_be_loaded_retries_the_job_then_fails_it_naming_no_path(database, stub_worker):
+    job = new_job()
+    actors = worker_sender("stub://", UnloadableRuntimes(None))
+    actors.actor.options.update(max_retries=1, min_backoff=10, max_backoff=10)
+    stub_worker(actors.broker)
+    actors.send(job.id)
+    actors.broker.join(actors.actor.queue_name, timeout=10_000, fail_fast=False)  # dead-lettered
+    failed = Job.get_by_id(job.id)
+    assert (failed.status, failed.failure) == (Status.FAILED, "retries_exhausted")
+    assert failed.error == "gave up after 2 attempts: the model could not be loaded on a worker"

@@ -2,7 +2,7 @@ import pytest
 
 from actors.registry import Runtimes
 from catalog import Catalog
-from core.errors import ModelNotPrepared, UnknownModel
+from core.errors import ModelNotPrepared, ModelUnavailable, UnknownModel
 
 
 @pytest.fixture
@@ -37,3 +37,16 @@ def test_a_model_that_is_not_prepared_says_how_to_prepare_it(runtimes):
 def test_a_model_is_loaded_once_and_shared(models_dir):
     runtimes = Runtimes(Catalog.load(), models_dir)
     assert runtimes.get("all-MiniLM-L6-v2") is runtimes.get("all-MiniLM-L6-v2")
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_to_load_is_the_workers_fault_and_its_message_names_no_path(models_dir, tmp_path):
+    damaged = tmp_path / "all-MiniLM-L6-v2"
+    damaged.mkdir()
+    for source in (models_dir / "all-MiniLM-L6-v2").iterdir():  # the manifest and tokenizer, as prepared
+        if source.is_file() and source.suffix != ".onnx":
+            (damaged / source.name).write_bytes(source.read_bytes())
+    (damaged / "model.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(ModelUnavailable) as failed:
+        Runtimes(Catalog.load(), tmp_path).get("all-MiniLM-L6-v2")
+    assert str(tmp_path) not in failed.value.description and "/" not in failed.value.description

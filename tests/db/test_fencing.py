@@ -58,3 +58,12 @@ def test_a_lease_is_renewed_only_by_the_claim_that_holds_it(database):
     assert Job.renew({stale.id: stale.attempts}, dt.timedelta(hours=1)) == 0
     assert Job.get_by_id(stale.id).lease_expires_at < utcnow() + dt.timedelta(seconds=10)
     assert Job.renew({taken.id: taken.attempts}, dt.timedelta(hours=1)) == 1
+
+
+def test_a_lease_yielded_by_its_claim_lets_the_retried_message_take_the_job_at_once(database):
+    job = running_job(expired=False)
+    assert Job.yield_leases({str(job.id): job.attempts + 1}) == 0  # another claim's token yields nothing
+    assert Job.claim(job.id, lease=LEASE) is None
+    assert Job.yield_leases({str(job.id): job.attempts}) == 1
+    taken = Job.claim(job.id, lease=LEASE)
+    assert taken is not None and taken.attempts == job.attempts + 1
