@@ -84,8 +84,10 @@ def make_broker(
         # a write unacknowledged this long fails the socket: a publish waiting on its confirmation over a silent
         # link errors within the send's own bound (a sender), or within two heartbeats (a worker's acks)
         unacked = send_timeout if sends_only else 2 * heartbeat
+        # a sender's (re)connection tries every node within one send's bound, not each node for its own
+        connect = max(1.0, send_timeout / len(urls)) if sends_only else None
         for node, parameters in zip(urls, broker.parameters, strict=True):
-            bounded(node, parameters, heartbeat=heartbeat, blocked=send_timeout, unacked=unacked)
+            bounded(node, parameters, heartbeat=heartbeat, blocked=send_timeout, unacked=unacked, connect=connect)
         broker.add_middleware(PublishDeadline(send_timeout))
     for m in middleware:
         broker.add_middleware(m)
@@ -98,16 +100,26 @@ def nodes(url: str) -> list[str]:
 
 
 def bounded(
-    url: str, parameters: pika.ConnectionParameters, *, heartbeat: int, blocked: float, unacked: float = 20.0
+    url: str,
+    parameters: pika.ConnectionParameters,
+    *,
+    heartbeat: int,
+    blocked: float,
+    unacked: float = 20.0,
+    connect: float | None = None,
 ) -> None:
     """Bound every wait of a connection on a silent or blocked node, unless the node's URL sets its own
     (pika reads `?heartbeat=...` and the like): AMQP heartbeats (a silent peer dropped within about two),
     the TCP connect and the AMQP handshake, one attempt per node before the next node is tried, a broker
     that blocks publishers, and data the peer leaves unacknowledged (`TCP_USER_TIMEOUT`, `unacked` seconds:
     a publish waiting for its confirmation over a silent link fails then, where a heartbeat would take up
-    to two of its check intervals)."""
+    to two of its check intervals). `connect`: the TCP connect and the handshake to this node, in seconds,
+    where tighter than the defaults."""
     named = set(parse_qs(urlsplit(url).query))
-    for name, value in {**CONNECTION_BOUNDS, "heartbeat": heartbeat}.items():
+    bounds = {**CONNECTION_BOUNDS, "heartbeat": heartbeat}
+    if connect is not None:
+        bounds.update(socket_timeout=connect, stack_timeout=connect)
+    for name, value in bounds.items():
         if name not in named:
             setattr(parameters, name, value)
     parameters.blocked_connection_timeout = blocked
