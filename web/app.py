@@ -74,7 +74,7 @@ def create_app(
     openai_models = openai.Models(catalog, prepared)
     app.add_route("/v1/models", openai_models)
     app.add_route("/v1/models/{model}", openai_models, suffix="model")
-    add_bulk_routes(app, schema, embeddings)  # /v1/files and /v1/batches
+    add_bulk_routes(app, schema, embeddings, limits, prepared)  # /v1/files and /v1/batches
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))
     app.add_route("/docs", DocsPage())
     app.add_route("/docs/{asset}", DocsAsset())

@@ -75,6 +75,27 @@ def write_chunks(file_id: str, pieces: Iterable[bytes], *, start: int = 0) -> in
     return seq
 
 
+class ChunkWriter:
+    """Content written piece by piece, stored a chunk at a time as it fills: `close` stores the rest."""
+
+    def __init__(self, file_id: str):
+        self.file_id, self.bytes, self.lines = file_id, 0, 0
+        self._seq, self._buffer = 0, bytearray()
+
+    def write(self, piece: bytes) -> None:
+        self.bytes += len(piece)
+        self.lines += piece.count(b"\n")
+        self._buffer += piece
+        if len(self._buffer) >= CHUNK_BYTES:
+            self._seq = write_chunks(self.file_id, [bytes(self._buffer)], start=self._seq)
+            self._buffer.clear()
+
+    def close(self) -> None:
+        if self._buffer:
+            self._seq = write_chunks(self.file_id, [bytes(self._buffer)], start=self._seq)
+            self._buffer.clear()
+
+
 def read_chunks(file_id: str) -> Iterator[bytes]:
     """The content of `file_id`, one chunk at a time (one query a chunk: only one is ever in memory)."""
     seq = 0
