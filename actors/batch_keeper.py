@@ -2,8 +2,9 @@
 of the embedded mode's sweeper):
 
 - releases waiting requests of batches `in_progress` as jobs on the bulk lane (`actors.bulk`) while fewer
-  than `in_flight` released jobs are still queued, `chunk` requests per key in turn, so the lane's queue
-  stays short and the keys behind several batches take turns (docs/batches.md#the-bulk-lane);
+  than `in_flight` released jobs are still queued, `chunk` requests per key in turn (the key with the fewest
+  jobs under way first), so the lane's queue stays short and the keys behind several batches take turns
+  (docs/batches.md#the-bulk-lane);
 - ends a batch whose every line is answered: `finalizing`, its output and error files written, `completed`;
 - ends a batch asked to cancel (`cancelling`), or past its completion window (`expired`): its unfinished
   jobs canceled, what finished written, the rest answered in the error file;
@@ -65,6 +66,9 @@ def release(broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK) -> int:
     room = in_flight - lanes.in_flight()
     batch_ids = lanes.active_ids()
     owners = lanes.owners_waiting(batch_ids) if room > 0 and batch_ids else []
+    if owners:  # the key with the fewest jobs under way first: turns carry over from one pass to the next
+        under_way = lanes.unfinished_by_owner()
+        owners.sort(key=lambda owner: (under_way.get(owner, 0), owner))
     released = 0
     while room > 0 and owners:
         for owner in list(owners):

@@ -74,7 +74,8 @@ class Batcher:
         self._deadline = float("inf")
         self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
-        self._queue = Lanes()  # of (job id, future): interactive first, bulk in turns by key (`actors.lanes`)
+        # (job id, future)s: interactive first, bulk in turns by key, half a batch at most (`actors.lanes`)
+        self._queue = Lanes(bulk_per_batch=max(1, max_jobs // 2))
         self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
         self._started = self._batching = False
         self._lock = threading.Lock()

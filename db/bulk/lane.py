@@ -49,6 +49,18 @@ def owners_waiting(batch_ids: list[str]) -> list[str]:
     return sorted(row.owner for row in query)
 
 
+def unfinished_by_owner() -> dict[str, int]:
+    """Released bulk jobs not finished yet, per owner: who the lane serves now."""
+    query = (
+        BatchRequest.select(BatchRequest.owner, peewee.fn.COUNT(BatchRequest.id))
+        .join(Job, on=(BatchRequest.job == Job.id))
+        .where(Job.status.in_(sorted(UNFINISHED)))
+        .group_by(BatchRequest.owner)
+        .tuples()
+    )
+    return dict(query)
+
+
 def release(requests: list[BatchRequest]) -> list[Job]:
     """Their jobs, created queued in one transaction under the ids the requests hold."""
     rows = [
