@@ -49,8 +49,14 @@ def write_results(batch: Batch, unanswered: str = "batch_cancelled") -> Results:
         writer.close()
         if writer.lines:
             name = f"{batch.id}_{kind}.jsonl"
-            File.create(id=writer.file_id, owner=batch.owner, purpose="batch_output", filename=name,
-                        bytes=writer.bytes, lines=writer.lines)  # fmt: skip
+            File.create(
+                id=writer.file_id,
+                owner=batch.owner,
+                purpose="batch_output",
+                filename=name,
+                bytes=writer.bytes,
+                lines=writer.lines,
+            )
         ids.append(writer.file_id if writer.lines else None)
     return Results(ids[0], ids[1], output.lines, errors.lines)
 

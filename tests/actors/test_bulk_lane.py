@@ -79,14 +79,28 @@ def test_a_get_waits_for_an_item_and_gives_up_after_its_timeout():
 def make_batch(owner: str, lines: int) -> Batch:
     now = utcnow()
     batch = Batch.create(
-        id=new_batch_id(), owner=owner, endpoint="/v1/embeddings", input_file_id="file-in", completion_window="24h",
-        status=BatchStatus.IN_PROGRESS, created_at=now, expires_at=now + dt.timedelta(hours=1), total=lines,
-    )  # fmt: skip
+        id=new_batch_id(),
+        owner=owner,
+        endpoint="/v1/embeddings",
+        input_file_id="file-in",
+        completion_window="24h",
+        status=BatchStatus.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+        total=lines,
+    )
     for line in range(1, lines + 1):
         BatchRequest.create(
-            batch=batch.id, line=line, custom_id=str(line), owner=owner, model="m", task="feature-extraction",
-            inputs=["t"], parameters={}, job=uuid.uuid4(),
-        )  # fmt: skip
+            batch=batch.id,
+            line=line,
+            custom_id=str(line),
+            owner=owner,
+            model="m",
+            task="feature-extraction",
+            inputs=["t"],
+            parameters={},
+            job=uuid.uuid4(),
+        )
     return batch
 
 

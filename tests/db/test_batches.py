@@ -42,9 +42,16 @@ def test_only_old_chunks_without_a_file_are_dropped(database):
 def make_batch(owner: str, lines: int, *, invalid: int = 0) -> Batch:
     now = utcnow()
     batch = Batch.create(
-        id=new_batch_id(), owner=owner, endpoint="/v1/embeddings", input_file_id="file-in", completion_window="24h",
-        status=BatchStatus.IN_PROGRESS, created_at=now, expires_at=now + dt.timedelta(hours=24), total=lines,
-    )  # fmt: skip
+        id=new_batch_id(),
+        owner=owner,
+        endpoint="/v1/embeddings",
+        input_file_id="file-in",
+        completion_window="24h",
+        status=BatchStatus.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=24),
+        total=lines,
+    )
     for line in range(1, lines + 1):
         fields = {"batch": batch.id, "line": line, "custom_id": f"c{line}", "owner": owner}
         if line <= invalid:

@@ -30,9 +30,18 @@ from web.validation import Limits, read_json
 
 INSERT_ROWS = 500  # requests inserted per statement
 MAX_METADATA_KEYS, MAX_METADATA_CHARS = 16, 512  # as OpenAI
-FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after")
-TIMES = ("created_at", "expires_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at",
-         "expired_at", "cancelling_at", "cancelled_at")  # fmt: skip
+FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata")
+TIMES = (
+    "created_at",
+    "expires_at",
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
 
 
 def batch_view(batch: Batch) -> dict[str, Any]:
@@ -59,8 +68,7 @@ def not_found(batch_id: str) -> falcon.HTTPError:
 
 
 class Batches:
-    def __init__(self, request: RequestSchema, embeddings: EmbeddingsSchema, limits: Limits,
-                 prepared: PreparedModels):  # fmt: skip
+    def __init__(self, request: RequestSchema, embeddings: EmbeddingsSchema, limits: Limits, prepared: PreparedModels):
         self.request, self.embeddings, self.limits, self.prepared = request, embeddings, limits, prepared
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -129,7 +137,11 @@ class Batches:
             raise invalid("`input_file_id` must be the id of a file uploaded with purpose `batch`", "input_file_id")
         found = File.find(file_id, owner)
         if found is None or found.purpose != "batch":
-            raise invalid(f"no input file {file_id!r} with purpose `batch`", "input_file_id", code="invalid_file")
+            error = falcon.HTTPNotFound(
+                title="Not found", description=f"no input file {file_id!r} with purpose `batch`", code="file_not_found"
+            )
+            error.field = "input_file_id"
+            raise error
         return found
 
 

@@ -24,6 +24,7 @@ PURPOSES = ("batch",)
 MAX_FILE_BYTES = 200 * 1000 * 1000  # OpenAI's limit for a batch input file
 MAX_LINES = 50_000  # requests in one batch, as OpenAI
 READ_BYTES = 64 * 1024  # read from the request stream at a time
+CONTENT_TYPE = "application/octet-stream"  # a file's content is given back as it was uploaded
 
 
 class TooLarge(Exception):
@@ -101,11 +102,15 @@ class Files:
                     counter = _Counter(part.stream, self.max_bytes, self.max_lines)
                     write_chunks(file_id, counter)
                     stored = (part.filename or "upload.jsonl", counter.bytes, counter.total_lines())
+                else:
+                    raise invalid(f"unknown field `{part.name}`: send `purpose` and `file`", part.name)
             if purpose not in PURPOSES:
                 raise invalid(f"`purpose` must be one of {', '.join(PURPOSES)}", "purpose")
             if stored is None:
                 raise invalid("no `file` field: send the file as the multipart field `file`", "file")
             name, size, lines = stored
+            if size == 0:
+                raise invalid("the file is empty", "file")
             row = File.create(
                 id=file_id, owner=owner_of(req), purpose=purpose, filename=name[:255], bytes=size, lines=lines
             )
@@ -131,7 +136,7 @@ class Files:
 
     def on_get_content(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
         row = self._find(req, file_id)
-        resp.content_type = "application/jsonl" if row.filename.endswith(".jsonl") else falcon.MEDIA_TEXT
+        resp.content_type = CONTENT_TYPE
         resp.content_length = row.bytes
         resp.stream = _streamed(row.id)
 

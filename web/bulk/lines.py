@@ -45,8 +45,14 @@ def _refuse_constant(literal: str) -> Any:
 class LineReader:
     """Reads the lines of one input file for one endpoint."""
 
-    def __init__(self, endpoint: str, request: RequestSchema, embeddings: EmbeddingsSchema, limits: Limits,
-                 prepared: PreparedModels):  # fmt: skip
+    def __init__(
+        self,
+        endpoint: str,
+        request: RequestSchema,
+        embeddings: EmbeddingsSchema,
+        limits: Limits,
+        prepared: PreparedModels,
+    ):
         self.endpoint, self.request, self.embeddings = endpoint, request, embeddings
         self.limits, self.prepared = limits, prepared
         self.seen: set[str] = set()

@@ -32,7 +32,9 @@ def page(model, owner: str, req: falcon.Request, view: Callable[[Any], dict], wh
     if after := req.get_param("after"):
         anchor = model.get_or_none((model.id == after) & (model.owner == owner))
         if anchor is None:
-            raise invalid(f"`after`: no such id {after!r}", "after")
+            error = falcon.HTTPNotFound(title="Not found", description=f"`after`: no such id {after!r}")
+            error.field = "after"
+            raise error
         older = (model.created_at < anchor.created_at) | (
             (model.created_at == anchor.created_at) & (model.id < anchor.id)
         )
