@@ -87,3 +87,26 @@ def test_a_batchs_answers_come_in_line_order_with_their_jobs(database, monkeypat
     assert [r.line for r, _ in answered] == [1, 2, 3, 4, 5]
     assert [job is not None for _, job in answered] == [False, True, True, False, False]
     assert answered[1][1].inputs == ["t2"]
+
+
+def test_the_purge_drops_ended_batches_requests_and_files_and_old_uploads_no_running_batch_reads(database):
+    from db.retention import purge
+
+    old = utcnow() - dt.timedelta(days=3)
+    ended = make_batch("key-a", 2)
+    File.create(id="file-out", purpose="batch_output", filename="o", bytes=1, created_at=old)
+    files.write_chunks("file-out", [b"x"])
+    Batch.update(status=BatchStatus.COMPLETED, created_at=old, output_file_id="file-out").where(
+        Batch.id == ended.id
+    ).execute()
+    running = make_batch("key-a", 1)
+    for file_id in ("file-in", "file-unused"):
+        File.create(id=file_id, purpose="batch", filename="i", bytes=1, created_at=old)
+    Batch.update(input_file_id="file-in").where(Batch.id == running.id).execute()
+    report = purge(dt.timedelta(days=1))
+    assert report.bulk == (1, 1)
+    assert BatchRequest.select().where(BatchRequest.batch == ended.id).count() == 0
+    assert BatchRequest.select().where(BatchRequest.batch == running.id).count() == 1
+    assert sorted(f.id for f in File.select()) == ["file-in"]  # the running batch's input stays
+    assert FileChunk.select().count() == 0
+    assert Batch.get_by_id(ended.id).status == BatchStatus.COMPLETED  # the row stays, a tombstone

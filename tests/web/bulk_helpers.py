@@ -5,8 +5,10 @@ import json
 BOUNDARY = "b0undary-7f3a"
 
 
-def multipart(content: bytes, *, purpose: str | None = "batch", name: str = "in.jsonl") -> dict:
+def multipart(content: bytes, *, purpose: str | None = "batch", name: str = "in.jsonl", extra: str = "") -> dict:
     body = b""
+    if extra:
+        body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{extra}"\r\n\r\nx\r\n'.encode()
     if purpose is not None:
         body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n{purpose}\r\n'.encode()
     body += (

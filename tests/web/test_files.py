@@ -97,8 +97,10 @@ def test_a_file_past_the_line_limit_is_refused_and_leaves_nothing(client):
         (lambda c: upload(c, CONTENT, purpose="fine-tune"), "purpose"),
         (lambda c: upload(c, CONTENT, purpose=None), "purpose"),
         (lambda c: c.simulate_post("/v1/files", json={"purpose": "batch"}), None),
+        (lambda c: upload(c, b""), "file"),
+        (lambda c: upload(c, CONTENT, extra="model"), "model"),
     ],
-    ids=["another purpose", "no purpose", "json body"],
+    ids=["another purpose", "no purpose", "json body", "an empty file", "another field"],
 )
 def test_a_bad_upload_is_a_clear_4xx_in_openais_shape(client, send, param):
     refused = send(client)
