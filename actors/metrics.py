@@ -33,11 +33,9 @@ IN_PROGRESS = Gauge(
     "dramatiq_messages_inprogress", "The number of messages in progress.", LABELS, multiprocess_mode="livesum"
 )
 DELAYED = Gauge(
-    "dramatiq_delayed_messages_inprogress",
-    "The number of delayed messages in memory.",
-    LABELS,
+    "dramatiq_delayed_messages_inprogress", "The number of delayed messages in memory.", LABELS,
     multiprocess_mode="livesum",
-)
+)  # fmt: skip
 MESSAGE_SECONDS = Histogram(
     "dramatiq_message_duration_seconds", "The time spent processing messages.", LABELS, buckets=SECONDS
 )
@@ -47,29 +45,23 @@ WORKER_PROCESSES = Gauge(
     "inference_api_worker_processes", "Worker processes running (booted, not shut down).", multiprocess_mode="livesum"
 )
 INFERENCE_SECONDS = Histogram(
-    "inference_api_inference_duration_seconds",
-    "Model time of one run (a batch of jobs or one job).",
-    ["model"],
+    "inference_api_inference_duration_seconds", "Model time of one run (a batch of jobs or one job).", ["model"],
     buckets=SECONDS,
-)
+)  # fmt: skip
 QUEUE_WAIT_SECONDS = Histogram(
     "inference_api_queue_wait_seconds", "From a job's creation to its start by a worker.", ["model"], buckets=SECONDS
 )
 BATCH_SIZE = Histogram(
-    "inference_api_batch_size",
-    "Inputs run together in one model run.",
-    ["model"],
+    "inference_api_batch_size", "Inputs run together in one model run.", ["model"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-)
+)  # fmt: skip
 INPUTS = Counter("inference_api_inputs_processed", "Inputs run through a model.", ["model"])
 TOKENS = Counter("inference_api_tokens_processed", "Tokens the outputs report (embedded or generated).", ["model"])
 FINISHED = Counter("inference_api_jobs_finished", "Jobs finished by a worker, by final status.", ["model", "status"])
 MODEL_LOAD_SECONDS = Histogram(
-    "inference_api_model_load_duration_seconds",
-    "Time to load a model into a worker process.",
-    ["model"],
+    "inference_api_model_load_duration_seconds", "Time to load a model into a worker process.", ["model"],
     buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
-)
+)  # fmt: skip
 RUNTIME_ERRORS = Counter(
     "inference_api_runtime_errors", "Model runs that raised, by model and exception type.", ["model", "error"]
 )

@@ -27,16 +27,13 @@ SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter(
-    "inference_api_http_requests",
-    "HTTP requests answered, by route template, method and status.",
+    "inference_api_http_requests", "HTTP requests answered, by route template, method and status.",
     ["route", "method", "status"],
-)
+)  # fmt: skip
 REQUEST_SECONDS = Histogram(
-    "inference_api_http_request_duration_seconds",
-    "Time to answer an HTTP request, waiting included.",
-    ["route", "method"],
-    buckets=SECONDS,
-)
+    "inference_api_http_request_duration_seconds", "Time to answer an HTTP request, waiting included.",
+    ["route", "method"], buckets=SECONDS,
+)  # fmt: skip
 ACCEPTED = Counter("inference_api_jobs_accepted", "Jobs accepted (202 or 200), by model and task.", ["model", "task"])
 REFUSED = Counter(
     "inference_api_jobs_refused",
@@ -44,15 +41,13 @@ REFUSED = Counter(
     ["reason"],
 )
 PUBLISH_SECONDS = Histogram(
-    "inference_api_publish_duration_seconds",
-    "Time to publish a group's message (until the broker confirms).",
+    "inference_api_publish_duration_seconds", "Time to publish a group's message (until the broker confirms).",
     buckets=SECONDS,
-)
+)  # fmt: skip
 GROUP_SIZE = Histogram(
-    "inference_api_accept_group_size",
-    "Jobs accepted together: one insert, one commit and one message for all.",
+    "inference_api_accept_group_size", "Jobs accepted together: one insert, one commit and one message for all.",
     buckets=(1, 2, 4, 8, 16, 32, 64),
-)
+)  # fmt: skip
 WAITING = Gauge("inference_api_waiting_requests", "Requests waiting for their job to finish (Prefer: wait, ?wait=).")
 
 REQUEST_ID_MAX = 128
@@ -141,10 +136,9 @@ class QueueDepth:
     def collect(self):
         depths = self.depths()
         ready = GaugeMetricFamily(
-            "inference_api_queue_messages",
-            "Messages ready in the broker's queue (read every few seconds).",
+            "inference_api_queue_messages", "Messages ready in the broker's queue (read every few seconds).",
             labels=["queue"],
-        )
+        )  # fmt: skip
         consumers = GaugeMetricFamily(
             "inference_api_queue_consumers", "Consumers of the broker's queue (RabbitMQ only).", labels=["queue"]
         )

@@ -77,12 +77,9 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.batch:
         return _run_batch(args, records, out, parameters)
     options = Options(
-        model=args.model,
-        parameters=parameters,
-        batch_size=args.batch_size,
-        concurrency=args.concurrency,
+        model=args.model, parameters=parameters, batch_size=args.batch_size, concurrency=args.concurrency,
         job_timeout=args.job_timeout,
-    )
+    )  # fmt: skip
     client = Client(args.url, timeout=args.timeout, max_retries=args.retries, max_connections=args.concurrency + 2)
     submitter = Submitter(client, records, ResultsFile(out), options)
     handlers = {}

@@ -71,12 +71,8 @@ def test_jobs_created_together_read_back_as_created_one_by_one(database):
     alone = Job.create(**fields, inputs=["alone"])
     for job in jobs:
         stored = Job.get_by_id(job.id)
-        assert stored.__data__ == {
-            **Job.get_by_id(alone.id).__data__,
-            "id": job.id,
-            "inputs": job.inputs,
-            "created_at": job.created_at,
-        }
+        assert stored.__data__ == {**Job.get_by_id(alone.id).__data__, "id": job.id, "inputs": job.inputs,
+                                   "created_at": job.created_at}  # fmt: skip
         assert (stored.status, stored.attempts, stored.sweeps) == (Status.QUEUED, 0, 0)
 
 

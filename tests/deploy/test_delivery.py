@@ -162,21 +162,12 @@ def test_checkov_passes_over_manifests_dockerfiles_and_workflows_with_documented
     shutil.copytree(rendered_dir, tmp_path / "rendered")
     result = run(
         tool("checkov"),
-        "--directory",
-        str(tmp_path),
-        "--framework",
-        "kubernetes",
-        "dockerfile",
-        "github_actions",
-        "--skip-check",
-        ",".join(CHECKOV_SKIPS),
-        "--skip-download",
-        "--compact",
-        "--quiet",
-        "--output",
-        "json",
+        "--directory", str(tmp_path),
+        "--framework", "kubernetes", "dockerfile", "github_actions",
+        "--skip-check", ",".join(CHECKOV_SKIPS),
+        "--skip-download", "--compact", "--quiet", "--output", "json",
         timeout=300,
-    )
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     reports = yaml.safe_load(result.stdout)  # JSON is YAML
     reports = reports if isinstance(reports, list) else [reports]

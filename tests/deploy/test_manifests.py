@@ -181,13 +181,8 @@ def test_the_minikube_overlay_fits_a_small_laptop(objects):
     for unit, budget in (("cpu", 900), ("memory", 4096)):
         running = sum(
             requests(kind, name, unit)
-            for kind, name in [
-                ("Deployment", "api"),
-                ("Deployment", "worker"),
-                ("StatefulSet", "postgres"),
-                ("StatefulSet", "rabbitmq"),
-                ("Deployment", "sweeper"),
-            ]
-        )
+            for kind, name in [("Deployment", "api"), ("Deployment", "worker"), ("StatefulSet", "postgres"),
+                               ("StatefulSet", "rabbitmq"), ("Deployment", "sweeper")]
+        )  # fmt: skip
         jobs = max(requests("Job", "migrate", unit), requests("Job", "prepare-models", unit))
         assert running + jobs <= budget, f"{unit}: {running} + {jobs} requested, {budget} available"

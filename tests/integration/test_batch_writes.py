@@ -67,15 +67,9 @@ def test_a_group_insert_reads_back_as_jobs_created_one_by_one(postgres, monkeypa
     fields = {"model": "m", "task": "feature-extraction", "parameters": {"normalize": False}, "owner": "k1"}
     rows = [
         {**fields, "inputs": ["plain"]},
-        {
-            **fields,
-            "inputs": ["hooked", "twice"],
-            "webhook": "https://example.com/h",
-            "webhook_events": "failed",
-            "idempotency_key": "key-1",
-            "request_hash": "ab" * 32,
-        },
-    ]
+        {**fields, "inputs": ["hooked", "twice"], "webhook": "https://example.com/h", "webhook_events": "failed",
+         "idempotency_key": "key-1", "request_hash": "ab" * 32},
+    ]  # fmt: skip
     jobs = Job.create_many(rows)
     alone = Job.get_by_id(Job.create(**fields, inputs=["alone"]).id).__data__
     for job, row in zip(jobs, rows, strict=True):

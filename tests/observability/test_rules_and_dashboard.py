@@ -72,14 +72,8 @@ def test_the_dashboard_covers_what_an_operator_needs_at_a_glance():
 
 
 def test_the_dashboard_queries_parse(tmp_path):
-    rules = {
-        "groups": [
-            {
-                "name": "dashboard",
-                "rules": [{"record": f"dashboard:q{i}", "expr": e} for i, e in enumerate(dashboard_queries())],
-            }
-        ]
-    }
+    rules = {"groups": [{"name": "dashboard", "rules": [{"record": f"dashboard:q{i}", "expr": e}
+                                                         for i, e in enumerate(dashboard_queries())]}]}  # fmt: skip
     path = tmp_path / "dashboard_rules.yml"
     path.write_text(yaml.safe_dump(rules))
     done = promtool("check", "rules", str(path))  # PromQL parse errors fail here

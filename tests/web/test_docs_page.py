@@ -48,20 +48,10 @@ def test_every_route_of_the_document_is_on_the_rendered_page(app, server):
     browser = chromium()
     documented = TestClient(app).simulate_get("/openapi.json").json["paths"]
     dom = subprocess.run(
-        [
-            browser,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            f"{server}/docs",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+        [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom",
+         f"{server}/docs"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
     rendered = {
         (method.lower(), html.unescape(path))
         for method, path in re.findall(
