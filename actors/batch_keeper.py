@@ -107,13 +107,18 @@ def end(batch: Batch, target: str, unanswered: str) -> None:
 
 
 class BatchKeeper(threading.Thread):
-    """`keep` every `every` seconds until `stopping` is set; survives outages, logging each once."""
+    """`keep` every `every` seconds until `stopping` is set; survives outages, logging each once. Beside a
+    sweeper it reports its failures through the sweeper's `outage` and leaves the recovery to the sweeper's
+    next good pass: the process logs an outage of its servers once, whichever loop met it first."""
 
-    def __init__(self, sender, *, every: float = 1.0, stopping: threading.Event | None = None):
+    def __init__(
+        self, sender, *, every: float = 1.0, stopping: threading.Event | None = None, outage: Outage | None = None
+    ):
         super().__init__(name="batch-keeper", daemon=True)
         self.sender, self.every = sender, every
         self.stopping = stopping or threading.Event()
-        self.outage = Outage(logger, "batch keeping")
+        self.shared = outage is not None
+        self.outage = outage or Outage(logger, "batch keeping")
 
     def run(self) -> None:
         while not self.stopping.wait(self.every):
@@ -127,5 +132,6 @@ class BatchKeeper(threading.Thread):
             return None
         finally:
             close_connection()
-        self.outage.ok()
+        if not self.shared:
+            self.outage.ok()
         return released

@@ -98,7 +98,7 @@ class Sweeper(threading.Thread):
         self.echo = echo  # print each report (the command's output)
         self.stopping = threading.Event()
         self.outage = Outage(logger, "sweep")
-        self.keeper = BatchKeeper(sender, stopping=self.stopping)  # batches move on every second, beside the sweeps
+        self.keeper = BatchKeeper(sender, stopping=self.stopping, outage=self.outage)  # every second, beside the sweeps
 
     def run(self) -> None:
         if not self.keeper.is_alive():
