@@ -31,6 +31,7 @@ from typing import Any
 
 from actors import metrics
 from actors.connection import close_connection
+from actors.lanes import INTERACTIVE, Lanes
 from actors.outcomes import crashed, fail_all, resolve, succeeded
 from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
@@ -75,24 +76,25 @@ class Batcher:
         self._deadline = float("inf")
         self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
-        self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
+        # (job id, future)s: interactive first, bulk in turns by key, half a batch at most (`actors.lanes`)
+        self._queue = Lanes(bulk_per_batch=max(1, max_jobs // 2))
         self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
         self._started = self._batching = False
         self._lock = threading.Lock()
         self._last_size = 0
         self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)
-        self.batches = 0  # counters for tests and metrics
-        self.jobs = 0
+        self.batches = self.jobs = 0  # counters for tests and metrics
 
     def submit(self, job_id) -> Future:
         """Queue a job; the future resolves once its outcome is saved (or raises a transient error)."""
         return self.submit_many([job_id])[0]
 
-    def submit_many(self, job_ids) -> list[Future]:
-        """Queue several jobs at once: queued before the batcher thread first runs, they share its first batch."""
+    def submit_many(self, job_ids, *, lane: str = INTERACTIVE, owner: str = "") -> list[Future]:
+        """Queue several jobs at once (of `owner`, on `lane`): queued before the batcher thread first runs,
+        they share its first batch."""
         futures = [Future() for _ in job_ids]
         for job_id, future in zip(job_ids, futures, strict=True):
-            self._queue.put((str(job_id), future))
+            self._queue.put((str(job_id), future), lane, owner)
         self._start(batching=True)
         return futures
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from dramatiq.middleware import Retries
 
-from actors import inference, webhooks
+from actors import bulk, inference, webhooks
 from actors.batching import Batcher
 from actors.broker import DEFAULT_HEARTBEAT, make_broker
 from actors.delivery import Deliverer
@@ -91,10 +91,14 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
     secret = settings.webhook_secret
     deliver = Deliverer(secret, allow_private=settings.webhook_allow_private) if secret else None
     sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver), batcher=batcher)
+    bulk.declare(broker, batcher)  # the bulk lane: its jobs go to the same batcher's bulk lane
     batcher.on_saved = sender.deliver_webhooks
     broker.add_middleware(RetriesExhausted(sender), before=Retries)
     if isinstance(broker, CoalescingRabbitmqBroker):  # RabbitMQ: the consumer hands messages to the batcher
-        dispatch = Dispatch(batcher)
-        broker.add_middleware(dispatch)
-        broker.dispatchers[dispatch.queue_name] = dispatch
+        for dispatch in (
+            Dispatch(batcher),
+            Dispatch(bulk.BulkSubmitter(batcher), queue_name=bulk.QUEUE, actor_name=bulk.ACTOR),
+        ):
+            broker.add_middleware(dispatch)
+            broker.dispatchers[dispatch.queue_name] = dispatch
     return sender

@@ -18,7 +18,7 @@ Sending again is always safe: the actor is idempotent and saves are fenced by th
 first message was only slow runs once. It runs as `inference-api sweep` (a Kubernetes CronJob, or
 `--every N` under a supervisor) and, in the embedded mode, as a thread; a loop survives outages of the
 database or the broker and logs once each. It also sends again webhook deliveries whose message was lost
-(delivery is at least once).
+(delivery is at least once). Beside it, looping, runs the batch keeper (`actors.batch_keeper`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 
 from actors import webhooks
+from actors.batch_keeper import BatchKeeper
 from actors.connection import close_connection
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.outage import Outage
@@ -97,8 +98,11 @@ class Sweeper(threading.Thread):
         self.echo = echo  # print each report (the command's output)
         self.stopping = threading.Event()
         self.outage = Outage(logger, "sweep")
+        self.keeper = BatchKeeper(sender, stopping=self.stopping, outage=self.outage)  # every second, beside the sweeps
 
     def run(self) -> None:
+        if not self.keeper.is_alive():
+            self.keeper.start()
         while not self.stopping.wait(self.every):
             self.sweep_once()
 

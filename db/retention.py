@@ -1,4 +1,5 @@
-"""Retention: finished jobs keep their inputs and output for `RESULT_TTL`, then lose them.
+"""Retention: finished jobs keep their inputs and output for `RESULT_TTL`, then lose them; so do files and
+the batches of the Batch API (`db.bulk.retention`).
 
 The purge and a client's DELETE both leave the row as a tombstone (id, status, model, task, times, the
 failure's code, webhook deliveries) and drop what the client sent and got (inputs, parameters, output, its
@@ -15,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from db.base import utcnow
+from db.bulk.retention import purge_bulk
 from db.connection import database
 from db.jobs import Job
 from db.lifecycle import TERMINAL
@@ -39,9 +41,13 @@ ERASED = {
 class PurgeReport:
     purged: int = 0
     batches: int = 0
+    bulk: tuple[int, int] = (0, 0)  # batches (of the Batch API) and files purged (`db.bulk.retention`)
 
     def __str__(self) -> str:
-        return f"purge: {self.purged} finished job(s) lost their inputs and output in {self.batches} batch(es)"
+        return (
+            f"purge: {self.purged} finished job(s) lost their inputs and output in {self.batches} batch(es); "
+            f"{self.bulk[0]} ended batch(es) lost their requests and files, {self.bulk[1]} file(s) deleted"
+        )
 
 
 def erase(job_id) -> bool:
@@ -73,6 +79,7 @@ def purge(ttl: dt.timedelta, *, batch: int = BATCH, now: dt.datetime | None = No
                 report.purged += Job.update(**ERASED, purged_at=utcnow()).where(Job.id.in_(ids)).execute()
                 report.batches += 1
         if len(ids) < batch:
+            report.bulk = purge_bulk(cutoff, now or utcnow())
             return report
 
 

@@ -17,6 +17,7 @@ from db.base import dumps
 from web import errors, openapi
 from web.admission import Backlog
 from web.auth import BearerAuth
+from web.bulk.routes import add_routes as add_bulk_routes
 from web.embeddings import EmbeddingsSchema
 from web.intake import Intake
 from web.limits import KeyLimits, Policy, RequestRate
@@ -81,6 +82,7 @@ def create_app(
     openai_models = openai.Models(catalog, prepared)
     app.add_route("/v1/models", openai_models)
     app.add_route("/v1/models/{model}", openai_models, suffix="model")
+    add_bulk_routes(app, schema, embeddings, limits, prepared)  # /v1/files and /v1/batches
     app.add_route("/openapi.json", OpenAPI(openapi.document(config, catalog, schema, embeddings)))
     app.add_route("/docs", DocsPage())
     app.add_route("/docs/{asset}", DocsAsset())

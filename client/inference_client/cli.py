@@ -46,6 +46,12 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--retries", type=int, default=8, help="retries of 429, 503 and lost connections (default: 8)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="run the file as one batch of the Batch API, on the bulk lane: uploaded, followed, then downloaded "
+        "(no resume: run it again for a new batch)",
+    )
 
 
 def run_submit(args: argparse.Namespace) -> int:
@@ -68,6 +74,8 @@ def run_submit(args: argparse.Namespace) -> int:
     if out.resolve() == args.file.resolve():
         return _say("--out must not be the input file", EXIT_USAGE)
 
+    if args.batch:
+        return _run_batch(args, records, out, parameters)
     options = Options(
         model=args.model, parameters=parameters, batch_size=args.batch_size, concurrency=args.concurrency,
         job_timeout=args.job_timeout,
@@ -105,6 +113,39 @@ def run_submit(args: argparse.Namespace) -> int:
         status = 128 + signal.Signals[summary.stopped_by].value
         return _say(f"interrupted ({summary.stopped_by}): {where}; {resume}", status)
     return EXIT_FAILED if summary.failures else 0
+
+
+def _run_batch(args: argparse.Namespace, records: list, out: Path, parameters: dict | None) -> int:
+    """`submit --batch`: the records as one batch, followed to its end, the results written in input order."""
+    from inference_client.batches import create_batch, follow, requests_of, results_of, upload
+    from inference_client.client import Client
+    from inference_client.errors import APIError, TransportError
+    from inference_client.submit import ResultsFile
+
+    if out.exists():
+        return _say(f"{out} exists: a batch writes a new results file; pick another --out", EXIT_USAGE)
+    with Client(args.url, timeout=args.timeout, max_retries=args.retries) as client:
+        try:
+            uploaded = upload(
+                client, requests_of(records, model=args.model, parameters=parameters), name=args.file.name
+            )
+            batch = create_batch(client, uploaded["id"], endpoint="/inference")
+            print(f"{PROG}: batch {batch['id']} of {len(records)} lines", file=sys.stderr)
+            batch = follow(client, batch["id"], progress=not args.quiet)
+            entries = results_of(client, batch, records, out.with_name(out.name + ".part"))
+        except (APIError, TransportError) as e:
+            return _say(f"error: {e}", EXIT_FAILED)
+    results = ResultsFile(out)
+    results.write(entries)
+    results.close()
+    failed = [entry for entry in entries if "error" in entry]
+    print(
+        f"{PROG}: batch {batch['id']} {batch['status']}: {len(entries) - len(failed)} of {len(entries)} lines in {out}",
+        file=sys.stderr,
+    )
+    for entry in failed[:5]:
+        print(f"  line {entry['line']}: {entry['error']}", file=sys.stderr)
+    return EXIT_FAILED if failed or batch["status"] != "completed" else 0
 
 
 def main(argv: list[str] | None = None, *, prog: str = "python -m inference_client") -> None:

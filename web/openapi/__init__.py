@@ -16,7 +16,7 @@ from catalog import Catalog
 from core.config import Config
 from web.auth import OPEN_PATHS
 from web.embeddings import EmbeddingsSchema
-from web.openapi import answers, jobs, openai, service
+from web.openapi import answers, bulk, jobs, openai, service
 from web.openapi.parts import Operations
 from web.request import RequestSchema
 
@@ -29,11 +29,13 @@ def document(config: Config, catalog: Catalog, request: RequestSchema, embedding
         **jobs.paths(config, catalog, operations),
         **service.paths(catalog, operations),
         **openai.paths(config, embeddings, operations),
+        **bulk.paths(config, operations),
     }
     components: dict[str, Any] = {
         "schemas": {**request.json_schemas(), **answers.schemas(catalog), **openai.schemas(embeddings)},
         "responses": answers.responses(operations.secured),
     }
+    components["schemas"].update(bulk.schemas())
     if operations.secured:
         components["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "an API key: `Authorization: Bearer <key>`"}

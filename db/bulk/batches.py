@@ -1,0 +1,130 @@
+"""Batches as OpenAI's Batch API describes them: a `batch` row (endpoint, input file, status and the time
+of each status, output and error files) and one `batch_request` row per input line.
+
+A valid line's request holds the job it stands for (model, task, inputs, parameters), validated by the API
+when the batch was created; its job is created later, when the bulk lane has room (`release`), so a batch
+of 50,000 lines is not 50,000 queued jobs at once, and batches of several keys take turns. A line that was
+not valid holds its error instead and never becomes a job. Every line is answered once, in the output
+file or the error file, when the batch ends (`actors.batch_keeper`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import peewee
+
+from core.owners import OPEN
+from db.base import BaseModel, dumps, utcnow
+from db.jobs import Job
+from db.lifecycle import Status
+
+
+class BatchStatus:
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+
+ALL = tuple(value for name, value in vars(BatchStatus).items() if name.isupper())
+ENDED = frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
+WINDOWS = {"24h": dt.timedelta(hours=24)}
+
+
+def new_batch_id() -> str:
+    return "batch_" + secrets.token_hex(12)
+
+
+def new_request_id() -> str:
+    return "batch_req_" + secrets.token_hex(12)
+
+
+class Batch(BaseModel):
+    id = peewee.CharField(max_length=40, primary_key=True)
+    owner = peewee.CharField(max_length=32, default=OPEN)
+    endpoint = peewee.CharField(max_length=64)
+    input_file_id = peewee.CharField(max_length=40)
+    completion_window = peewee.CharField(max_length=8)
+    status = peewee.CharField(max_length=16, default=BatchStatus.VALIDATING, index=True)
+    output_file_id = peewee.CharField(max_length=40, null=True)
+    error_file_id = peewee.CharField(max_length=40, null=True)
+    errors = peewee.JSONField(null=True, dumps=dumps)  # why the batch failed: OpenAI's `errors.data`
+    metadata = peewee.JSONField(null=True, dumps=dumps)
+    total = peewee.IntegerField(default=0)
+    completed = peewee.IntegerField(default=0)  # counts written when it ends; counted live before
+    failed = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    in_progress_at = peewee.DateTimeField(null=True)
+    finalizing_at = peewee.DateTimeField(null=True)
+    completed_at = peewee.DateTimeField(null=True)
+    failed_at = peewee.DateTimeField(null=True)
+    expired_at = peewee.DateTimeField(null=True)
+    cancelling_at = peewee.DateTimeField(null=True)
+    cancelled_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "batch"
+        indexes = ((("owner", "created_at", "id"), False),)
+
+    @classmethod
+    def find(cls, batch_id: str, owner: str) -> Batch | None:
+        return cls.get_or_none((cls.id == batch_id) & (cls.owner == owner))
+
+    def move(self, target: str, *, sources: tuple[str, ...], **fields) -> bool:
+        """`sources` -> `target`, stamping `<target>_at`; False when another process moved it first."""
+        cls = type(self)
+        stamp = {f"{target}_at": utcnow()} if f"{target}_at" in cls._meta.fields else {}
+        values = {"status": target, **stamp, **fields}
+        moved = cls.update(**values).where((cls.id == self.id) & cls.status.in_(sources)).execute()
+        if moved:
+            for name, value in values.items():
+                setattr(self, name, value)
+        return bool(moved)
+
+    def counts(self) -> dict[str, int]:
+        """OpenAI's `request_counts`: lines, lines answered with a result, lines answered with an error."""
+        if self.status in ENDED or self.status == BatchStatus.VALIDATING:
+            return {"total": self.total, "completed": self.completed, "failed": self.failed}
+        return {"total": self.total, **BatchRequest.tally(self.id)}
+
+
+class BatchRequest(BaseModel):
+    id = peewee.CharField(max_length=40, primary_key=True, default=new_request_id)
+    batch = peewee.CharField(max_length=40)
+    line = peewee.IntegerField()  # 1-based, as an editor numbers them
+    custom_id = peewee.TextField(null=True)
+    owner = peewee.CharField(max_length=32, default=OPEN)
+    model = peewee.CharField(max_length=200, null=True)
+    task = peewee.CharField(max_length=64, null=True)
+    inputs = peewee.JSONField(null=True, dumps=dumps)
+    parameters = peewee.JSONField(null=True, dumps=dumps)
+    encoding = peewee.CharField(max_length=16, null=True)  # how the answer writes vectors (/v1/embeddings)
+    error_code = peewee.CharField(max_length=64, null=True)  # an invalid line: never a job
+    error_message = peewee.TextField(null=True)
+    job = peewee.UUIDField(null=True, index=True)  # its job, once released to the bulk lane
+
+    class Meta:
+        table_name = "batch_request"
+        indexes = ((("batch", "line"), True),)
+
+    @classmethod
+    def tally(cls, batch_id: str) -> dict[str, int]:
+        """Lines answered so far: succeeded jobs count as completed; failed or canceled jobs and invalid
+        lines as failed."""
+        rows = (
+            cls.select(Job.status, peewee.fn.COUNT(cls.id).alias("n"))
+            .join(Job, on=(cls.job == Job.id))
+            .where(cls.batch == batch_id)
+            .group_by(Job.status)
+            .tuples()
+        )
+        by_status = dict(rows)
+        invalid = cls.select().where((cls.batch == batch_id) & cls.error_code.is_null(False)).count()
+        failed = by_status.get(Status.FAILED, 0) + by_status.get(Status.CANCELED, 0) + invalid
+        return {"completed": by_status.get(Status.SUCCEEDED, 0), "failed": failed}

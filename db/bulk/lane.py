@@ -1,0 +1,115 @@
+"""The bulk lane's queries: which requests wait for their job (`waiting`), how many released jobs are still
+queued (`in_flight`), releasing requests as jobs (`release`), and reading a batch's answers in line order
+(`answers`). A request's job id is chosen when the request is stored; its job exists once released."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import peewee
+
+from db.bulk.batches import Batch, BatchRequest, BatchStatus
+from db.connection import database
+from db.jobs import Job
+from db.lifecycle import UNFINISHED, Status
+
+PAGE = 500
+
+
+def _valid(batch_ids=None):
+    where = BatchRequest.error_code.is_null()
+    return where if batch_ids is None else where & BatchRequest.batch.in_(batch_ids)
+
+
+def active_ids() -> list[str]:
+    return [b.id for b in Batch.select(Batch.id).where(Batch.status == BatchStatus.IN_PROGRESS)]
+
+
+def in_flight() -> int:
+    """Released bulk jobs still queued: what the bulk queue holds, or workers hold unstarted."""
+    return BatchRequest.select().join(Job, on=(BatchRequest.job == Job.id)).where(Job.status == Status.QUEUED).count()
+
+
+def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None = None) -> peewee.ModelSelect:
+    """Requests of `batch_ids` not yet released, oldest batch first, in line order."""
+    query = (
+        BatchRequest.select(BatchRequest)
+        .join(Batch, on=(BatchRequest.batch == Batch.id))
+        .join(Job, peewee.JOIN.LEFT_OUTER, on=(BatchRequest.job == Job.id))
+        .where(_valid(batch_ids) & Job.id.is_null())
+    )
+    if owner is not None:
+        query = query.where(BatchRequest.owner == owner)
+    query = query.order_by(Batch.created_at, BatchRequest.batch, BatchRequest.line)
+    return query.limit(limit) if limit else query
+
+
+def owners_waiting(batch_ids: list[str]) -> list[str]:
+    query = waiting(batch_ids).order_by().select(BatchRequest.owner).distinct()
+    return sorted(row.owner for row in query)
+
+
+def unfinished_by_owner() -> dict[str, int]:
+    """Released bulk jobs not finished yet, per owner: who the lane serves now."""
+    query = (
+        BatchRequest.select(BatchRequest.owner, peewee.fn.COUNT(BatchRequest.id))
+        .join(Job, on=(BatchRequest.job == Job.id))
+        .where(Job.status.in_(sorted(UNFINISHED)))
+        .group_by(BatchRequest.owner)
+        .tuples()
+    )
+    return dict(query)
+
+
+def release(requests: list[BatchRequest]) -> list[Job]:
+    """Their jobs, created queued in one transaction under the ids the requests hold."""
+    rows = [
+        {
+            "id": r.job,
+            "model": r.model,
+            "task": r.task,
+            "inputs": r.inputs,
+            "parameters": r.parameters or {},
+            "owner": r.owner,
+        }
+        for r in requests
+    ]
+    with database.atomic():
+        return Job.create_many(rows)
+
+
+def unreleased_count(batch_id: str) -> int:
+    return waiting([batch_id]).count()
+
+
+def unfinished_jobs(batch_id: str) -> list:
+    query = (
+        BatchRequest.select(BatchRequest.job)
+        .join(Job, on=(BatchRequest.job == Job.id))
+        .where((BatchRequest.batch == batch_id) & Job.status.in_(sorted(UNFINISHED)))
+    )
+    return [row.job for row in query]
+
+
+def finished_count(batch_id: str) -> int:
+    query = BatchRequest.select().join(Job, on=(BatchRequest.job == Job.id))
+    return query.where((BatchRequest.batch == batch_id) & Job.status.not_in(sorted(UNFINISHED))).count()
+
+
+def answers(batch_id: str) -> Iterator[tuple[BatchRequest, Job | None]]:
+    """Every request of the batch in line order with its job (None: never released), `PAGE` at a time."""
+    last = 0
+    while True:
+        page = list(
+            BatchRequest.select(BatchRequest, Job)
+            .join(Job, peewee.JOIN.LEFT_OUTER, on=(BatchRequest.job == Job.id), attr="found")
+            .where((BatchRequest.batch == batch_id) & (BatchRequest.line > last))
+            .order_by(BatchRequest.line)
+            .limit(PAGE)
+        )
+        for request in page:
+            found = getattr(request, "found", None)
+            yield request, found if found is not None and found.id is not None else None
+        if len(page) < PAGE:
+            return
+        last = page[-1].line

@@ -1,0 +1,139 @@
+"""The bulk lane: interactive jobs first, bulk jobs in the room they leave (always some), the keys of the
+bulk lane in turn, and batches released a chunk per key in turn up to a bound on what is queued."""
+
+import datetime as dt
+import queue
+import uuid
+
+import pytest
+
+from actors import bulk
+from actors.batch_keeper import release
+from actors.lanes import BULK, INTERACTIVE, Lanes
+from db import Job
+from db.base import utcnow
+from db.bulk import Batch, BatchRequest, BatchStatus
+from db.bulk.batches import new_batch_id
+
+
+def drain(lanes: Lanes, first_of_batch: bool = True) -> list:
+    taken = []
+    while True:
+        try:
+            taken.append(lanes.get(timeout=None if first_of_batch and not taken else 0))
+        except queue.Empty:
+            return taken
+
+
+def test_a_second_keys_first_job_waits_behind_at_most_one_job_of_each_other_key():
+    lanes = Lanes()
+    for n in range(1000):  # a tenant with a large backlog
+        lanes.put(("a", n), BULK, owner="key-a")
+    for n in range(3):
+        lanes.put(("c", n), BULK, owner="key-c")
+    lanes.put(("b", 0), BULK, owner="key-b")  # the newcomer's first job
+    order = drain(lanes)
+    keys_ahead = {key for key, _ in order[: order.index(("b", 0))]}
+    assert order.index(("b", 0)) <= 2 and keys_ahead <= {"a", "c"}  # one job of each key ahead, at most
+    assert order[:6] == [("a", 0), ("c", 0), ("b", 0), ("a", 1), ("c", 1), ("a", 2)]
+    assert [n for key, n in order if key == "a"] == list(range(1000))  # a key's own jobs keep their order
+
+
+@pytest.mark.parametrize("keys", [2, 5, 50])
+def test_the_bound_holds_for_any_number_of_keys_with_backlogs(keys):
+    lanes = Lanes()
+    for key in range(keys):
+        for n in range(200):
+            lanes.put((key, n), BULK, owner=f"key-{key}")
+    lanes.put(("new", 0), BULK, owner="key-new")
+    assert drain(lanes).index(("new", 0)) <= keys
+
+
+def test_interactive_jobs_go_first_but_bulk_keeps_a_share():
+    lanes = Lanes(bulk_share=4)
+    for n in range(20):
+        lanes.put(("bulk", n), BULK, owner="k")
+        lanes.put(("interactive", n), INTERACTIVE)
+    order = [lanes.get(timeout=0) for _ in range(8)]
+    assert [kind for kind, _ in order] == ["interactive"] * 3 + ["bulk"] + ["interactive"] * 3 + ["bulk"]
+
+
+def test_a_batch_takes_a_bounded_share_of_bulk_jobs_and_less_with_interactive_jobs_in_it():
+    lanes = Lanes(bulk_per_batch=8)
+    for n in range(100):
+        lanes.put(("bulk", n), BULK, owner="k")
+    assert len(drain(lanes)) == 8  # one batch's fill: then the lane says empty until the next batch
+    lanes.put(("interactive", 0), INTERACTIVE)
+    batch = drain(lanes)
+    assert batch[0] == ("interactive", 0) and len(batch) == 1 + 8 // 4
+
+
+def test_a_get_waits_for_an_item_and_gives_up_after_its_timeout():
+    lanes = Lanes()
+    with pytest.raises(queue.Empty):
+        lanes.get(timeout=0.01)
+    lanes.put("x", INTERACTIVE)
+    assert lanes.get(timeout=0.01) == "x" and lanes.qsize() == 0
+
+
+def make_batch(owner: str, lines: int) -> Batch:
+    now = utcnow()
+    batch = Batch.create(
+        id=new_batch_id(),
+        owner=owner,
+        endpoint="/v1/embeddings",
+        input_file_id="file-in",
+        completion_window="24h",
+        status=BatchStatus.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+        total=lines,
+    )
+    for line in range(1, lines + 1):
+        BatchRequest.create(
+            batch=batch.id,
+            line=line,
+            custom_id=str(line),
+            owner=owner,
+            model="m",
+            task="feature-extraction",
+            inputs=["t"],
+            parameters={},
+            job=uuid.uuid4(),
+        )
+    return batch
+
+
+def test_batches_are_released_a_chunk_per_key_in_turn_up_to_the_bound_on_queued_jobs(database, stub_broker):
+    make_batch("key-a", 50)
+    make_batch("key-a", 50)
+    make_batch("key-b", 5)
+    assert release(stub_broker, in_flight=12, chunk=4) == 12
+    owners = [job.owner for job in Job.select()]
+    assert (owners.count("key-a"), owners.count("key-b")) == (8, 4)  # turns: a, b, a
+    assert stub_broker.queues[bulk.QUEUE].qsize() == 3  # a message per chunk
+    assert release(stub_broker, in_flight=12, chunk=4) == 0  # nothing more until some start
+    for job in Job.select():
+        Job.claim(job.id)  # started: room for more
+    assert release(stub_broker, in_flight=4, chunk=4) == 4
+    latest = Job.select().order_by(Job.created_at.desc()).limit(4)
+    assert [job.owner for job in latest].count("key-b") == 1  # b, with fewer jobs under way, went first
+
+
+def test_the_lanes_depth_throughput_and_age_are_metrics(database, stub_broker):
+    from prometheus_client import REGISTRY
+
+    from actors.batch_keeper import keep
+
+    def sample(name):
+        return REGISTRY.get_sample_value(name) or 0
+
+    finished_before = sample("inference_api_bulk_jobs_finished_total")
+    make_batch("key-a", 6)
+    keep(stub_broker, in_flight=4, now=utcnow() + dt.timedelta(seconds=30))
+    assert sample("inference_api_bulk_jobs_queued") == 6  # 4 released and queued, 2 waiting for room
+    assert sample("inference_api_bulk_oldest_job_age_seconds") >= 30
+    for job in Job.select():
+        Job.claim(job.id).finish("succeeded", output=[{"embedding": [1.0], "tokens": 1}])
+    keep(stub_broker)
+    assert sample("inference_api_bulk_jobs_finished_total") - finished_before == 4

@@ -1,0 +1,112 @@
+"""Files and batches in the database, on each dialect: chunks read back in order, requests released as jobs
+under the ids they hold, the lane's counts, and a batch's answers read in line order."""
+
+import datetime as dt
+import uuid
+
+import peewee
+
+from db import Job, Status
+from db.base import utcnow
+from db.bulk import Batch, BatchRequest, BatchStatus, File, FileChunk, files, lane
+from db.bulk.batches import new_batch_id
+
+
+def columns(database: peewee.Database, table: str) -> set[str]:
+    return {column.name for column in database.get_columns(table)}
+
+
+def test_migration_009_makes_every_field_of_the_bulk_models(database):
+    for model in (File, FileChunk, Batch, BatchRequest):
+        assert columns(database, model._meta.table_name) == {f.column_name for f in model._meta.sorted_fields}
+
+
+def test_a_files_chunks_read_back_in_order_and_its_lines_split_across_chunks(database, monkeypatch):
+    monkeypatch.setattr(files, "CHUNK_BYTES", 7)
+    content = b"first line\nsecond\nthird, no line end"
+    files.write_chunks("file-x", [content[:5], content[5:]])
+    assert FileChunk.select().count() == -(-len(content) // 7)
+    assert b"".join(files.read_chunks("file-x")) == content
+    assert list(files.read_lines("file-x")) == [b"first line", b"second", b"third, no line end"]
+
+
+def test_only_old_chunks_without_a_file_are_dropped(database):
+    files.write_chunks("file-cut-short", [b"abc"])
+    File.create(id="file-whole", purpose="batch", filename="f", bytes=3)
+    files.write_chunks("file-whole", [b"abc"])
+    assert files.drop_orphans(utcnow() - dt.timedelta(hours=1)) == 0  # an upload may still be under way
+    assert files.drop_orphans(utcnow() + dt.timedelta(seconds=1)) == 1
+    assert [row.file for row in FileChunk.select()] == ["file-whole"]
+
+
+def make_batch(owner: str, lines: int, *, invalid: int = 0) -> Batch:
+    now = utcnow()
+    batch = Batch.create(
+        id=new_batch_id(),
+        owner=owner,
+        endpoint="/v1/embeddings",
+        input_file_id="file-in",
+        completion_window="24h",
+        status=BatchStatus.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=24),
+        total=lines,
+    )
+    for line in range(1, lines + 1):
+        fields = {"batch": batch.id, "line": line, "custom_id": f"c{line}", "owner": owner}
+        if line <= invalid:
+            BatchRequest.create(**fields, error_code="invalid_json", error_message="no")
+        else:
+            BatchRequest.create(
+                **fields, model="m", task="feature-extraction", inputs=[f"t{line}"], parameters={}, job=uuid.uuid4()
+            )
+    return batch
+
+
+def test_released_requests_become_queued_jobs_under_the_ids_they_hold(database):
+    batch = make_batch("key-a", 5, invalid=1)
+    waiting = list(lane.waiting([batch.id], limit=3))
+    assert [r.line for r in waiting] == [2, 3, 4]
+    jobs = lane.release(waiting)
+    assert [job.id for job in jobs] == [r.job for r in waiting]
+    assert {job.owner for job in Job.select()} == {"key-a"} and lane.in_flight() == 3
+    assert [r.line for r in lane.waiting([batch.id])] == [5] and lane.unreleased_count(batch.id) == 1
+    assert lane.owners_waiting([batch.id]) == ["key-a"]
+    job = Job.claim(jobs[0].id)
+    job.finish(Status.SUCCEEDED, output=[{"embedding": [1.0], "tokens": 1}])
+    assert lane.in_flight() == 2 and lane.finished_count(batch.id) == 1
+    assert sorted(map(str, lane.unfinished_jobs(batch.id))) == sorted(str(j.id) for j in jobs[1:])
+    assert BatchRequest.tally(batch.id) == {"completed": 1, "failed": 1}
+
+
+def test_a_batchs_answers_come_in_line_order_with_their_jobs(database, monkeypatch):
+    monkeypatch.setattr(lane, "PAGE", 2)
+    batch = make_batch("key-a", 5, invalid=1)
+    lane.release(list(lane.waiting([batch.id], limit=2)))
+    answered = list(lane.answers(batch.id))
+    assert [r.line for r, _ in answered] == [1, 2, 3, 4, 5]
+    assert [job is not None for _, job in answered] == [False, True, True, False, False]
+    assert answered[1][1].inputs == ["t2"]
+
+
+def test_the_purge_drops_ended_batches_requests_and_files_and_old_uploads_no_running_batch_reads(database):
+    from db.retention import purge
+
+    old = utcnow() - dt.timedelta(days=3)
+    ended = make_batch("key-a", 2)
+    File.create(id="file-out", purpose="batch_output", filename="o", bytes=1, created_at=old)
+    files.write_chunks("file-out", [b"x"])
+    Batch.update(status=BatchStatus.COMPLETED, created_at=old, output_file_id="file-out").where(
+        Batch.id == ended.id
+    ).execute()
+    running = make_batch("key-a", 1)
+    for file_id in ("file-in", "file-unused"):
+        File.create(id=file_id, purpose="batch", filename="i", bytes=1, created_at=old)
+    Batch.update(input_file_id="file-in").where(Batch.id == running.id).execute()
+    report = purge(dt.timedelta(days=1))
+    assert report.bulk == (1, 1)
+    assert BatchRequest.select().where(BatchRequest.batch == ended.id).count() == 0
+    assert BatchRequest.select().where(BatchRequest.batch == running.id).count() == 1
+    assert sorted(f.id for f in File.select()) == ["file-in"]  # the running batch's input stays
+    assert FileChunk.select().count() == 0
+    assert Batch.get_by_id(ended.id).status == BatchStatus.COMPLETED  # the row stays, a tombstone
