@@ -106,3 +106,17 @@ def stub_worker(request):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def environment(tmp_path, models_dir, monkeypatch):
+    """A data directory of its own whose MODELS_DIR links to the prepared models (nothing is exported),
+    set in the environment as a command reads it."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"):
+        (models / name).symlink_to(models_dir / name)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MODELS_DIR", str(models))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return tmp_path

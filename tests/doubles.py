@@ -4,12 +4,17 @@ that exercise tokenization (several languages and scripts, one past the model's 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
+import uuid
 
 from catalog import Catalog
 from core.errors import ModelError
 from db import Job
+from db.base import utcnow
+from db.bulk import Batch, BatchRequest, BatchStatus
+from db.bulk.batches import new_batch_id
 
 TEXTS = [
     "Vai Corinthians",
@@ -67,3 +72,29 @@ class FakeRuntimes:
 def new_job(**fields) -> Job:
     """A feature-extraction job of two inputs, queued (the database must be bound)."""
     return Job.create(model="all-MiniLM-L6-v2", task="feature-extraction", inputs=["hi", "there"], **fields)
+
+
+def make_batch(owner: str, lines: int, *, invalid: int = 0) -> Batch:
+    """A batch of `owner` in progress whose first `invalid` lines were refused and the rest wait for release
+    (the database must be bound)."""
+    now = utcnow()
+    batch = Batch.create(
+        id=new_batch_id(),
+        owner=owner,
+        endpoint="/v1/embeddings",
+        input_file_id="file-in",
+        completion_window="24h",
+        status=BatchStatus.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=24),
+        total=lines,
+    )
+    for line in range(1, lines + 1):
+        fields = {"batch": batch.id, "line": line, "custom_id": f"c{line}", "owner": owner}
+        if line <= invalid:
+            BatchRequest.create(**fields, error_code="invalid_json", error_message="no")
+        else:
+            BatchRequest.create(
+                **fields, model="m", task="feature-extraction", inputs=[f"t{line}"], parameters={}, job=uuid.uuid4()
+            )
+    return batch

@@ -43,19 +43,6 @@ def test_the_advice_times_both_prepared_variants_and_recommends_one(catalog, mod
     assert math.isfinite(cosine) and 0.9 < cosine <= 1.0  # the same model, quantized: close, not equal
 
 
-@pytest.fixture
-def environment(tmp_path, models_dir, monkeypatch):
-    """A data directory of its own whose MODELS_DIR links to the prepared models (nothing is exported)."""
-    models = tmp_path / "models"
-    models.mkdir()
-    for name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"):
-        (models / name).symlink_to(models_dir / name)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MODELS_DIR", str(models))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    return tmp_path
-
-
 @pytest.mark.slow
 def test_models_prepare_prints_the_advice_unless_told_not_to(environment, capsys):
     main(["models", "prepare", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"])

@@ -3,7 +3,6 @@ bulk lane in turn, and batches released a chunk per key in turn up to a bound on
 
 import datetime as dt
 import queue
-import uuid
 
 import pytest
 
@@ -12,8 +11,7 @@ from actors.batch_keeper import release
 from actors.lanes import BULK, INTERACTIVE, Lanes
 from db import Job
 from db.base import utcnow
-from db.bulk import Batch, BatchRequest, BatchStatus
-from db.bulk.batches import new_batch_id
+from tests.doubles import make_batch
 
 
 def drain(lanes: Lanes, first_of_batch: bool = True) -> list:
@@ -74,34 +72,6 @@ def test_a_get_waits_for_an_item_and_gives_up_after_its_timeout():
         lanes.get(timeout=0.01)
     lanes.put("x", INTERACTIVE)
     assert lanes.get(timeout=0.01) == "x" and lanes.qsize() == 0
-
-
-def make_batch(owner: str, lines: int) -> Batch:
-    now = utcnow()
-    batch = Batch.create(
-        id=new_batch_id(),
-        owner=owner,
-        endpoint="/v1/embeddings",
-        input_file_id="file-in",
-        completion_window="24h",
-        status=BatchStatus.IN_PROGRESS,
-        created_at=now,
-        expires_at=now + dt.timedelta(hours=1),
-        total=lines,
-    )
-    for line in range(1, lines + 1):
-        BatchRequest.create(
-            batch=batch.id,
-            line=line,
-            custom_id=str(line),
-            owner=owner,
-            model="m",
-            task="feature-extraction",
-            inputs=["t"],
-            parameters={},
-            job=uuid.uuid4(),
-        )
-    return batch
 
 
 def test_batches_are_released_a_chunk_per_key_in_turn_up_to_the_bound_on_queued_jobs(database, stub_broker):

@@ -2,14 +2,13 @@
 under the ids they hold, the lane's counts, and a batch's answers read in line order."""
 
 import datetime as dt
-import uuid
 
 import peewee
 
 from db import Job, Status
 from db.base import utcnow
 from db.bulk import Batch, BatchRequest, BatchStatus, File, FileChunk, files, lane
-from db.bulk.batches import new_batch_id
+from tests.doubles import make_batch
 
 
 def columns(database: peewee.Database, table: str) -> set[str]:
@@ -37,30 +36,6 @@ def test_only_old_chunks_without_a_file_are_dropped(database):
     assert files.drop_orphans(utcnow() - dt.timedelta(hours=1)) == 0  # an upload may still be under way
     assert files.drop_orphans(utcnow() + dt.timedelta(seconds=1)) == 1
     assert [row.file for row in FileChunk.select()] == ["file-whole"]
-
-
-def make_batch(owner: str, lines: int, *, invalid: int = 0) -> Batch:
-    now = utcnow()
-    batch = Batch.create(
-        id=new_batch_id(),
-        owner=owner,
-        endpoint="/v1/embeddings",
-        input_file_id="file-in",
-        completion_window="24h",
-        status=BatchStatus.IN_PROGRESS,
-        created_at=now,
-        expires_at=now + dt.timedelta(hours=24),
-        total=lines,
-    )
-    for line in range(1, lines + 1):
-        fields = {"batch": batch.id, "line": line, "custom_id": f"c{line}", "owner": owner}
-        if line <= invalid:
-            BatchRequest.create(**fields, error_code="invalid_json", error_message="no")
-        else:
-            BatchRequest.create(
-                **fields, model="m", task="feature-extraction", inputs=[f"t{line}"], parameters={}, job=uuid.uuid4()
-            )
-    return batch
 
 
 def test_released_requests_become_queued_jobs_under_the_ids_they_hold(database):

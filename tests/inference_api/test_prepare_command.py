@@ -10,19 +10,6 @@ from inference_api.cli import main
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def environment(tmp_path, models_dir, monkeypatch):
-    """A data directory of its own whose MODELS_DIR links to the prepared models."""
-    models = tmp_path / "models"
-    models.mkdir()
-    for name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"):
-        (models / name).symlink_to(models_dir / name)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MODELS_DIR", str(models))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    return tmp_path
-
-
 def test_prepare_records_each_model_in_the_database(environment, capsys):
     db.connect(f"sqlite:///{environment / 'inference.db'}")
     migrate.apply()
