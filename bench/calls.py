@@ -8,9 +8,8 @@ from bench import client
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
-from bench.stack import Stack
+from bench.stack import Stack, StackRounds
 from bench.stats import latency_ms, summary
-from bench.texts import request_bodies
 
 CALL_CLIENTS = 32
 PREFER = {"Prefer": "wait=10"}
@@ -34,21 +33,16 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
     }
 
 
-class Session:
+class Session(StackRounds):
     """Each round: `CALL_CLIENTS` clients, each call waited on, against the stack."""
 
-    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
-        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
-        self.rounds: list[dict] = []
+    seed = 61
 
-    def round(self, index: int) -> None:
-        settings, stack = self.settings, self.stack
-        self.progress("starting the API and the workers" if stack._workers is None else "API and workers up")
-        stack.api()
-        stack.workers()
-        self.progress(f"{settings.sizes.e2e_n} calls from {CALL_CLIENTS} clients, waited on")
-        bodies = request_bodies(settings.model, settings.sizes.e2e_n, seed=61 + index)
-        self.rounds.append(one_round(settings, self.infra, stack, bodies))
+    def describe(self) -> str:
+        return f"{self.settings.sizes.e2e_n} calls from {CALL_CLIENTS} clients, waited on"
+
+    def one_round(self, bodies: list[bytes]) -> dict:
+        return one_round(self.settings, self.infra, self.stack, bodies)
 
     def result(self) -> dict:
         rounds = self.rounds
@@ -62,6 +56,3 @@ class Session:
             "call_ms": chosen["call_ms"],
             "detail": rounds,
         }
-
-    def close(self) -> None:
-        pass

@@ -10,9 +10,8 @@ from bench import client, jobs
 from bench.infra import Infra
 from bench.noise import Meter, settle
 from bench.settings import Settings
-from bench.stack import Stack, worker_cpu, worker_memory
+from bench.stack import Stack, StackRounds, worker_cpu, worker_memory
 from bench.stats import latency_ms, median, summary
-from bench.texts import request_bodies
 from harness.processes import cpu_seconds, memory_mb
 
 
@@ -54,21 +53,16 @@ def cpu_by_tier(stack: Stack) -> dict[str, float]:
     return {"api": api, "workers": workers, "clients": time.process_time()}
 
 
-class Session:
+class Session(StackRounds):
     """Each round: N POSTs from the clients while the stack's workers run them."""
 
-    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
-        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
-        self.rounds: list[dict] = []
+    seed = 51
 
-    def round(self, index: int) -> None:
-        settings, stack = self.settings, self.stack
-        self.progress("starting the API and the workers" if stack._workers is None else "API and workers up")
-        stack.api()
-        stack.workers()
-        self.progress(f"{settings.sizes.e2e_n} POSTs from {settings.clients} clients")
-        bodies = request_bodies(settings.model, settings.sizes.e2e_n, seed=51 + index)
-        self.rounds.append(one_round(settings, self.infra, stack, bodies))
+    def describe(self) -> str:
+        return f"{self.settings.sizes.e2e_n} POSTs from {self.settings.clients} clients"
+
+    def one_round(self, bodies: list[bytes]) -> dict:
+        return one_round(self.settings, self.infra, self.stack, bodies)
 
     def result(self) -> dict:
         rounds, settings = self.rounds, self.settings
@@ -96,6 +90,3 @@ class Session:
             "rss_mb": memory,
             "detail": rounds,
         }
-
-    def close(self) -> None:
-        pass

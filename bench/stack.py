@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.infra import Infra
 from bench.settings import Settings
+from bench.texts import request_bodies
 from harness.processes import Service, cpu_seconds, memory_mb, wait_http
 from harness.servers import free_port
 
@@ -98,3 +99,32 @@ class Stack:
             if self._api is not None:
                 self._api.stop()
                 self._api = None
+
+
+class StackRounds:
+    """A mode whose rounds run against the stack (the API and the workers up): each round sends `e2e_n`
+    request bodies through the subclass' `one_round`, and `result` makes the mode's figure of its rounds."""
+
+    seed = 0  # each mode its own texts: round `index` is drawn with `seed + index`
+
+    def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
+        self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
+        self.rounds: list[dict] = []
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def one_round(self, bodies: list[bytes]) -> dict:
+        raise NotImplementedError
+
+    def round(self, index: int) -> None:
+        stack = self.stack
+        self.progress("starting the API and the workers" if stack._workers is None else "API and workers up")
+        stack.api()
+        stack.workers()
+        self.progress(self.describe())
+        bodies = request_bodies(self.settings.model, self.settings.sizes.e2e_n, seed=self.seed + index)
+        self.rounds.append(self.one_round(bodies))
+
+    def close(self) -> None:
+        pass

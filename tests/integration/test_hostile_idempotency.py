@@ -29,7 +29,7 @@ def test_a_replay_on_postgresql_waits_for_the_first_send_and_sends_a_failed_one_
 
 
 def advisory_locks(database, *, mine: bool = False) -> int:
-    """Advisory locks held in this database (by this session only, with `mine`)."""
+    """Advisory locks held in this database (with `mine`: by this connection only)."""
     sql = (
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
