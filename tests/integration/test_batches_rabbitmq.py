@@ -1,39 +1,19 @@
 """The Batch API on the production path: jobs released on RabbitMQ's bulk queue (`inference.bulk`), taken
 by a real worker's bulk consumer, saved in PostgreSQL; interactive jobs run meanwhile."""
 
-from dataclasses import replace
-
 import pytest
-from falcon.testing import TestClient
 
 from actors import bulk
 from actors.batch_keeper import keep
-from actors.registry import Runtimes
-from actors.sending import open_sender
-from actors.setup import worker_sender
 from db import Job
 from tests.processes import wait_until
 from tests.web.bulk_helpers import embedding_lines, jsonl, upload
-from web import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture
-def api_and_worker(config, postgres, rabbitmq_url, catalog, models_dir, stub_worker):
-    config = replace(config, broker_url=rabbitmq_url, models_dir=models_dir)
-    worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir), preload=[catalog.default])
-    worker_side.broker.flush_all()
-    api_side = open_sender(rabbitmq_url)
-    client = TestClient(create_app(config, sender=api_side, catalog=catalog))
-    stub_worker(worker_side.broker)
-    yield client, api_side, worker_side
-    api_side.broker.close()
-    worker_side.broker.close()
-
-
-def test_a_batch_runs_on_the_bulk_queue_beside_interactive_jobs(api_and_worker):
-    client, api_side, worker_side = api_and_worker
+def test_a_batch_runs_on_the_bulk_queue_beside_interactive_jobs(api_and_worker_sides):
+    client, api_side, worker_side = api_and_worker_sides
     assert bulk.QUEUE in worker_side.broker.dispatchers  # the bulk consumer hands its messages to the batcher
     file_id = upload(client, jsonl(embedding_lines([f"text number {i}" for i in range(300)]))).json["id"]
     body = {"input_file_id": file_id, "endpoint": "/v1/embeddings", "completion_window": "24h"}

@@ -41,17 +41,9 @@ def wait_for(client, job_id: str, timeout: float = 60.0) -> dict:
 
 
 @pytest.fixture
-def api_and_worker(config, postgres, rabbitmq_url, catalog, models_dir, stub_worker):
-    """The API's sender and a real Dramatiq worker, each with its own RabbitmqBroker, as in two processes."""
-    config = replace(config, broker_url=rabbitmq_url, models_dir=models_dir)
-    worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir), preload=[catalog.default])
-    worker_side.broker.flush_all()
-    api_side = open_sender(rabbitmq_url)
-    client = TestClient(create_app(config, sender=api_side, catalog=catalog))
-    stub_worker(worker_side.broker)
-    yield client
-    api_side.broker.close()
-    worker_side.broker.close()
+def api_and_worker(api_and_worker_sides):
+    """The API's test client, beside a real worker on RabbitMQ."""
+    return api_and_worker_sides[0]
 
 
 def test_a_job_posted_over_http_is_run_by_a_worker_on_rabbitmq_and_reads_back_succeeded(api_and_worker):
