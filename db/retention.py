@@ -15,6 +15,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import peewee
+
 from db.base import utcnow
 from db.bulk.retention import purge_bulk
 from db.connection import database
@@ -64,23 +66,22 @@ def purge(ttl: dt.timedelta, *, batch: int = BATCH, now: dt.datetime | None = No
     report = PurgeReport()
     while True:
         with database.atomic():
-            ids = [
-                row.id
-                for row in Job.select(Job.id)
-                .where(
-                    (Job.finished_at < cutoff)
-                    & Job.status.in_(sorted(TERMINAL))
-                    & Job.purged_at.is_null()
-                    & Job.deleted_at.is_null()
-                )
-                .limit(batch)
-            ]
+            ids = [row.id for row in candidates(cutoff, batch)]
             if ids:
                 report.purged += Job.update(**ERASED, purged_at=utcnow()).where(Job.id.in_(ids)).execute()
                 report.batches += 1
         if len(ids) < batch:
             report.bulk = purge_bulk(cutoff, now or utcnow())
             return report
+
+
+def candidates(cutoff: dt.datetime, batch: int) -> peewee.ModelSelect:
+    """Up to `batch` jobs finished before `cutoff` that still hold their inputs and output: read through the
+    partial index of such rows (`job_unerased_finished_at`), so tombstones cost the purge nothing."""
+    unerased = Job.purged_at.is_null() & Job.deleted_at.is_null()
+    return (
+        Job.select(Job.id).where((Job.finished_at < cutoff) & Job.status.in_(sorted(TERMINAL)) & unerased).limit(batch)
+    )
 
 
 class Purger(threading.Thread):

@@ -52,7 +52,6 @@ class Job(Moves, Reads, Rows, BaseModel):
             (("model", "status"), False),
             (("owner", "idempotency_key"), True),
             (("owner", "created_at", "id"), False),
-            (("finished_at",), False),
         )
 
     @property
@@ -85,3 +84,11 @@ class Job(Moves, Reads, Rows, BaseModel):
     def queued_ms(self) -> float | None:
         """Milliseconds from its creation to its start (saved as `queue_ms` when it finishes); None before."""
         return ms(self.created_at, self.started_at) if self.started_at is not None else None
+
+
+# The purge's candidates: finished rows that still hold their inputs and output (migration 010).
+Job.add_index(
+    Job.index(
+        Job.finished_at, name="job_unerased_finished_at", where=Job.purged_at.is_null() & Job.deleted_at.is_null()
+    )
+)

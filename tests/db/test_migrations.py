@@ -34,7 +34,9 @@ def test_idempotency_keys_are_unique_per_owner_and_backlogs_and_listings_are_ind
     assert indexes["job_owner_idempotency_key"].columns == ["owner", "idempotency_key"]
     assert indexes["job_model_status"].columns == ["model", "status"]
     assert indexes["job_owner_created_at_id"].columns == ["owner", "created_at", "id"]
-    assert indexes["job_finished_at"].columns == ["finished_at"]
+    assert "job_finished_at" not in indexes  # over every row until 010
+    assert indexes["job_unerased_finished_at"].columns == ["finished_at"]
+    assert "purged_at is null" in indexes["job_unerased_finished_at"].sql.lower()  # partial: unerased rows only
 
 
 def test_migrations_roll_back_one_by_one(database):
