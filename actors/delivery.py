@@ -64,7 +64,13 @@ class Deliverer:
 
             from actors.pinned import PinnedBackend
 
-            self._pool = httpcore.ConnectionPool(ssl_context=self.ssl_context, network_backend=PinnedBackend())
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=self.ssl_context,
+                max_connections=100,  # as many as httpx's defaults: one per worker thread and more
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+                network_backend=PinnedBackend(),
+            )
         return self._pool
 
     def __call__(self, delivery_id: str) -> None:
@@ -134,7 +140,8 @@ class Deliverer:
 
         from actors.pinned import pinned
 
-        timeouts = {"connect": CONNECT_TIMEOUT, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
+        left = max(pin.deadline - time.monotonic(), 0.0)  # the wait for a free connection too
+        timeouts = {"connect": CONNECT_TIMEOUT, "read": left, "write": left, "pool": left}
         headers = {"User-Agent": USER_AGENT, **headers}
         try:
             with (
