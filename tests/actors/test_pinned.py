@@ -35,3 +35,17 @@ def test_a_read_waits_only_for_what_is_left_of_the_deadline():
             stream.close()
     finally:
         listener.close()
+
+
+def test_a_write_to_a_receiver_that_does_not_read_ends_at_the_deadline():
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        with pinned(Attempt("hooks.example", ("127.0.0.1",), time.monotonic() + 0.5)):
+            stream = PinnedBackend().connect_tcp("hooks.example", listener.getsockname()[1], timeout=5)
+            started = time.monotonic()
+            with pytest.raises(httpcore.WriteTimeout):
+                stream.write(b"x" * (64 << 20), timeout=30)  # more than the socket buffers hold
+            assert time.monotonic() - started < 1.5
+            stream.close()
+    finally:
+        listener.close()
