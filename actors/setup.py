@@ -42,6 +42,7 @@ class WorkerSettings:
     send_timeout: float = 5.0
     webhook_secret: str = ""
     webhook_allow_private: bool = False
+    webhook_timeout: float = 5.0
     queue_type: str = "classic"
     amqp_heartbeat: int = DEFAULT_HEARTBEAT
 
@@ -57,6 +58,7 @@ class WorkerSettings:
             send_timeout=config.broker_send_timeout,
             webhook_secret=config.webhook_secret,
             webhook_allow_private=config.webhook_allow_private,
+            webhook_timeout=config.webhook_timeout,
             queue_type=config.queue_type,
             amqp_heartbeat=config.amqp_heartbeat,
         )
@@ -89,7 +91,11 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
         heartbeat=settings.amqp_heartbeat,
     )
     secret = settings.webhook_secret
-    deliver = Deliverer(secret, allow_private=settings.webhook_allow_private) if secret else None
+    deliver = (
+        Deliverer(secret, allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout)
+        if secret
+        else None
+    )
     sender = Sender(broker, inference.declare(broker, batcher), webhooks.declare(broker, deliver), batcher=batcher)
     bulk.declare(broker, batcher)  # the bulk lane: its jobs go to the same batcher's bulk lane
     batcher.on_saved = sender.deliver_webhooks

@@ -18,7 +18,7 @@ OPTIONS = {
     "max_retries": 10,  # the attempt count kept in the delivery row decides first (MAX_ATTEMPTS)
     "min_backoff": 2_000,  # 2 s, 4 s, 8 s, ... (with jitter) up to 5 minutes between attempts:
     "max_backoff": 300_000,  # all 11 attempts within 12 to 24 minutes
-    "time_limit": 30_000,
+    "time_limit": 30_000,  # an attempt ends well before: WEBHOOK_TIMEOUT (at most 25 s) bounds it in all
 }
 MAX_ATTEMPTS = OPTIONS["max_retries"] + 1
 # A pending delivery with no attempt for this long has lost its message: the sweeper sends it again.

@@ -208,6 +208,13 @@ class Config(Servers):
         "WEBHOOK_ALLOW_PRIVATE",
         "`true` lets webhooks go to private and loopback addresses, and over plain http (tests, development)",
     )
+    webhook_timeout: int = integer(
+        "WEBHOOK_TIMEOUT",
+        5,
+        "seconds a webhook delivery attempt may take in all (resolving, connecting, sending, the answer's "
+        "headers); a slower receiver's attempt fails and is retried",
+        maximum=25,
+    )
     log_level: str = text("LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`", convert=str.upper)
     log_format: str = custom(
         ("LOG_FORMAT",),

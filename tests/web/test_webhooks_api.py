@@ -130,3 +130,30 @@ def test_an_open_api_never_hands_out_its_master_webhook_secret(client, hooked):
     response = hooked.simulate_get("/webhooks/secret")
     assert response.status_code == 403
     assert "WEBHOOK_SECRET" in response.json["description"] and "whsec_" not in response.text
+
+
+def test_a_webhook_host_that_does_not_resolve_in_time_is_a_503_not_a_held_thread(strict, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    from core import urls
+
+    release = threading.Event()
+
+    def slow_getaddrinfo(*args, **kwargs):
+        release.wait(10)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    monkeypatch.setattr(urls, "RESOLVE_TIMEOUT", 0.5)
+    started = time.monotonic()
+    try:
+        response = post(strict, webhook="https://slow-dns.example/hooks")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 3
+    assert response.status_code == 503, response.json
+    assert "did not resolve within 0.5 s" in response.json["description"]
+    assert response.headers["retry-after"] == "5"
+    assert Job.select().count() == 0
