@@ -9,9 +9,10 @@ the messages are acked. A bad input fails only its own job; a transient database
 every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
-so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs and hands
-the jobs it has not reached back to Dramatiq as a transient error (retried, each alone): the bound of a
-message's work in both modes (`actors.limits`). The runs themselves are `actors.runs`. Every loop here
+so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs (decoding
+steps too) and hands the jobs it has not finished back to Dramatiq as a transient error (retried, each
+alone), but for a job that ran alone for half the bound or more: that one fails (`time_limit`). This is the
+bound of a message's work in both modes (`actors.limits`). The runs themselves are `actors.runs`. Every loop here
 survives outages of the database and logs each once.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 from actors import metrics
 from actors.connection import close_connection
 from actors.lanes import INTERACTIVE, Lanes
-from actors.outcomes import crashed, fail_all, resolve, succeeded
+from actors.outcomes import crashed, fail_all, outran, resolve, succeeded
 from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
 from core.errors import ModelUnavailable
@@ -255,16 +256,22 @@ class Batcher:
             return [(job, None) for job in group.jobs]  # not reached in time: retried
         try:
             model = self.runtimes.get(group.model)
-            if len(group.jobs) == 1:
-                outputs = [model(group.jobs[0].inputs, task=group.task, **group.parameters)]
+            step, deadline = functools.partial(self.progress.working, "batcher"), self._deadline
+            if len(group.jobs) == 1:  # a model of several runs a call (generation) checks the deadline between them
+                inputs = group.jobs[0].inputs
+                outputs = [model(inputs, task=group.task, deadline=deadline, step=step, **group.parameters)]
             else:
                 limit = self.runtimes.catalog.models[group.model].max_batch_size
                 texts = [text for job in group.jobs for text in job.inputs]
-                step, deadline = functools.partial(self.progress.working, "batcher"), self._deadline
                 ran = run_sorted(model, texts, limit, deadline=deadline, step=step, task=group.task, **group.parameters)
                 outputs = split_outputs(ran, group.jobs)
-        except BatchTimeout:
-            return [(job, None) for job in group.jobs]
+        except BatchTimeout as e:
+            seconds = time.perf_counter() - started
+            if len(group.jobs) > 1 or seconds < self.batch_timeout / 2:  # it shared the bound: retried (alone)
+                return [(job, None) for job in group.jobs]
+            metrics.failed_run(group.model, e)  # alone for most of the bound: its own failure, not retried
+            logger.warning("job %s ran past the time bound alone (%.1f s): failed", group.jobs[0].id, seconds)
+            return [(group.jobs[0], outran(group.jobs[0], self.batch_timeout, seconds))]
         except ModelUnavailable as e:  # the worker's fault, not the jobs': their messages are retried
             metrics.failed_run(group.model, e)
             return [(job, e) for job in group.jobs]

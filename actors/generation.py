@@ -1,10 +1,19 @@
-"""Text generation: an exported decoder run with its KV cache, greedy or sampled, one prompt at a time."""
+"""Text generation: an exported decoder run with its KV cache, greedy or sampled, one prompt at a time.
+
+Each new token is one ONNX run: a call checks the batch's deadline before each (`actors.runs.check_deadline`)
+and reports a step after each (the worker's liveness), so a job of many prompts and tokens stops within a
+token of its batch's time bound and never looks stalled while it runs."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from actors.ort_model import InputTooLong, ORTModel
+from actors.runs import NO_DEADLINE, check_deadline, no_step
+from catalog.tasks import DEFAULT_MAX_NEW_TOKENS
 
 
 class ORTModelForCausalLM(ORTModel):
@@ -20,11 +29,24 @@ class ORTModelForCausalLM(ORTModel):
         self.past_inputs = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
         self.past_dtype = np.float16 if any("float16" in i.type for i in self.past_inputs) else np.float32
 
+    def __call__(
+        self,
+        inputs: Any,
+        *,
+        task: str | None = None,
+        deadline: float = NO_DEADLINE,
+        step: Callable[[], None] = no_step,
+        **parameters: Any,
+    ) -> list[dict[str, Any]]:
+        return self.forward(inputs, deadline=deadline, step=step, **parameters)
+
     def forward(
         self,
         inputs: list[str],
         *,
-        max_new_tokens: int = 20,
+        deadline: float = NO_DEADLINE,
+        step: Callable[[], None] = no_step,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         do_sample: bool = False,
         temperature: float = 1.0,
         top_k: int = 50,
@@ -47,7 +69,9 @@ class ORTModelForCausalLM(ORTModel):
                     f"the model takes {budget} and truncate is false"
                 )
             ids = ids[-budget:] if truncated else ids  # keep the end of the prompt, nearest to what follows
-            new, reason = self.generate_ids(ids, max_new_tokens, rng=rng, sampling=sampling, stop=stop)
+            new, reason = self.generate_ids(
+                ids, max_new_tokens, rng=rng, sampling=sampling, stop=stop, deadline=deadline, step=step
+            )
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             if reason == "stop":
                 text = _cut_at_stop(text, stop)
@@ -69,14 +93,18 @@ class ORTModelForCausalLM(ORTModel):
         rng: np.random.Generator | None = None,
         sampling: dict[str, float] | None = None,
         stop: list[str] | None = None,
+        deadline: float = NO_DEADLINE,
+        step: Callable[[], None] = no_step,
     ) -> tuple[list[int], str]:
-        """New token ids after `prompt_ids`, and why generation ended: "eos", "stop" or "length"."""
+        """New token ids after `prompt_ids`, and why generation ended: "eos", "stop" or "length". Each token is
+        one ONNX run: past `deadline` (time.monotonic), `BatchTimeout` before the next; `step` after each."""
         if not prompt_ids:
             prompt_ids = [self.eos_token_id]  # an empty prompt starts from the beginning-of-text token
         past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=self.past_dtype) for i in self.past_inputs}
         step_ids = np.array([prompt_ids], dtype=np.int64)
         length, new = 0, []
         for _ in range(max_new_tokens):
+            check_deadline(deadline)
             total = length + step_ids.shape[1]
             feeds = {
                 "input_ids": step_ids,
@@ -85,6 +113,7 @@ class ORTModelForCausalLM(ORTModel):
                 **past,
             }
             outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+            step()
             named = dict(zip(self.output_names, outputs, strict=True))
             logits = named["logits"][0, -1].astype(np.float64)
             token = int(np.argmax(logits)) if sampling is None else _sample(logits, rng, **sampling)

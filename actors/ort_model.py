@@ -3,18 +3,22 @@
 `from_pretrained(path, *, session_options)` reads the prepared directory (model.onnx, tokenizer.json,
 manifest.json) once; `__call__` delegates to a typed `forward`. Tokenization uses the `tokenizers`
 library directly. One instance per model per worker process, shared by its threads (ONNX Runtime's
-`run` and a configured `Tokenizer` are safe to call concurrently). The models per task are in
+`run` and a configured `Tokenizer` are safe to call concurrently). A call takes the batch's `deadline`
+(`time.monotonic`): past it, `actors.runs.BatchTimeout` instead of a run; a model that makes several runs a
+call (text generation) checks it between them. The models per task are in
 `actors.encoders` and `actors.generation`; `actors.runtime` loads them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from actors.runs import NO_DEADLINE, check_deadline, no_step
 from catalog import read_manifest
 from core.errors import ModelError
 
@@ -59,7 +63,16 @@ class ORTModel:
         )
         return cls(session, Tokenizer.from_file(str(path / "tokenizer.json")), manifest)
 
-    def __call__(self, inputs: Any, *, task: str | None = None, **parameters: Any) -> list[dict[str, Any]]:
+    def __call__(
+        self,
+        inputs: Any,
+        *,
+        task: str | None = None,
+        deadline: float = NO_DEADLINE,
+        step: Callable[[], None] = no_step,
+        **parameters: Any,
+    ) -> list[dict[str, Any]]:
+        check_deadline(deadline)  # one run a call: checked before it
         return self.forward(inputs, **parameters)
 
     def forward(self, inputs: Any, **parameters: Any) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ SENTENCE_SIMILARITY = "sentence-similarity"
 TEXT_CLASSIFICATION = "text-classification"
 TEXT_GENERATION = "text-generation"
 
+DEFAULT_MAX_NEW_TOKENS = 20  # text generation's `max_new_tokens` when a request names none
+
 TRUNCATE = Boolean("cut inputs longer than the model's max length (default true); false makes them a 422")
 PARAMETERS: dict[str, dict[str, Schema]] = {
     FEATURE_EXTRACTION: {
@@ -27,7 +29,7 @@ PARAMETERS: dict[str, dict[str, Schema]] = {
         "truncate": TRUNCATE,
     },
     TEXT_GENERATION: {
-        "max_new_tokens": Integer(1, 512, "tokens to generate (default 20)"),
+        "max_new_tokens": Integer(1, 512, f"tokens to generate an input (default {DEFAULT_MAX_NEW_TOKENS})"),
         "do_sample": Boolean("sample instead of greedy decoding (default false: deterministic)"),
         "temperature": Number(0.0, 100.0, "sampling temperature (default 1.0)", exclusive_minimum=True),
         "top_k": Integer(0, 100_000, "sample among the k likeliest tokens (default 50; 0 disables)"),
@@ -42,7 +44,8 @@ PARAMETERS: dict[str, dict[str, Schema]] = {
 }
 
 
-def parameters_schema(task: str) -> Nullable:
-    """A task's `parameters`: an object of only its own parameters, or null (omitted or null: the defaults)."""
+def parameters_schema(task: str, note: str = "") -> Nullable:
+    """A task's `parameters`: an object of only its own parameters, or null (omitted or null: the defaults);
+    `note`: a rule of the request's beyond these objects, for its description (text generation's cap)."""
     parameters = Object(PARAMETERS.get(task, {}), title=f"{task} parameters")
-    return Nullable(parameters, "omitted or null: the defaults")
+    return Nullable(parameters, "omitted or null: the defaults" + (f"; {note}" if note else ""))

@@ -86,6 +86,17 @@ class Config(Servers):
     )
     max_inputs: int = integer("MAX_INPUTS", 64, "inputs per request")
     max_input_chars: int = integer("MAX_INPUT_CHARS", 20_000, "characters per input")
+    max_generated_tokens: int = integer(
+        "MAX_GENERATED_TOKENS",
+        1280,
+        "new tokens a text-generation job may ask for, its inputs times `max_new_tokens`; more is refused with "
+        "422. A decoder makes one ONNX run a new token and reads all its weights in each: for a small model "
+        "such as distilgpt2 (82M parameters, 330 MB in float32) that is some tens of milliseconds on one core, "
+        "so the default (`MAX_INPUTS` at the default `max_new_tokens` of 20, or 2 inputs of 512) takes about "
+        "half the default `BATCH_TIMEOUT` and leaves the rest for the prompts' own runs. A job alone that "
+        "still outruns `BATCH_TIMEOUT` fails (`time_limit`); raise both together, or this one for a smaller "
+        "or int8 model (see [API](api.md#jobs))",
+    )
     max_json_depth: int = integer(
         "MAX_JSON_DEPTH",
         32,

@@ -30,6 +30,7 @@ class Failure:
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient faults outlasted the retries
     LOST = "lost"  # the sweeper sent it again and again and it never finished
     UNSTORABLE = "unstorable_output"  # the model's output holds what the database cannot store: no retry
+    TIME_LIMIT = "time_limit"  # it ran alone for most of BATCH_TIMEOUT and was stopped: no retry (too much work)
 
 
 # status -> the statuses it may move to

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+from actors.runs import NO_DEADLINE, no_step
 from catalog import Catalog
 from core.errors import ModelError
 from db import Job
@@ -27,13 +28,14 @@ TEXTS = [
 
 
 class FakeModel:
-    """Stands in for an ONNX model: one output per input, its length; raises on "poison"."""
+    """Stands in for an ONNX model: one output per input, its length; raises on "poison". It takes the batch's
+    `deadline` and `step` as a model does (`actors.ort_model.ORTModel`), and records the other parameters."""
 
     def __init__(self, fail: Exception | None = None):
         self.calls = []
         self.fail = fail
 
-    def __call__(self, inputs, **parameters):
+    def __call__(self, inputs, *, deadline: float = NO_DEADLINE, step=no_step, **parameters):
         self.calls.append((list(inputs), parameters))
         if self.fail:
             raise self.fail

@@ -50,7 +50,12 @@ def create_app(
     catalog = catalog or Catalog.from_config(config)
     sender = sender or sender_for(config)
     limits = Limits(
-        config.max_body_bytes, config.max_inputs, config.max_input_chars, config.max_json_depth, config.max_json_nodes
+        config.max_body_bytes,
+        config.max_inputs,
+        config.max_input_chars,
+        config.max_json_depth,
+        config.max_json_nodes,
+        config.max_generated_tokens,
     )
     webhooks = WebhookPolicy(enabled=bool(config.webhook_secret), allow_private=config.webhook_allow_private)
     # validate POST /inference and POST /v1/embeddings, and are what /openapi.json states of them

@@ -4,6 +4,8 @@ The body is one shape per model and task it can reach (a variant): the model's n
 default model), `inputs` or its alias `text` (the old API's field), and the task's `parameters`. Each
 variant is a `core.schema.Object`; the model picks the variant (and, for an embedding model, similarity
 inputs pick sentence-similarity), then that object validates the body and is the document's `anyOf` entry.
+One rule spans two fields, and is checked after the objects and stated in the parameters' description: a
+text-generation job asks for at most `max_generated_tokens` new tokens, its inputs times `max_new_tokens`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog import Catalog, ModelSpec
-from catalog.tasks import PARAMETERS, SENTENCE_SIMILARITY, TEXT_GENERATION, parameters_schema
+from catalog.tasks import (
+    DEFAULT_MAX_NEW_TOKENS,
+    PARAMETERS,
+    SENTENCE_SIMILARITY,
+    TEXT_GENERATION,
+    parameters_schema,
+)
 from catalog.tokens import TokenCounter
 from core.errors import InvalidRequest
 from core.schema import AnyOf, Array, Enum, Named, Object, Schema, String
@@ -51,6 +59,7 @@ class RequestSchema:
 
     def __init__(self, catalog: Catalog, limits: Limits, extra: Mapping[str, Schema] | None = None):
         self.catalog = catalog
+        self.max_generated_tokens = limits.max_generated_tokens
         self.extra = dict(extra or {})  # optional fields of every variant (`webhook`, `webhook_events`)
         text = String(
             max_length=limits.max_input_chars,
@@ -66,7 +75,13 @@ class RequestSchema:
         )
         inputs = AnyOf((text, texts), "one text, or a list of texts (one job; the output aligns with them)")
         named = [Named("Text", text), Named("Inputs", inputs), Named("SimilarityInputs", similarity)]
-        named += [Named(parameters_name(task), parameters_schema(task)) for task in sorted(PARAMETERS)]
+        notes = {
+            TEXT_GENERATION: f"inputs x max_new_tokens at most {limits.max_generated_tokens} new tokens a job "
+            "(MAX_GENERATED_TOKENS), else 422"
+        }
+        named += [
+            Named(parameters_name(task), parameters_schema(task, notes.get(task, ""))) for task in sorted(PARAMETERS)
+        ]
         self.named = {schema.name: schema for schema in named}
         default_first = sorted(catalog, key=lambda spec: spec.name != catalog.default)
         self.variants = {
@@ -95,6 +110,8 @@ class RequestSchema:
         fields = self.variants[spec.name, task].validate(body)
         inputs = [fields["inputs"]] if isinstance(fields["inputs"], str) else fields["inputs"]
         request = InferenceRequest(spec, task, inputs, fields.get("parameters") or {})
+        if task == TEXT_GENERATION:
+            _check_generated(request, "text" if "text" in body else "inputs", self.max_generated_tokens)
         if tokens is not None and request.parameters.get("truncate") is False:
             _check_lengths(request, "text" if "text" in body else "inputs", tokens)
         return request
@@ -129,7 +146,7 @@ def _check_lengths(request: InferenceRequest, field: str, tokens: TokenCounter) 
         return  # not prepared on this host: the worker checks it and fails the job with the reason
     counts, max_length = counted
     if request.task == TEXT_GENERATION:
-        max_length -= request.parameters.get("max_new_tokens", 20)
+        max_length -= request.parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
     for index, count in enumerate(counts):
         if count > max_length:
             where = _where(request, field, index)
@@ -137,6 +154,20 @@ def _check_lengths(request: InferenceRequest, field: str, tokens: TokenCounter) 
                 f"`{where}` has {count} tokens; model {request.spec.name!r} takes {max_length} and truncate is false",
                 field=where,
             )
+
+
+def _check_generated(request: InferenceRequest, field: str, cap: int) -> None:
+    """A text-generation job asks for at most `cap` new tokens (`MAX_GENERATED_TOKENS`): its work, bounded
+    well within the worker's time bound (`BATCH_TIMEOUT`)."""
+    each = request.parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+    asked = len(request.inputs) * each
+    if asked > cap:
+        where = "parameters.max_new_tokens" if "max_new_tokens" in request.parameters else field
+        raise InvalidRequest(
+            f"{len(request.inputs)} inputs x max_new_tokens {each} = {asked} new tokens; the limit is {cap} a job "
+            "(MAX_GENERATED_TOKENS): send fewer inputs or a smaller max_new_tokens",
+            field=where,
+        )
 
 
 def _where(request: InferenceRequest, field: str, index: int) -> str:

@@ -29,6 +29,7 @@ class Limits:
     max_input_chars: int
     max_json_depth: int = 32
     max_json_nodes: int = 10_000
+    max_generated_tokens: int = 1280  # text generation: inputs x max_new_tokens a job (`web.request`)
 
 
 class Unreadable:
