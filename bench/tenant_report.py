@@ -1,0 +1,83 @@
+"""The two-tenant modes' part of the results (`bench.report` calls it): their result lines, their per-round
+pairs and their targets (reported, never asserted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.stats import paired
+
+TARGETS = {
+    "flood_b_p50_vs_idle": ("<=", 1.2),  # B's p50 under A's flood, over B's alone, in the same round
+    "flood_b_admission_vs_idle": (">=", 0.8),  # B's share admitted under A's flood, over alone
+    "flood_a_refusals_429": (">=", 1.0),  # the share of A's refusals that were 429 with Retry-After
+}
+
+
+def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
+    """B's p50 and admission under the flood against alone, each round's two phases a pair."""
+    flood = modes.get("flood", {})
+
+    def sides(name: str) -> list[tuple]:
+        return list(zip(flood.get(f"rounds_flooded_{name}", []), flood.get(f"rounds_idle_{name}", []), strict=True))
+
+    return {"flood_b_p50_vs_idle": paired(sides("p50")), "flood_b_admission_vs_idle": paired(sides("admission"))}
+
+
+def targets(found: dict[str, dict | None], modes: dict[str, dict]) -> dict[str, dict[str, Any]]:
+    """Each target with its value (None: not measured) and whether it was met; the fairness bound is the
+    one the run's own figures imply (`bench.fairness.bound`)."""
+    values = {
+        name: (found.get(name) or {}).get("median") for name in ("flood_b_p50_vs_idle", "flood_b_admission_vs_idle")
+    }
+    a = modes.get("flood", {}).get("a")
+    if a is not None:
+        headers_ok = all((a.get("refusal_headers") or {}).values())
+        values["flood_a_refusals_429"] = 1.0 if a["refused_not_429"] == 0 and headers_ok else 0.0
+    checked = {}
+    for name, (op, limit) in TARGETS.items():
+        value = values.get(name)
+        met = None if value is None else (value >= limit if op == ">=" else value <= limit)
+        checked[name] = {"value": value, "target": f"{op} {limit:g}", "met": met}
+    fairness = modes.get("fairness")
+    ahead, bound = (fairness["lines_ahead"], fairness["bound"]) if fairness else (None, None)
+    checked["fairness_lines_ahead"] = {
+        "value": ahead,
+        "target": f"<= {bound} (the keeper's bound)" if bound is not None else "<= the keeper's bound",
+        "met": None if ahead is None else ahead <= bound,
+    }
+    return checked
+
+
+def flood_line(result: dict) -> str:
+    idle, flooded, a = result["idle"], result["flooded"], result["a"]
+    refusal = a.get("refusal_headers") or {}
+    return (
+        f"flood    B p50 {idle['p50']:.1f} ms alone, {flooded['p50']:.1f} ms under A's flood "
+        f"(x{result['p50_vs_idle']:g}, rounds {' '.join(f'{r:g}' for r in result['rounds'])}); "
+        f"B admitted {idle['admission']:.0%} alone, "
+        f"{flooded['admission']:.0%} flooded; A posted {a['posted']} ({a['posted_per_s']:g}/s), accepted "
+        f"{a['accepted']} ({a['accepted_per_s']:g}/s), refused {a['refused']} ({a['refused_not_429']} not 429; "
+        f"Retry-After {refusal.get('Retry-After')}, RateLimit {refusal.get('RateLimit')}); stages p50 flooded: "
+        + ", ".join(f"{k.removesuffix('_p50')} {v:.1f}" for k, v in flooded["breakdown_ms"].items())
+        + f" ms{_noise(result)}"
+    )
+
+
+def fairness_line(result: dict) -> str:
+    return (
+        f"fairness {result['lines_ahead']} of A's lines finished ahead of B's first (bound {result['bound']}: "
+        f"{result['bound_parts']['in_flight']} in flight + {result['a_lines_per_s']:g} lines/s x "
+        f"{result['bound_parts']['keeper_every_s']:g} s + {result['bound_parts']['running']} running); B's first "
+        f"line {result['b_first_line_seconds']:.2f} s after its batch; B's batch done in "
+        f"{result['b_completion_seconds']:.2f} s, A's in {result['a_completion_seconds']:.2f} s "
+        f"(x{result['b_completion_vs_a']:g}){_noise(result)}"
+    )
+
+
+LINES = {"flood": flood_line, "fairness": fairness_line}
+
+
+def _noise(result: dict) -> str:
+    cores = result.get("others_cores")
+    return f"; other work on the machine: {' '.join(f'{c:.1f}' for c in cores)} cores" if cores else ""
