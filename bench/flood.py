@@ -26,10 +26,11 @@ from bench.infra import Infra
 from bench.latency import TERMINAL, Answer, breakdown
 from bench.noise import Meter, settle
 from bench.settings import Settings
-from bench.stack import Stack
+from bench.stack import Stack, worker_cpu
 from bench.stats import latency_ms, median, ratio
 from bench.tenants import KEY_A, KEY_B, TenantApi, authorization
 from bench.texts import texts
+from harness.processes import cpu_seconds
 
 A_WAITERS = 8  # A's clients holding `GET /inference/{id}?wait=60`: twice its `waits`
 B_CLIENTS = 4  # B's paced requests go out on time even when one is slow
@@ -127,6 +128,7 @@ def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int) -
                 gets[reply.status] += 1
         connection.close()
 
+    cpu = time.process_time()
     threads = [threading.Thread(target=poster, args=(i,), daemon=True) for i in range(clients)]
     threads += [threading.Thread(target=waiter, daemon=True) for _ in range(waiters)]
     began = time.monotonic()
@@ -135,10 +137,11 @@ def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int) -
     refusal = refusal_headers(port, bodies[0], headers)
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()) + 90)
-    elapsed = time.monotonic() - began
+    elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
     refused = posted[429] + gets[429]
     return {
         "seconds": round(elapsed, 2),
+        "client_cores": round(cpu / elapsed, 2),  # the CPU A's clients took, this machine's too
         "posted": sum(posted.values()),
         "posted_per_s": round(sum(posted.values()) / elapsed, 1),
         "accepted": posted[200] + posted[202],
@@ -166,7 +169,28 @@ def refusal_headers(port: int, body: bytes, headers: dict, tries: int = 200) -> 
     return dict.fromkeys(RATE_HEADERS)
 
 
-def one_round(settings: Settings, infra: Infra, tenant: TenantApi, pool: ProcessPoolExecutor, seed: int) -> dict:
+class Tiers:
+    """Cores the tenants' API and the workers kept busy during the block (what B's requests shared)."""
+
+    def __init__(self, tenant: TenantApi, stack: Stack):
+        self.tenant, self.workers = tenant, stack.workers()
+        self.cores: dict[str, float] = {}
+
+    def __enter__(self) -> Tiers:
+        self.began, self.used = time.monotonic(), self._used()
+        return self
+
+    def _used(self) -> dict[str, float]:
+        return {"api": cpu_seconds(self.tenant.api.pid), "workers": worker_cpu(self.workers)}
+
+    def __exit__(self, *exc) -> None:
+        wall, used = time.monotonic() - self.began, self._used()
+        self.cores = {tier: round((used[tier] - self.used[tier]) / wall, 2) for tier in used}
+
+
+def one_round(
+    settings: Settings, infra: Infra, tenant: TenantApi, stack: Stack, pool: ProcessPoolExecutor, seed: int
+) -> dict:
     sizes = settings.tenants
     inputs = texts(max(2, round(sizes.flood_seconds * sizes.flood_rate)), seed=seed)
     infra.truncate_jobs()
@@ -176,7 +200,7 @@ def one_round(settings: Settings, infra: Infra, tenant: TenantApi, pool: Process
     flooding = pool.submit(flood_a, tenant.port, settings.model, sizes.flood_seconds + RAMP + 1.0,
                            sizes.flood_clients, A_WAITERS)  # fmt: skip
     time.sleep(RAMP)
-    with Meter() as flood_meter:
+    with Meter() as flood_meter, Tiers(tenant, stack) as tiers:
         flooded = phase(paced(tenant.port, settings.model, inputs, sizes.flood_rate))
     a = flooding.result(timeout=sizes.flood_seconds + 180)
     tenant.alive()
@@ -186,7 +210,7 @@ def one_round(settings: Settings, infra: Infra, tenant: TenantApi, pool: Process
         "a": a,
         "p50_vs_idle": ratio(flooded["p50"], idle["p50"]),
         "admission_vs_idle": ratio(flooded["admission"], idle["admission"]),
-        "cores": {"idle": idle_meter.cores, "flooded": flood_meter.cores},
+        "cores": {"idle": idle_meter.cores, "flooded": flood_meter.cores, "by_tier": tiers.cores},
     }
 
 
@@ -210,7 +234,7 @@ class Session:
         self.tenant.start()
         self.progress(f"B: {sizes.flood_rate:g}/s for {sizes.flood_seconds:g} s alone, then under A's flood "
                       f"({sizes.flood_clients} posting clients, {A_WAITERS} waiting)")  # fmt: skip
-        self.rounds.append(one_round(self.settings, self.infra, self.tenant, self.pool, seed=91 + index))
+        self.rounds.append(one_round(self.settings, self.infra, self.tenant, self.stack, self.pool, seed=91 + index))
 
     def result(self) -> dict:
         self.infra.truncate_jobs()
@@ -242,5 +266,6 @@ def summarize(rounds: list[dict]) -> dict:
         "a": {**a_total, "refusal_headers": middle["a"]["refusal_headers"]},
         "others_cores": [r["cores"]["flooded"]["others"] for r in rounds],
         "cores_flooded": [r["cores"]["flooded"] for r in rounds],
+        "cores_by_tier": {**middle["cores"]["by_tier"], "a_clients": middle["a"]["client_cores"]},  # the median round
         "detail": rounds,
     }

@@ -60,7 +60,7 @@ def flood_line(result: dict) -> str:
         f"{a['accepted']} ({a['accepted_per_s']:g}/s), refused {a['refused']} ({a['refused_not_429']} not 429; "
         f"Retry-After {refusal.get('Retry-After')}, RateLimit {refusal.get('RateLimit')}); stages p50 flooded: "
         + ", ".join(f"{k.removesuffix('_p50')} {v:.1f}" for k, v in flooded["breakdown_ms"].items())
-        + f" ms{_noise(result)}"
+        + f" ms; cores flooded: {_tiers(result)}{_noise(result)}"
     )
 
 
@@ -81,3 +81,7 @@ LINES = {"flood": flood_line, "fairness": fairness_line}
 def _noise(result: dict) -> str:
     cores = result.get("others_cores")
     return f"; other work on the machine: {' '.join(f'{c:.1f}' for c in cores)} cores" if cores else ""
+
+
+def _tiers(result: dict) -> str:
+    return ", ".join(f"{tier} {cores:g}" for tier, cores in result["cores_by_tier"].items())
