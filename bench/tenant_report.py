@@ -1,5 +1,5 @@
-"""The two-tenant modes' part of the results (`bench.report` calls it): their result lines, their per-round
-pairs and their targets (reported, never asserted)."""
+"""The two-tenant modes' part of the results (`bench.report` and `bench.results` call it): their result
+lines, their per-round pairs, their targets (reported, never asserted) and their section of RESULTS.md."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def fairness_line(result: dict) -> str:
 
 
 LINES = {"flood": flood_line, "fairness": fairness_line}
+FIGURES = {"flood": lambda result: result["p50_vs_idle"], "fairness": lambda result: result["lines_ahead"]}
 
 
 def _noise(result: dict) -> str:
@@ -85,3 +86,36 @@ def _noise(result: dict) -> str:
 
 def _tiers(result: dict) -> str:
     return ", ".join(f"{tier} {cores:g}" for tier, cores in result["cores_by_tier"].items())
+
+
+def section(modes: dict[str, dict]) -> list[str]:
+    """RESULTS.md's lines of the two-tenant modes: what B got alone and under A's flood, what A got, where
+    the time and the cores went; and the fairness figures beside the keeper's bound."""
+    lines = []
+    if flood := modes.get("flood"):
+        idle, flooded, a = flood["idle"], flood["flooded"], flood["a"]
+        lines += ["", "Two tenants, flood (the median round; bench/README.md#two-tenants):", ""]
+        lines += ["| B | alone | under A's flood |", "| --- | --- | --- |"]
+        lines.append(f"| admission | {idle['admission']:.0%} | {flooded['admission']:.0%} |")
+        lines.append(f"| p50 / p99 ms | {idle['p50']:g} / {idle['p99']:g} | {flooded['p50']:g} / {flooded['p99']:g} |")
+        for stage, value in flooded["breakdown_ms"].items():
+            lines.append(f"| {stage.removesuffix('_p50')} p50 ms | {idle['breakdown_ms'][stage]:g} | {value:g} |")
+        lines += [
+            "",
+            f"A, every round: {a['posted']} POSTs ({a['posted_per_s']:g}/s), {a['accepted']} accepted "
+            f"({a['accepted_per_s']:g}/s), {a['refused']} POSTs and waits refused, {a['refused_not_429']} of them "
+            f"not 429; cores while B ran under the flood: {_tiers(flood)}.",
+        ]
+    if fairness := modes.get("fairness"):
+        parts, f = fairness["bound_parts"], fairness
+        bound = (
+            f"the keeper's bound: {parts['in_flight']} released at most + {f['a_lines_per_s']:g} lines/s x "
+            f"{parts['keeper_every_s']:g} s to the next pass + {parts['running']} running = {f['bound']}"
+        )
+        lines += [
+            "",
+            f"Two tenants, bulk fairness: {f['lines_ahead']} of A's lines finished between B's batch creation and "
+            f"B's first line ({bound}); B's first line {f['b_first_line_seconds']:g} s after its batch, B's batch "
+            f"done in {f['b_completion_seconds']:g} s, A's in {f['a_completion_seconds']:g} s.",
+        ]
+    return lines
