@@ -34,7 +34,7 @@ worker: $(RUN_STAMP)
 # The benchmark harness (needs PostgreSQL and RabbitMQ; uses its own database and vhost): see bench/.
 .PHONY: bench
 # It prepares the models it measures first (a no-op once done), runs int8 and the default (fp32) model,
-# then writes bench/RESULTS.md from the two runs' JSON. The two-tenant modes (flood, fairness: about 4 minutes)
+# then writes bench/RESULTS.md from the two runs' JSON. The two-tenant modes (flood, fairness: several minutes)
 # measure the API and the lanes, not the model: the int8 run only.
 BENCH_MODEL_MODES = $(shell $(BIN)/python -c 'from bench.settings import MODEL_MODES; print(",".join(MODEL_MODES))')
 bench: $(STAMP)
