@@ -1,5 +1,4 @@
-"""The results: one line per mode as it finishes, the ratios and targets of the performance contract, and
-the JSON document (with the machine, the date, the git commit and the exact command)."""
+"""Results: a line per mode, the contract's ratios and targets, the JSON (machine, date, git commit, command)."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import tenant_report
 from bench.settings import ROOT, Settings
 from bench.stats import paired
 
@@ -34,6 +34,8 @@ INFORMATIONAL = ("worker_vs_seed",)
 
 def mode_line(mode: str, result: dict[str, Any]) -> str:
     """One clear line per mode: throughput and the percentiles it has."""
+    if mode in tenant_report.LINES:
+        return tenant_report.LINES[mode](result)
     if mode == "latency":
         answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
         parts = result["breakdown_ms"]
@@ -132,6 +134,7 @@ def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
         "latency_p50_over_raw_single_ms": paired(
             zipped(rounds("latency", "rounds_p50"), rounds("raw", "rounds_single_p50")), difference=True
         ),
+        **tenant_report.pairs(modes),
     }
 
 
@@ -257,7 +260,8 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             memory_values,
             quantization,
             modes.get("calls", {}).get("throughput"),
-        ),
+        )
+        | tenant_report.targets(found, modes),
     }
 
 

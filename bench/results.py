@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import tenant_report
+
 # Which modes' rounds stand behind each target, for its spread (the modes a ratio divides, or measures).
 SIDES = {
     "worker_vs_raw": ("worker", "raw"),
@@ -22,6 +24,11 @@ SIDES = {
     "ingest_vs_hello": ("ingest", "hello"),
     "latency_p50_over_raw_single_ms": ("latency",),
     "calls_per_s": ("calls",),
+}
+SIDES |= {
+    "flood_b_p50_vs_idle": ("flood",),
+    "flood_b_admission_vs_idle": ("flood",),
+    "fairness_lines_ahead": ("fairness",),
 }
 VERSIONS = ("onnxruntime", "tokenizers", "dramatiq", "falcon", "waitress", "peewee", "postgresql", "rabbitmq")
 VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
@@ -60,6 +67,7 @@ def section(path: str, doc: dict | None) -> list[str]:
     lines += ["", "| mode | best | unit | rounds | spread | other work (cores) |", "|---" * 6 + "|"]
     for mode, result in doc.get("modes", {}).items():
         lines.append(mode_row(mode, result))
+    lines += tenant_report.section(doc.get("modes", {}))
     if doc.get("errors"):
         lines += ["", "Modes that failed: " + "; ".join(f"`{m}`: {e}" for m, e in doc["errors"].items())]
     return lines
@@ -113,7 +121,9 @@ def about(path: str, doc: dict) -> list[str]:
 
 
 def mode_row(mode: str, result: dict[str, Any]) -> str:
-    if mode == "latency":
+    if mode in tenant_report.LINES:  # a ratio or a count of the median round, not a throughput
+        rounds, best, unit = result["rounds"], tenant_report.FIGURES[mode](result), result["unit"]
+    elif mode == "latency":
         rounds, best, unit = result.get("rounds_p50", []), result.get("p50"), "ms p50 (lowest round)"
     else:
         rounds, best, unit = result.get("rounds", []), result.get("throughput"), result.get("unit", "")

@@ -10,6 +10,9 @@ from pathlib import Path
 from core.config import Config
 
 MODES = ("raw", "seed", "worker", "latency", "e2e", "calls", "ingest")
+MODES += ("flood", "fairness")  # two tenants (API keys) sharing the model: bench/flood.py, bench/fairness.py
+TENANT_MODES = ("flood", "fairness")
+MODEL_MODES = tuple(m for m in MODES if m not in TENANT_MODES)  # what `make bench` runs for its second model
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +39,26 @@ PRESETS = {
     "quick": Sizes(2.5, 200, 100, 1500, 150, 1000, 1000, repeats=4),
     # the default: longer rounds, more repeats
     "full": Sizes(10.0, 600, 400, 8000, 500, 6000, 4000, repeats=5),
+}
+
+
+@dataclass(frozen=True)
+class TenantSizes:
+    """How much work the two-tenant modes do. Their rounds run in the first `*_rounds` repeats only."""
+
+    flood_seconds: float  # each of B's two phases: alone, then under A's flood
+    flood_rate: float  # B's paced requests a second
+    flood_clients: int  # A's posting clients, each as fast as it can (besides its waiting ones)
+    flood_rounds: int
+    batch_lines: int  # A's batch
+    small_batch_lines: int  # B's batch, created once A's is in progress
+    fairness_rounds: int = 1
+
+
+TENANT_PRESETS = {
+    "tiny": TenantSizes(2.0, 10.0, 4, 1, 300, 10),
+    "quick": TenantSizes(15.0, 10.0, 16, 2, 20_000, 10),
+    "full": TenantSizes(30.0, 10.0, 32, 3, 50_000, 10),
 }
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
@@ -74,6 +97,10 @@ class Settings:
     @property
     def model_dir(self) -> Path:
         return self.models_dir / self.model
+
+    @property
+    def tenants(self) -> TenantSizes:
+        return TENANT_PRESETS[self.preset]
 
     @property
     def ingest_concurrency(self) -> int:

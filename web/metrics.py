@@ -59,6 +59,9 @@ class RequestMetrics:
     (with the job's id, model and task when the route accepted one) and the request metrics per request.
     Installed first, so it sees every answer, errors included."""
 
+    def __init__(self, refusals: RefusalLines | None = None):
+        self.refusals = refusals or RefusalLines()
+
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
         req.context.request_id = request_id(req.get_header("X-Request-ID"))
@@ -69,27 +72,44 @@ class RequestMetrics:
         seconds = time.perf_counter() - req.context.get("started", time.perf_counter())
         route = req.uri_template or "unmatched"
         method = req.method if req.method in METHODS else "OTHER"
-        status = resp.status_code
+        status, refused_by = resp.status_code, req.context.get("refused_by")
         REQUESTS.labels(route, method, str(status)).inc()
         REQUEST_SECONDS.labels(route, method).observe(seconds)
-        if route == "/inference" and method == "POST" and status >= 400:
-            REFUSED.labels(refusal(status, req.context.get("refused_by"))).inc()
-        logger.info(
-            "%s %s %d %.1f ms",
-            method,
-            route,
-            status,
-            seconds * 1000,
-            extra={
-                "method": method,
-                "route": route,
-                "status": status,
-                "ms": round(seconds * 1000, 3),
-                **job_fields(req.context.get("job")),
-            },
-        )
+        # a key's rate is checked before routing (`web.limits.RequestRate`): its refusals have no route
+        if method == "POST" and status >= 400 and (route == "/inference" or (refused_by and req.path == "/inference")):
+            REFUSED.labels(refusal(status, refused_by)).inc()
+        level, unlogged = self.refusals.level(req.context.get("owner"), refused_by)
+        if logger.isEnabledFor(level):
+            fields = {"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 3)}
+            fields |= job_fields(req.context.get("job")) | ({"unlogged_refusals": unlogged} if unlogged else {})
+            logger.log(level, "%s %s %d %.1f ms", method, route, status, seconds * 1000, extra=fields)
         if (token := req.context.get("log_token")) is not None:
             logs.request_id.reset(token)
+
+
+class RefusalLines:
+    """Under a flood one log line per refused request costs the API more than refusing it (about half the CPU
+    of a 429): a key's refusals by its own limits (`rate`, `key_backlog`) get their request line at INFO
+    once per `every` seconds per key and reason, saying how many were logged at debug level since
+    (`unlogged_refusals`); the others go to debug. Every other request keeps its line at INFO."""
+
+    def __init__(self, every: float = 1.0, clock=time.monotonic):
+        self.every, self.clock = every, clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # (owner, reason) -> (logged at, unlogged since)
+        self._lock = threading.Lock()
+
+    def level(self, owner: str | None, reason: str | None) -> tuple[int, int]:
+        """The level of this request's line and, at INFO, how many refusals went to debug before it."""
+        if reason not in ("rate", "key_backlog") or owner is None:
+            return logging.INFO, 0
+        now = self.clock()
+        with self._lock:
+            logged_at, unlogged = self._last.get((owner, reason), (float("-inf"), 0))
+            if now - logged_at < self.every:
+                self._last[(owner, reason)] = (logged_at, unlogged + 1)
+                return logging.DEBUG, 0
+            self._last[(owner, reason)] = (now, 0)
+        return logging.INFO, unlogged
 
 
 def job_fields(job) -> dict[str, str]:

@@ -1,0 +1,118 @@
+"""The two-tenant modes (bench/flood.py, bench/fairness.py): a tiny run of both against the real servers
+reports every figure, and their targets and page are formed from the run's own numbers. No timing is
+asserted: only counts the limits fix (A's accepted POSTs within its token bucket, every refusal a 429) and
+that every line of both batches was answered."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from actors.batch_keeper import IN_FLIGHT
+from bench import fairness, results, tenant_report
+from bench.flood import summarize
+from bench.settings import TENANT_PRESETS
+from bench.tenants import LIMITS
+from tests import servers
+from tests.conftest import ROOT
+
+
+def flood_round(idle_p50: float, flooded_p50: float, admission: float = 1.0) -> dict:
+    phase = {"p50": idle_p50, "p99": idle_p50 * 2, "admission": 1.0, "breakdown_ms": {"model_p50": 5.0}}
+    a = {"posted": 1000, "accepted": 60, "refused": 940, "refused_not_429": 0, "posted_per_s": 100.0}
+    a |= {"accepted_per_s": 4.0, "client_cores": 0.1, "refusal_headers": {"Retry-After": "1", "RateLimit": "x"}}
+    return {
+        "idle": phase,
+        "flooded": {**phase, "p50": flooded_p50, "admission": admission},
+        "a": a,
+        "p50_vs_idle": round(flooded_p50 / idle_p50, 4),
+        "admission_vs_idle": admission,
+        "cores": {"flooded": {"others": 0.2}, "by_tier": {"api": 0.5, "workers": 0.8}},
+    }
+
+
+def test_the_flood_figures_are_the_median_of_each_rounds_two_phases():
+    flood = summarize([flood_round(10.0, 11.0), flood_round(20.0, 40.0), flood_round(10.0, 12.0, 0.5)])
+    found = tenant_report.pairs({"flood": flood})
+    assert found["flood_b_p50_vs_idle"]["values"] == [1.1, 2.0, 1.2] and found["flood_b_p50_vs_idle"]["median"] == 1.2
+    assert found["flood_b_admission_vs_idle"]["median"] == 1.0
+    checked = tenant_report.targets(found, {"flood": flood})
+    assert checked["flood_b_p50_vs_idle"] == {"value": 1.2, "target": "<= 1.2", "met": True}
+    assert checked["flood_a_refusals_429"]["met"] is True
+    assert flood["a"]["posted"] == 3000 and flood["cores_by_tier"] == {"api": 0.5, "workers": 0.8, "a_clients": 0.1}
+
+
+def test_a_refusal_that_is_not_a_429_misses_its_target():
+    flood = summarize([flood_round(10.0, 30.0)])
+    flood["a"]["refused_not_429"] = 1
+    checked = tenant_report.targets(tenant_report.pairs({"flood": flood}), {"flood": flood})
+    assert checked["flood_a_refusals_429"]["met"] is False and checked["flood_b_p50_vs_idle"]["met"] is False
+
+
+def test_the_fairness_bound_is_the_keepers_in_flight_one_pass_of_as_lines_and_the_running_jobs():
+    assert fairness.bound(250.4, 64) == IN_FLIGHT + math.ceil(250.4 * fairness.KEEPER_EVERY) + 64
+    checked = tenant_report.targets({}, {"fairness": {"lines_ahead": 900, "bound": 1200}})
+    assert checked["fairness_lines_ahead"] == {"value": 900, "target": "<= 1200 (the keeper's bound)", "met": True}
+    absent = tenant_report.targets({}, {})
+    assert all(check["met"] is None and check["value"] is None for check in absent.values())
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, models_dir):
+    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
+    servers.require("RabbitMQ", servers.RABBITMQ_URL)
+    if shutil.which("rabbitmqctl") is None:  # the harness needs a vhost of its own
+        if servers.IN_CI:
+            pytest.fail("rabbitmqctl is not on PATH (CI=true: the bench test must run, not skip)")
+        pytest.skip("rabbitmqctl is not on PATH")
+    root = tmp_path_factory.mktemp("bench-tenants")
+    out = root / "bench.json"
+    args = [sys.executable, "-m", "bench", "--tiny", "--modes", "flood,fairness", "--json", str(out)]
+    args += ["--models-dir", str(models_dir), "--postgres", servers.POSTGRES_ADMIN_URL]
+    args += ["--rabbitmq", servers.RABBITMQ_URL, "--log-dir", str(root / "logs")]
+    args += ["--database", "inference_api_bench_tenants", "--vhost", "inference_api_bench_tenants"]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return json.loads(out.read_text()), done.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_tiny_flood_reports_b_alone_and_flooded_and_as_refusals(tiny_run):
+    doc, stdout = tiny_run
+    assert "errors" not in doc and set(doc["modes"]) == {"flood", "fairness"}
+    flood = doc["modes"]["flood"]
+    assert flood["idle"]["admission"] == 1.0 and 0 < flood["flooded"]["admission"] <= 1.0  # B within its limits
+    assert 0 < flood["idle"]["p50"] <= flood["idle"]["p99"] and 0 < flood["flooded"]["p50"] <= flood["flooded"]["p99"]
+    a = flood["a"]
+    assert a["refused"] > 0 and a["refused_not_429"] == 0 and a["posted"] > a["accepted"] > 0
+    assert a["accepted"] <= LIMITS["rps"] * (flood["detail"][0]["a"]["seconds"] + 1)  # A's token bucket holds
+    assert a["refusal_headers"]["Retry-After"] and a["refusal_headers"]["RateLimit"].startswith('"requests"')
+    assert set(flood["cores_by_tier"]) == {"api", "workers", "a_clients"}
+    for name in ("flood_b_p50_vs_idle", "flood_b_admission_vs_idle", "flood_a_refusals_429"):
+        assert doc["targets"][name]["met"] in (True, False), name
+    assert re.search(r"^flood\s+B p50 [\d.]+ ms alone, [\d.]+ ms under A's flood", stdout, re.MULTILINE)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_tiny_fairness_run_answers_both_batches_and_reports_the_lines_ahead_of_bs_first(tiny_run):
+    doc, stdout = tiny_run
+    found, sizes = doc["modes"]["fairness"], TENANT_PRESETS["tiny"]
+    assert found["counts"]["a"] == {"total": sizes.batch_lines, "completed": sizes.batch_lines, "failed": 0}
+    assert found["counts"]["b"] == {"total": sizes.small_batch_lines, "completed": sizes.small_batch_lines, "failed": 0}
+    assert 0 <= found["lines_ahead"] <= sizes.batch_lines
+    assert found["bound"] == fairness.bound(found["a_lines_per_s"], found["bound_parts"]["running"])
+    assert 0 < found["b_first_line_seconds"] <= found["b_completion_seconds"]
+    assert found["b_created_after_a_seconds"] > 0 and found["a_completion_seconds"] > 0
+    assert doc["targets"]["fairness_lines_ahead"]["met"] in (True, False)
+    assert re.search(r"^fairness \d+ of A's lines finished ahead of B's first \(bound \d+", stdout, re.MULTILINE)
+    page = results.page({"bench.json": doc})
+    assert "Two tenants, flood" in page and "Two tenants, bulk fairness" in page
+    assert "| `fairness_lines_ahead` |" in page and "| `flood_b_p50_vs_idle` |" in page
