@@ -1,10 +1,11 @@
 """flood: per-key limits under a flood. Tenant B sends paced interactive requests (`POST /inference`,
 `Prefer: wait=10`, one text each, `flood_rate` a second for `flood_seconds`), alone; then tenant A floods
-(`flood_clients` clients posting as fast as they can, and `A_WAITERS` more holding `GET ?wait=60`, far
-beyond A's limits) while B repeats the same paced load. Per round: B's admission (share accepted) and p50
-under the flood against alone (the two phases back to back: one phase of the host), where B's time went
-stage by stage (`bench.latency.breakdown`), and what A got (accepted, refused, and that refusals were 429s
-with `Retry-After` and the rate-limit headers).
+(`flood_clients` clients posting `flood_a_rate` requests a second between them, ten times A's `rps`,
+whatever the answers, and `A_WAITERS` more holding `GET ?wait=60`, twice A's `waits`) while B repeats the
+same paced load. Per round: B's admission (share accepted) and p50 under the flood against alone (the two
+phases back to back: one phase of the host), where B's time went stage by stage
+(`bench.latency.breakdown`), and what A got (accepted, refused, and that refusals were 429s with
+`Retry-After` and the rate-limit headers).
 
 A's clients run in a process of their own (spawned once, before the first round), so the client threads
 measuring B never queue behind them for this process' interpreter lock."""
@@ -96,18 +97,24 @@ def phase(outcomes: list[tuple[int, Answer | None]]) -> dict:
     }
 
 
-def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int) -> dict:
-    """A's flood, in a process of its own: `clients` POST as fast as they can, `waiters` hold `?wait=60` on
-    A's latest accepted job; one more request is made with `http.client` to read a refusal's headers."""
+def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int, rate: float) -> dict:
+    """A's flood, in a process of its own: `clients` POST `rate` requests a second between them (request `n` at
+    `n / rate` s, whatever the answers), `waiters` hold `?wait=60` on A's latest accepted job, each asking
+    again a tenth of a second after a refusal; one more request is made with `http.client` to read a
+    refusal's headers."""
     headers = {**JSON, **authorization(KEY_A)}
     bodies = [json.dumps({"model": model, "inputs": t}).encode() for t in texts(64, seed=83)]
     requests = [encode("POST", "/inference", body, headers) for body in bodies]
     deadline = time.monotonic() + seconds
     posted, gets, accepted, lock = Counter(), Counter(), deque(maxlen=256), threading.Lock()
+    schedule, began = itertools.count(), time.monotonic()
 
     def poster(offset: int) -> None:
         connection = Connection(port)
-        for n in itertools.count(offset):
+        while True:
+            with lock:
+                n = next(schedule)
+            time.sleep(max(0.0, began + n / rate - time.monotonic()))
             if time.monotonic() >= deadline:
                 break
             reply = connection.send(requests[n % len(requests)])
@@ -126,12 +133,13 @@ def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int) -
             reply = connection.request("GET", f"/inference/{accepted[-1]}?wait=60", None, authorization(KEY_A))
             with lock:
                 gets[reply.status] += 1
+            if reply.status == 429:
+                time.sleep(0.1)
         connection.close()
 
     cpu = time.process_time()
     threads = [threading.Thread(target=poster, args=(i,), daemon=True) for i in range(clients)]
     threads += [threading.Thread(target=waiter, daemon=True) for _ in range(waiters)]
-    began = time.monotonic()
     for thread in threads:
         thread.start()
     refusal = refusal_headers(port, bodies[0], headers)
@@ -198,7 +206,7 @@ def one_round(
     with Meter() as idle_meter:
         idle = phase(paced(tenant.port, settings.model, inputs, sizes.flood_rate))
     flooding = pool.submit(flood_a, tenant.port, settings.model, sizes.flood_seconds + RAMP + 1.0,
-                           sizes.flood_clients, A_WAITERS)  # fmt: skip
+                           sizes.flood_clients, A_WAITERS, sizes.flood_a_rate)  # fmt: skip
     time.sleep(RAMP)
     with Meter() as flood_meter, Tiers(tenant, stack) as tiers:
         flooded = phase(paced(tenant.port, settings.model, inputs, sizes.flood_rate))
@@ -233,7 +241,7 @@ class Session:
         self.stack.workers()
         self.tenant.start()
         self.progress(f"B: {sizes.flood_rate:g}/s for {sizes.flood_seconds:g} s alone, then under A's flood "
-                      f"({sizes.flood_clients} posting clients, {A_WAITERS} waiting)")  # fmt: skip
+                      f"({sizes.flood_a_rate:g} POSTs/s, {A_WAITERS} waiting)")  # fmt: skip
         self.rounds.append(one_round(self.settings, self.infra, self.tenant, self.stack, self.pool, seed=91 + index))
 
     def result(self) -> dict:

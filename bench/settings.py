@@ -48,7 +48,8 @@ class TenantSizes:
 
     flood_seconds: float  # each of B's two phases: alone, then under A's flood
     flood_rate: float  # B's paced requests a second
-    flood_clients: int  # A's posting clients, each as fast as it can (besides its waiting ones)
+    flood_clients: int  # A's posting clients (besides its waiting ones)
+    flood_a_rate: float  # A's POSTs a second between them, answered or not: ten times its `rps`
     flood_rounds: int
     batch_lines: int  # A's batch
     small_batch_lines: int  # B's batch, created once A's is in progress
@@ -56,9 +57,9 @@ class TenantSizes:
 
 
 TENANT_PRESETS = {
-    "tiny": TenantSizes(2.0, 10.0, 4, 1, 300, 10),
-    "quick": TenantSizes(15.0, 10.0, 16, 2, 20_000, 10),
-    "full": TenantSizes(30.0, 10.0, 32, 3, 50_000, 10),
+    "tiny": TenantSizes(2.0, 10.0, 4, 500.0, 1, 300, 10),
+    "quick": TenantSizes(15.0, 10.0, 16, 500.0, 2, 20_000, 10),
+    "full": TenantSizes(30.0, 10.0, 32, 500.0, 3, 50_000, 10),
 }
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
