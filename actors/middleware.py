@@ -6,7 +6,7 @@ import logging
 
 from dramatiq.middleware import Middleware
 
-from actors import metrics
+from actors import bulk, metrics
 from actors.connection import close_connection
 from actors.fleet import Heartbeat
 from actors.inference import ACTOR
@@ -62,7 +62,9 @@ class ReportLoadedModels(Middleware):
 
 
 class RetriesExhausted(Middleware):
-    """When Dramatiq gives a message up (retries exhausted), the job fails with the reason: never silence.
+    """When Dramatiq gives a message up (retries exhausted), its jobs fail with the reason at once: never
+    silence. It watches both lanes' actors: the interactive one (job ids) and the bulk one (the owner, then
+    job ids).
 
     Installed before `Retries`, so its after-hook runs once `Retries` has decided (Dramatiq runs after-hooks
     in reverse order). If even this write fails (the database is still down), the job stays queued or
@@ -75,9 +77,11 @@ class RetriesExhausted(Middleware):
         self.sender = sender
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if exception is None or not message.failed or not message.args or message.actor_name != ACTOR:
+        if exception is None or not message.failed or not message.args:
             return
-        job_ids = list(message.args)  # one job, or the jobs the API accepted together
+        job_ids = jobs_of(message)
+        if not job_ids:
+            return
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
         reason = f"gave up after {attempts} attempts: {short_reason(exception)}"
         listed = ", ".join(job_ids)
@@ -94,6 +98,15 @@ class RetriesExhausted(Middleware):
             logger.debug("jobs %s: recording the failure failed: %s", listed, e)
         finally:
             close_connection()
+
+
+def jobs_of(message) -> list[str]:
+    """The job ids a message of either lane carries (none for another actor's message)."""
+    if message.actor_name == ACTOR:
+        return [str(job_id) for job_id in message.args]  # one job, or the jobs the API accepted together
+    if message.actor_name == bulk.ACTOR:
+        return [str(job_id) for job_id in message.args[1:]]  # after the owner
+    return []
 
 
 def short_reason(error: BaseException) -> str:
