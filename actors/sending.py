@@ -42,7 +42,10 @@ class Sender:
         try:
             return self.send_deliveries(claim_unsent(ids))
         except Exception as e:  # the job's outcome is saved: a delivery is never worth failing it
-            logger.warning("webhooks: could not send deliveries of %d job(s) (%s); the sweeper will", len(ids), e)
+            logger.warning(
+                "webhooks: could not send deliveries of %d job(s) (%s); the sweeper will", len(ids), type(e).__name__
+            )
+            logger.debug("webhooks: sending deliveries failed: %s", e)
             return 0
 
     def send_deliveries(self, delivery_ids: list) -> int:
@@ -53,9 +56,10 @@ class Sender:
             except Exception as e:  # whatever the broker client raised: never leave a row marked sent, unsent
                 logger.warning(
                     "webhooks: broker unavailable (%s); %d delivery(ies) left for the sweeper",
-                    e,
+                    type(e).__name__,
                     len(delivery_ids) - index,
                 )
+                logger.debug("webhooks: the broker refused a delivery: %s", e)
                 unsend(delivery_ids[index:])
                 return index
         return len(delivery_ids)
