@@ -12,7 +12,7 @@ of the embedded mode's sweeper):
 
 A pass that fails (the database or the broker is down) is logged once per outage and the next one carries
 on: every step is taken again from what the database says. A released job whose message the broker
-refused stays queued; the sweeper sends it again (on the interactive queue)."""
+refused stays queued; the sweeper sends it again on the bulk lane."""
 
 from __future__ import annotations
 

@@ -82,8 +82,11 @@ class Heartbeat(threading.Thread):
         except Exception as e:  # the database is down or not migrated: say it once, keep beating
             if not self._failing:
                 logger.warning(
-                    "worker heartbeat: cannot record in the database (%s); retrying every %g s", e, self.every
+                    "worker heartbeat: cannot record in the database (%s); retrying every %g s",
+                    type(e).__name__,
+                    self.every,
                 )
+            logger.debug("worker heartbeat: the database's error: %s", e)
             self._failing = True
             return False
         finally:
@@ -112,6 +115,9 @@ class Heartbeat(threading.Thread):
         try:
             WorkerProcess.forget(self.worker_id)
         except Exception as e:
-            logger.warning("worker heartbeat: could not delete row %s (%s); it expires by itself", self.worker_id, e)
+            logger.warning(
+                "worker heartbeat: could not delete row %s (%s); it expires by itself", self.worker_id, type(e).__name__
+            )
+            logger.debug("worker heartbeat: deleting the row failed: %s", e)
         finally:
             close_connection()

@@ -6,7 +6,7 @@ import logging
 
 from dramatiq.middleware import Middleware
 
-from actors import metrics
+from actors import bulk, metrics
 from actors.connection import close_connection
 from actors.fleet import Heartbeat
 from actors.inference import ACTOR
@@ -62,24 +62,31 @@ class ReportLoadedModels(Middleware):
 
 
 class RetriesExhausted(Middleware):
-    """When Dramatiq gives a message up (retries exhausted), the job fails with the reason: never silence.
+    """When Dramatiq gives a message up (retries exhausted), its jobs fail with the reason at once: never
+    silence. It watches both lanes' actors: the interactive one (job ids) and the bulk one (the owner, then
+    job ids).
 
     Installed before `Retries`, so its after-hook runs once `Retries` has decided (Dramatiq runs after-hooks
     in reverse order). If even this write fails (the database is still down), the job stays queued or
     running and the sweeper sends it again or fails it later. The failed job's webhook is sent through
-    `sender`.
+    `sender`. The log names the kind of fault above debug; the error's text (a driver's, which may quote a
+    statement's values) only at debug.
     """
 
     def __init__(self, sender=None):
         self.sender = sender
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if exception is None or not message.failed or not message.args or message.actor_name != ACTOR:
+        if exception is None or not message.failed or not message.args:
+            return
+        job_ids = jobs_of(message)
+        if not job_ids:
             return
         attempts = message.options.get("retries", 0)  # Retries has counted this attempt too
         reason = f"gave up after {attempts} attempts: {short_reason(exception)}"
-        job_ids = list(message.args)  # one job, or the jobs the API accepted together
-        logger.warning("jobs %s: %s (%s: %s)", ", ".join(job_ids), reason, type(exception).__name__, exception)
+        listed = ", ".join(job_ids)
+        logger.warning("jobs %s: %s (%s)", listed, reason, type(exception).__name__)
+        logger.debug("jobs %s: the last attempt's error: %s", listed, exception)
         try:
             failed = [job_id for job_id in job_ids if Job.fail(job_id, Failure.RETRIES_EXHAUSTED, reason)]
             for job_id in failed:
@@ -87,9 +94,19 @@ class RetriesExhausted(Middleware):
             if failed and self.sender is not None:
                 self.sender.deliver_webhooks(failed)
         except Exception as e:
-            logger.error("jobs %s: could not record the failure (%s); the sweeper will", ", ".join(job_ids), e)
+            logger.error("jobs %s: could not record the failure (%s); the sweeper will", listed, type(e).__name__)
+            logger.debug("jobs %s: recording the failure failed: %s", listed, e)
         finally:
             close_connection()
+
+
+def jobs_of(message) -> list[str]:
+    """The job ids a message of either lane carries (none for another actor's message)."""
+    if message.actor_name == ACTOR:
+        return [str(job_id) for job_id in message.args]  # one job, or the jobs the API accepted together
+    if message.actor_name == bulk.ACTOR:
+        return [str(job_id) for job_id in message.args[1:]]  # after the owner
+    return []
 
 
 def short_reason(error: BaseException) -> str:

@@ -42,7 +42,10 @@ class Sender:
         try:
             return self.send_deliveries(claim_unsent(ids))
         except Exception as e:  # the job's outcome is saved: a delivery is never worth failing it
-            logger.warning("webhooks: could not send deliveries of %d job(s) (%s); the sweeper will", len(ids), e)
+            logger.warning(
+                "webhooks: could not send deliveries of %d job(s) (%s); the sweeper will", len(ids), type(e).__name__
+            )
+            logger.debug("webhooks: sending deliveries failed: %s", e)
             return 0
 
     def send_deliveries(self, delivery_ids: list) -> int:
@@ -53,9 +56,10 @@ class Sender:
             except Exception as e:  # whatever the broker client raised: never leave a row marked sent, unsent
                 logger.warning(
                     "webhooks: broker unavailable (%s); %d delivery(ies) left for the sweeper",
-                    e,
+                    type(e).__name__,
                     len(delivery_ids) - index,
                 )
+                logger.debug("webhooks: the broker refused a delivery: %s", e)
                 unsend(delivery_ids[index:])
                 return index
         return len(delivery_ids)
@@ -77,25 +81,33 @@ class Sender:
                 Job.not_enqueued(job_id)
             raise
 
-    def resend(self, job: Job) -> bool:
-        """Send a job again: an unfinished one as it is, one never enqueued back to queued first. False when
-        there is nothing to send (it finished meanwhile). Raises `Unavailable` when the broker is down."""
+    def resend(self, job: Job, *, bulk_owner: str | None = None) -> bool:
+        """Send a job again: an unfinished one as it is, one never enqueued back to queued first. A batch's
+        line (`bulk_owner`: the owner its batch request names) goes back to the bulk lane. False when there
+        is nothing to send (it finished meanwhile). Raises `Unavailable` when the broker is down."""
         if job.never_enqueued:
             if not Job.requeue(job.id):
                 return False
             self.enqueue(job.id)
         elif job.finished:
             return False
+        elif bulk_owner is not None:
+            from actors import bulk  # the sweeper's and the embedded start's: the API never sends a batch's line
+
+            try:
+                bulk.send(self.broker, bulk_owner, [job.id])
+            except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
+                raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
         else:
             self.send(job.id)
         return True
 
-    def holding(self) -> tuple[int, int | None]:
-        """Messages the broker holds ready for the inference queue and its delay queue, and the queue's
-        consumers (None where unknown: the StubBroker). Messages workers have taken (prefetched, or delayed
-        for a retry) are in neither count: AMQP does not tell them. Raises `Unavailable` when the broker is
-        down."""
-        queue = self.actor.queue_name
+    def holding(self, queue: str | None = None) -> tuple[int, int | None]:
+        """Messages the broker holds ready for a queue (the inference queue by default) and its delay queue,
+        and the queue's consumers (None where unknown: the StubBroker). Messages workers have taken
+        (prefetched, or delayed for a retry) are in neither count: AMQP does not tell them. Raises
+        `Unavailable` when the broker is down."""
+        queue = queue or self.actor.queue_name
         try:
             depths = queue_depths(self.broker)
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:

@@ -13,6 +13,8 @@ The rules (docs/reliability.md#the-sweeper says the same, with the argument):
   queue has no consumer, or no job runs under a live lease: a worker that took a message claims its jobs
   within milliseconds, so a worker holding unclaimed messages is one busy with a batch). Then it is sent
   again, and each such re-send counts toward `max_sweeps`.
+- A batch's line (a job of the bulk lane) is judged by the bulk queue and sent again there, under the key
+  its batch request names; the other jobs by the inference queue.
 
 Sending again is always safe: the actor is idempotent and saves are fenced by the claim, so a job whose
 first message was only slow runs once. It runs as `inference-api sweep` (a Kubernetes CronJob, or
@@ -28,13 +30,14 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from actors import webhooks
+from actors import bulk, inference, webhooks
 from actors.batch_keeper import BatchKeeper
 from actors.connection import close_connection
 from actors.metrics import SWEEP_LOST, SWEEP_RESENDS
 from core.outage import Outage
 from db import Failure, Job, Status
 from db.base import utcnow
+from db.bulk.lane import owners_of as bulk_owners
 from db.webhooks import lost as lost_deliveries
 
 logger = logging.getLogger(__name__)
@@ -57,16 +60,19 @@ class SweepReport:
 
 def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepReport:
     """One pass. Raises when the database or the broker is down (`Unavailable` for the broker); what it
-    did not send is sent by the next pass."""
+    did not send is sent by the next pass. A batch's line (a job of the bulk lane) is judged by the bulk
+    queue and sent again there, under its owner; the other jobs by the inference queue."""
     now = utcnow()
     report = SweepReport()
     stale = Job.stale(queued_before=now - queued_after, now=now)
+    owners = bulk_owners([job.id for job in stale])  # job id -> its batch's owner, for a batch's lines
+    quiet = {}  # queue -> whether no message for its queued jobs can exist
     if any(job.status == Status.QUEUED for job in stale):
-        report.waiting, consumers = sender.holding()
-        report.quiet = report.waiting == 0 and (consumers == 0 or not Job.leased(now))
+        quiet = judge(sender, {queue_of(job, owners) for job in stale if job.status == Status.QUEUED}, now, report)
         stale = Job.stale(queued_before=now - queued_after, now=now)  # read again: claimed meanwhile, left out
+        owners = bulk_owners([job.id for job in stale])
     for job in stale:
-        if job.status == Status.QUEUED and not report.quiet:
+        if job.status == Status.QUEUED and not quiet.get(queue_of(job, owners), False):
             continue  # its message can still be in the queue or in a worker's hands: a backlog, not a loss
         if job.sweeps >= max_sweeps:
             reason = f"lost: sent {job.sweeps + 1} times and never finished (last seen {job.status})"
@@ -77,7 +83,7 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
                 sender.deliver_webhooks([job.id])  # nothing to do for a sender without the webhooks actor
             continue
         job.mark_swept()  # first mark, then send: a crash loses a send
-        sender.resend(job)
+        sender.resend(job, bulk_owner=owners.get(str(job.id)))
         report.resent += 1
         SWEEP_RESENDS.inc()
     if sender.webhooks is not None:
@@ -85,6 +91,30 @@ def sweep(sender, *, queued_after: dt.timedelta, max_sweeps: int = 3) -> SweepRe
     if report.resent or report.failed or report.webhooks:
         logger.info("%s", report)
     return report
+
+
+def queue_of(job: Job, owners: dict[str, str]) -> str:
+    return bulk.QUEUE if str(job.id) in owners else inference.QUEUE
+
+
+def judge(sender, queues: set[str], now: dt.datetime, report: SweepReport) -> dict[str, bool]:
+    """Whether no message for a queued job can still exist, per queue: the queue and its delay queue hold
+    no ready message, and no worker can hold one unclaimed (the queue has no consumer, or no job runs
+    under a live lease). `report` gets the ready messages of those queues and whether all are quiet."""
+    quiet, report.waiting = {}, 0
+    leased = None
+    for queue in sorted(queues):
+        if queue == bulk.QUEUE:
+            bulk.bulk_actor(sender.broker)  # declared, so its queue is counted in a process that only sends
+            waiting, consumers = sender.holding(queue)
+        else:
+            waiting, consumers = sender.holding()
+        if waiting == 0 and consumers != 0 and leased is None:
+            leased = Job.leased(now)
+        quiet[queue] = waiting == 0 and (consumers == 0 or not leased)
+        report.waiting += waiting
+    report.quiet = all(quiet.values())
+    return quiet
 
 
 class Sweeper(threading.Thread):

@@ -8,8 +8,8 @@ import threading
 
 
 class Outage:
-    """`failed(e)` on each failed attempt, `ok()` on each good one: one warning when an outage starts (with
-    the error's detail, for the operator's log), debug lines while it lasts, one line when it ends."""
+    """`failed(e)` on each failed attempt, `ok()` on each good one: one warning when an outage starts (the
+    error's kind; its text at debug), debug lines while it lasts, one line when it ends."""
 
     def __init__(self, logger: logging.Logger, what: str):
         self.logger, self.what = logger, what
@@ -20,8 +20,9 @@ class Outage:
         with self._lock:
             self.failures += 1
             first = self.failures == 1
-        log = self.logger.warning if first else self.logger.debug
-        log("%s failed (%s: %s); carrying on", self.what, type(error).__name__, str(error).strip())
+        if first:  # the kind of fault only: a driver's text may quote a statement's values, hosts or users
+            self.logger.warning("%s failed (%s); carrying on", self.what, type(error).__name__)
+        self.logger.debug("%s failed (%s: %s); carrying on", self.what, type(error).__name__, str(error).strip())
 
     def ok(self) -> None:
         with self._lock:

@@ -144,7 +144,8 @@ class PostgresListener(threading.Thread):
                         connection.notifies.clear()
                         self.hub.publish(notices, self._jobs(notices))
             except (psycopg2.Error, OSError) as e:
-                logger.warning("job events: connection lost (%s); reconnecting", e)
+                logger.warning("job events: connection lost (%s); reconnecting", type(e).__name__)
+                logger.debug("job events: the connection's error: %s", e)
             finally:
                 self.listening.clear()
                 with contextlib.suppress(Exception):

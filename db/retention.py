@@ -101,4 +101,5 @@ class Purger(threading.Thread):
                 if report.purged:
                     logger.info("%s", report)
             except Exception as e:  # the database may be down: try again next time
-                logger.warning("purge failed: %s", e)
+                logger.warning("purge failed: %s", type(e).__name__)
+                logger.debug("purge failed: %s", e)

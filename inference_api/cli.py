@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         "sweep",
         help="send again jobs left queued or running too long (a CronJob)",
         description="Send again the jobs left queued longer than SWEEP_AFTER (a lost message) or running past "
-        "their lease (a dead worker); a job sent again SWEEP_MAX times fails as lost. Once and exit (a CronJob), or "
-        "every S seconds with --every.",
+        "their lease (a dead worker); a job sent again SWEEP_MAX times fails as lost. Beside it, the batch keeper "
+        "releases batches' lines to the bulk lane and ends finished batches. Once and exit (a CronJob), or every S "
+        "seconds with --every (the keeper then every second).",
     )
     sweep.add_argument("--every", type=float, metavar="S", help="keep sweeping every S seconds")
     sweep.set_defaults(run=cmd_sweep)

@@ -36,11 +36,12 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> None:
         max_sweeps=config.sweep_max,
         echo=True,
     )
-    if not args.every:  # once (a CronJob): a failed sweep is a failed run
-        report = sweeper.sweep_once()
-        if report is None:
+    if not args.every:  # once (a CronJob): one pass of the sweep and of the batch keeper; a failed one fails the run
+        report, released = sweeper.sweep_once(), sweeper.keeper.keep_once()
+        if report is None or released is None:
             sys.exit("inference-api: sweep failed (the database or the broker is unavailable)")
         print(report, flush=True)
+        print(f"batches: {released} line(s) released on the bulk lane", flush=True)
         return
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: sweeper.stop())

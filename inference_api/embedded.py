@@ -20,6 +20,7 @@ from actors.sweeper import Sweeper
 from catalog import Catalog, prepared
 from core.config import Config
 from db import Job, database, migrate
+from db.bulk.lane import owners_of
 from db.retention import Purger
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,9 @@ def resend_unfinished(sender: Sender) -> int:
     """The StubBroker's queue lives in memory: jobs accepted before a restart are sent again."""
     with database.connection_context():
         jobs = Job.unfinished()
+        owners = owners_of([job.id for job in jobs])  # a batch's lines go back to the bulk lane
         for job in jobs:
-            sender.resend(job)
+            sender.resend(job, bulk_owner=owners.get(str(job.id)))
     if jobs:
         logger.info("re-sent %d unfinished job(s) from before the restart", len(jobs))
     return len(jobs)

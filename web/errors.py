@@ -77,7 +77,8 @@ DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, MaxConnection
 
 
 def handle_database_error(req, resp, ex, params):
-    logger.warning("database unavailable during %s %s: %s", req.method, req.path, ex)
+    logger.warning("database unavailable during %s %s: %s", req.method, req.path, type(ex).__name__)
+    logger.debug("the database's error: %s", ex)  # a driver's text may quote the statement's values
     req.context.refused_by = "database"
     raise falcon.HTTPServiceUnavailable(
         title="Service unavailable", description="the database is unavailable", retry_after=5

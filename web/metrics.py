@@ -149,7 +149,8 @@ class QueueDepth:
                 try:
                     self._depths = self.read()
                 except Exception as e:  # the broker is down: no samples rather than stale ones
-                    logger.warning("could not read queue depths: %s", e)
+                    logger.warning("could not read queue depths: %s", type(e).__name__)
+                    logger.debug("reading queue depths failed: %s", e)
                     self._depths = {}
                 self._read_at = time.monotonic()
             return self._depths

@@ -78,6 +78,15 @@ def release(requests: list[BatchRequest]) -> list[Job]:
         return Job.create_many(rows)
 
 
+def owners_of(job_ids: list) -> dict[str, str]:
+    """The owner of each of `job_ids` that is a batch's line (a job of the bulk lane), by job id; the
+    others are interactive jobs."""
+    if not job_ids:
+        return {}
+    query = BatchRequest.select(BatchRequest.job, BatchRequest.owner).where(BatchRequest.job.in_(list(job_ids)))
+    return {str(row.job): row.owner for row in query}
+
+
 def unreleased_count(batch_id: str) -> int:
     return waiting([batch_id]).count()
 

@@ -2,6 +2,7 @@ import datetime as dt
 import logging
 
 import peewee
+from dramatiq import Message
 
 from actors.sending import open_sender
 from actors.sweeper import Sweeper, sweep
@@ -144,4 +145,39 @@ def test_the_sweep_loop_survives_a_database_outage_and_logs_it_once(database, ca
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 2, warnings  # the outage once, the recovery once
     assert "sweep failed" in warnings[0] and "again after 3" in warnings[1]
-    assert "10.0.0.5" in warnings[0]  # the detail is for the operator's log
+    assert "OperationalError" in warnings[0] and "10.0.0.5" not in warnings[0]  # the kind, never the text
+    assert any("10.0.0.5" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+
+
+def batch_line(**fields) -> Job:
+    """A batch's line released as a job of the bulk lane, queued since 11 minutes (owner `key-b`)."""
+    from db.bulk import BatchRequest
+    from tests.doubles import make_batch
+
+    request = BatchRequest.get(BatchRequest.batch == make_batch("key-b", 1).id)
+    return job(id=request.job, owner="key-b", **fields)
+
+
+def test_a_lost_bulk_job_is_sent_again_on_the_bulk_queue_under_its_owner(database):
+    from actors import bulk
+
+    actors = open_sender("stub://")
+    lost, interactive = batch_line(), job()
+    report = sweep(actors, queued_after=AFTER)
+    assert (report.resent, report.quiet) == (2, True)
+    bulk_queue, inference_queue = actors.broker.queues[bulk.QUEUE], actors.broker.queues[actors.actor.queue_name]
+    assert bulk_queue.qsize() == 1 and inference_queue.qsize() == 1
+    message = Message.decode(bulk_queue.get())
+    assert (message.actor_name, list(message.args)) == (bulk.ACTOR, ["key-b", str(lost.id)])
+    assert list(Message.decode(inference_queue.get()).args) == [str(interactive.id)]
+
+
+def test_a_bulk_job_whose_message_waits_in_the_bulk_queue_is_neither_sent_again_nor_failed(database):
+    from actors import bulk
+
+    actors = open_sender("stub://")
+    waiting = batch_line(sweeps=3)
+    bulk.send(actors.broker, "key-b", [waiting.id])  # workers are down: the bulk queue holds its message
+    report = sweep(actors, queued_after=AFTER, max_sweeps=3)
+    assert (report.resent, report.failed, report.waiting, report.quiet) == (0, 0, 1, False)
+    assert Job.get_by_id(waiting.id).status == Status.QUEUED

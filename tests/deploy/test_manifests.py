@@ -9,7 +9,7 @@ from tests.deploy.helpers import K8S, ROOT, find, kustomize, run, tool
 
 KUBERNETES_VERSION = "1.34.0"
 KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
-OPERATED = {"Cluster", "Pooler", "ScheduledBackup", "RabbitmqCluster", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+OPERATED = {"Cluster", "Pooler", "ScheduledBackup", "RabbitmqCluster", "PodMonitor", "PrometheusRule"}
 BUILT_IN = {"Namespace", "Deployment", "Job", "CronJob", "Service", "ConfigMap", "Secret"}
 
 

@@ -17,16 +17,13 @@ from tests.deploy.unset import NOT_SET_IN_KUBERNETES
 # is what a cluster wants), and why. Everything else the config module reads must be set.
 # Per container, what it has no use for.
 NO_WEBHOOKS = {"WEBHOOK_SECRET": "only the API (the webhook secret route) and the workers (signing) need it"}
+NO_API = {"API_KEYS": "no HTTP", "METRICS_PORT": "the API's metrics port (its own Deployment sets it)"}
 UNUSED = {
-    "worker": {"API_KEYS": "the worker serves no HTTP"},
-    "migrate": {"BROKER_URL": "migrations touch the database only", "API_KEYS": "no HTTP", **NO_WEBHOOKS},
-    "prepare": {
-        "BROKER_URL": "preparation touches the database and the volume",
-        "API_KEYS": "no HTTP",
-        **NO_WEBHOOKS,
-    },
-    "sweeper": {"API_KEYS": "no HTTP", **NO_WEBHOOKS},
-    "purge": {"BROKER_URL": "the purge touches the database only", "API_KEYS": "no HTTP", **NO_WEBHOOKS},
+    "worker": {**NO_API, "API_KEYS": "the worker serves no HTTP"},
+    "migrate": {"BROKER_URL": "migrations touch the database only", **NO_API, **NO_WEBHOOKS},
+    "prepare": {"BROKER_URL": "preparation touches the database and the volume", **NO_API, **NO_WEBHOOKS},
+    "sweeper": {**NO_API, **NO_WEBHOOKS},
+    "purge": {"BROKER_URL": "the purge touches the database only", **NO_API, **NO_WEBHOOKS},
 }
 
 
@@ -113,7 +110,7 @@ def test_the_api_port_and_probe_paths_match_the_code(objects):
         env = environment(api, found)
         port = int(env.get("PORT") or config.Config().port)
         ports = {p["name"]: p["containerPort"] for p in api["ports"]}
-        assert ports == {"http": port}
+        assert ports == {"http": port, "metrics": int(env["METRICS_PORT"])}  # tests/deploy/test_metrics_port.py
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert api[probe]["httpGet"]["port"] in ("http", port), probe
         assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -125,8 +122,8 @@ def test_the_api_port_and_probe_paths_match_the_code(objects):
 
 
 def test_the_api_metrics_path_the_monitor_scrapes_is_a_route_in_the_code(objects):
-    monitor = find(objects["production"], "ServiceMonitor", "inference-api")
-    assert {endpoint["path"] for endpoint in monitor["spec"]["endpoints"]} <= routes_in_the_code()
+    monitor = find(objects["production"], "PodMonitor", "inference-api")
+    assert {endpoint["path"] for endpoint in monitor["spec"]["podMetricsEndpoints"]} <= routes_in_the_code()
 
 
 def test_the_worker_runs_the_dramatiq_cli_with_processes_and_threads_from_config(objects):

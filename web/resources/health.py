@@ -59,11 +59,12 @@ class Ready:
 
 def _check(name: str, probe) -> str:
     """ "ok" or "unavailable": which dependency is down, never the driver's text (it names hosts, ports and
-    users, and /readyz is open to everyone); the detail goes to the log."""
+    users, and /readyz is open to everyone); its kind goes to the log, the detail only at debug."""
     try:
         probe()
     except Exception as e:  # any failure to answer means "not ready"
         cause = e.__cause__ if isinstance(e, Unavailable) and e.__cause__ else e
-        logger.warning("readyz: the %s is unavailable: %s: %s", name, type(cause).__name__, str(cause).strip())
+        logger.warning("readyz: the %s is unavailable: %s", name, type(cause).__name__)
+        logger.debug("readyz: the %s's error: %s", name, str(cause).strip())
         return "unavailable"
     return "ok"

@@ -67,7 +67,8 @@ class InferenceCollection:
         try:
             self._answer(resp, job, seconds, owner_of(req))
         except DATABASE_ERRORS as e:  # the job is committed and sent: it will run, so never a 503
-            logger.warning("job %s accepted; the database failed while answering: %s", job.id, e)
+            logger.warning("job %s accepted; the database failed while answering: %s", job.id, type(e).__name__)
+            logger.debug("job %s: the database's error: %s", job.id, e)
             resp.status = falcon.HTTP_202
             resp.media = job_view(job)
 

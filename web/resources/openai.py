@@ -59,7 +59,10 @@ class Embeddings:
             try:
                 job = self.waiter.wait_holding(job, WAIT)
             except DATABASE_ERRORS as e:  # the job is accepted and will run: say where it is, as on a timeout
-                logger.warning("job %s accepted; the database failed while it was awaited: %s", job.id, e)
+                logger.warning(
+                    "job %s accepted; the database failed while it was awaited: %s", job.id, type(e).__name__
+                )
+                logger.debug("job %s: the database's error: %s", job.id, e)
         resp.location = f"/inference/{job.id}"  # the job, kept: as POST /inference says where it is
         resp.media = embeddings_view(finished(job), parsed.encoding)
 
