@@ -102,7 +102,8 @@ class Deliverer:
         except InvalidRequest as e:  # no point retrying a refused address
             outcome(delivery.id, status=Delivery.FAILED, error=e.description)
             WEBHOOK_ATTEMPTS.labels("refused").inc()
-            logger.warning("webhook %s of job %s refused: %s", message_id, job.id, e.description)
+            logger.warning("webhook %s of job %s refused: its address is not allowed", message_id, job.id)
+            logger.debug("webhook %s of job %s refused: %s", message_id, job.id, e.description)  # names the host
             return
         if code is not None and 200 <= code < 300:
             outcome(delivery.id, status=Delivery.DELIVERED, status_code=code)
@@ -112,8 +113,10 @@ class Deliverer:
             outcome(delivery.id, status=Delivery.FAILED, status_code=code, error=error)
             WEBHOOK_ATTEMPTS.labels("failed").inc()
             logger.warning(
-                "webhook %s of job %s failed after %d attempts: %s", message_id, job.id, delivery.attempts, error
-            )
+                "webhook %s of job %s failed after %d attempts (last status %s)", message_id, job.id,
+                delivery.attempts, code,
+            )  # fmt: skip
+            logger.debug("webhook %s of job %s: %s", message_id, job.id, error)  # may name the receiver's host
             return
         outcome(delivery.id, status=Delivery.PENDING, status_code=code, error=error)
         WEBHOOK_ATTEMPTS.labels("retried").inc()

@@ -176,3 +176,21 @@ def test_a_delivery_whose_send_raised_anything_is_left_unsent_for_the_next_sweep
     monkeypatch.undo()
     WebhookDelivery.update(created_at=utcnow() - dt.timedelta(seconds=10)).execute()
     assert sweep(actors, queued_after=webhooks.QUIET).webhooks == 1
+
+
+def test_delivery_logs_above_debug_name_neither_the_receiver_nor_its_error(database, caplog):
+    """A webhook's address is the tenant's data: a refusal or a give-up says so at warning, the host and the
+    error's text only at debug."""
+    caplog.set_level("DEBUG", logger="actors.delivery")
+    refused = hooked_job("https://127.0.0.1:9/refused-host")
+    given_up = hooked_job("http://127.0.0.1:9/given-up-host")
+    for job in (refused, given_up):
+        Job.cancel(job.id)
+    Deliverer(SECRET, allow_private=False)(str(delivery_of(refused).id))
+    Deliverer(SECRET, allow_private=True, max_attempts=1)(str(delivery_of(given_up).id))
+    assert {delivery_of(job).status for job in (refused, given_up)} == {Delivery.FAILED}
+    loud = " ".join(r.getMessage() for r in caplog.records if r.levelno > 10)
+    quiet = " ".join(r.getMessage() for r in caplog.records if r.levelno <= 10)
+    assert "refused" in loud and "failed after 1 attempts" in loud
+    assert "127.0.0.1" not in loud and "ConnectError" not in loud
+    assert "127.0.0.1" in quiet and "ConnectError" in quiet
