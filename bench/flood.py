@@ -145,7 +145,11 @@ def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int, r
     refusal = refusal_headers(port, bodies[0], headers)
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()) + 90)
-    elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
+    return tally(posted, gets, time.monotonic() - began, time.process_time() - cpu, refusal)
+
+
+def tally(posted: Counter, gets: Counter, elapsed: float, cpu: float, refusal: dict) -> dict:
+    """What A got: its POSTs' and waits' answers by status over the flood's `elapsed` seconds."""
     refused = posted[429] + gets[429]
     return {
         "seconds": round(elapsed, 2),
