@@ -37,8 +37,8 @@ REQUEST_SECONDS = Histogram(
 ACCEPTED = Counter("inference_api_jobs_accepted", "Jobs accepted (202 or 200), by model and task.", ["model", "task"])
 REFUSED = Counter(
     "inference_api_jobs_refused",
-    "POST /inference refused, by reason: backlog, key_backlog or rate (429), broker or database (503), "
-    "invalid (other 4xx).",
+    "POST /inference and POST /v1/embeddings refused, by reason: backlog, key_backlog or rate (429), broker "
+    "or database (503), invalid (other 4xx).",
     ["reason"],
 )
 PUBLISH_SECONDS = Histogram(
@@ -52,6 +52,7 @@ GROUP_SIZE = Histogram(
 WAITING = Gauge("inference_api_waiting_requests", "Requests waiting for their job to finish (Prefer: wait, ?wait=).")
 
 REQUEST_ID_MAX = 128
+JOB_ROUTES = ("/inference", "/v1/embeddings")  # the routes that create jobs: their refusals are counted
 
 
 class RequestMetrics:
@@ -76,7 +77,7 @@ class RequestMetrics:
         REQUESTS.labels(route, method, str(status)).inc()
         REQUEST_SECONDS.labels(route, method).observe(seconds)
         # a key's rate is checked before routing (`web.limits.RequestRate`): its refusals have no route
-        if method == "POST" and status >= 400 and (route == "/inference" or (refused_by and req.path == "/inference")):
+        if method == "POST" and status >= 400 and (route in JOB_ROUTES or (refused_by and req.path in JOB_ROUTES)):
             REFUSED.labels(refusal(status, refused_by)).inc()
         level, unlogged = self.refusals.level(req.context.get("owner"), refused_by)
         if logger.isEnabledFor(level):

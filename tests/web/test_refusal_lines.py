@@ -63,3 +63,15 @@ def test_a_refusal_by_a_keys_rate_counts_under_rate(client):
     before = refused()
     assert [post(client, ALICE).status_code for _ in range(5)] == [202, 202, 429, 429, 429]
     assert refused() == before + 3
+
+
+def test_refusals_of_the_openai_route_count_like_those_of_post_inference(client):
+    def refused(reason: str) -> float:
+        return REGISTRY.get_sample_value("inference_api_jobs_refused_total", {"reason": reason}) or 0.0
+
+    before = {reason: refused(reason) for reason in ("rate", "invalid")}
+    auth = {"Authorization": f"Bearer {ALICE}"}
+    statuses = [client.simulate_post("/v1/embeddings", json={"input": 3}, headers=auth).status_code for _ in range(5)]
+    assert statuses[2:] == [429, 429, 429] and all(400 <= status < 500 for status in statuses[:2])
+    assert refused("rate") == before["rate"] + 3
+    assert refused("invalid") == before["invalid"] + 2
