@@ -17,7 +17,7 @@ One client in four asks for a webhook: a local receiver checks every call's sign
 answers 500, so retries are exercised) and the report counts finished jobs whose webhook never arrived
 and calls that were not correctly signed.
 
-With `--batch-seconds S` (default 45; 0: none) a batch of embedding lines, as many as the bulk lane answers
+With `--batch-seconds S` (default 90; 0: none) a batch of embedding lines, as many as the bulk lane answers
 in S seconds at the pace of a probe batch, is created before the faults (tests/chaos_batch.py) and runs on
 the bulk lane through them; the report says how its lines were answered: each once, in the output file, is
 the promise.
@@ -102,10 +102,10 @@ def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float
         with rabbit.memory_alarm():
             time.sleep(alarm)
 
-    plan = [  # the restarts early: the batch (`--batch-seconds`) is still in flight
-        ("kill -9 worker", kill_worker),
+    plan = [  # the first three meet the batch (`--batch-seconds`) in flight: `ChaosBatch.pause`
         ("rabbitmqctl stop_app/start_app", rabbit_bounce),
         ("postgresql restart", postgres_restart),
+        ("kill -9 worker", kill_worker),
         ("rabbitmqctl close_all_connections", close_connections),
         ("kill -9 worker", kill_worker),
         ("kill -9 worker", kill_worker),
@@ -166,8 +166,8 @@ def _run(servers_, accepted, rate, models_dir, workdir, faults_, drain_timeout, 
         load.start()
         plan = [(n, f) for n, f in faults(supervisor, pg, rabbit, pg_outage=pg_outage, alarm=alarm) if only in n]
         interval = max(2.0, accepted / rate / (len(plan) + 1))
-        for name, inject in plan:
-            time.sleep(interval)  # deliberate: the faults are spread over the load
+        for index, (name, inject) in enumerate(plan):
+            time.sleep(batch.pause(index, interval))  # deliberate: the faults are spread over the load
             print(f"chaos: {name}", flush=True)
             before = batch.state()
             in_fault.set()
@@ -259,7 +259,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "chaos")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--only", default="", help="inject only the faults whose name contains this")
-    parser.add_argument("--batch-seconds", type=float, default=45, help="the batch's size in seconds of work (0: none)")
+    parser.add_argument("--batch-seconds", type=float, default=90, help="the batch's size in seconds of work (0: none)")
     args = parser.parse_args()
     report = run(
         args.accepted,

@@ -19,6 +19,7 @@ from tests.web.bulk_helpers import jsonl, multipart
 
 ENDED = ("completed", "failed", "expired", "cancelled")
 PROBE_LINES = 128
+IN_FLIGHT_FAULTS = 3  # the first faults of the plan, injected back to back while the batch runs
 MIN_LINES, MAX_LINES = 300, 5000
 WORDS = "the quick brown fox jumps over lazy dog vai corinthians rato roeu roupa rei de roma".split()
 
@@ -95,6 +96,17 @@ class ChaosBatch:
         body = {"input_file_id": uploaded["id"], "endpoint": "/v1/embeddings", "completion_window": "24h"}
         return self._call("POST", "/v1/batches", json.dumps(body).encode(), "application/json", retry=False)["id"]
 
+    def pause(self, index: int, interval: float) -> float:
+        """Seconds to wait before the plan's fault `index`: `interval`, but none before the first
+        `IN_FLIGHT_FAULTS` when there is a batch (the first once the batch answers lines), so they meet it in
+        flight however fast the machine."""
+        if not self.report.id or index >= IN_FLIGHT_FAULTS:
+            return interval
+        started = time.monotonic()
+        while index == 0 and not self.state()["request_counts"]["completed"] and time.monotonic() - started < 120:
+            time.sleep(0.2)
+        return 0
+
     def state(self, batch_id: str = "") -> dict:
         batch_id = batch_id or self.report.id
         return self._call("GET", f"/v1/batches/{batch_id}") if batch_id else {}
@@ -124,19 +136,7 @@ class ChaosBatch:
         report.status, report.seconds = batch["status"], round(time.monotonic() - self.created, 1)
         report.request_counts = batch["request_counts"]
         output, errors = self._lines(batch["output_file_id"]), self._lines(batch["error_file_id"])
-        expected = {f"chaos-{i}" for i in range(self.report.lines)}
-        seen = Counter(line.get("custom_id") for line in output + errors)
-        report.answered = len({line.get("custom_id") for line in output} & expected)
-        report.missing = len(expected - set(seen))
-        report.twice = sum(1 for n in seen.values() if n > 1)
-        report.in_error_file = len(errors)
-        report.unknown = sum(n for custom_id, n in seen.items() if custom_id not in expected)
-        counts = report.request_counts
-        report.counts_agree = (counts["total"], counts["completed"], counts["failed"]) == (
-            self.report.lines,
-            len(output),
-            len(errors),
-        )
+        count_answers(report, output, errors)
         return report
 
     def _lines(self, file_id: str | None) -> list[dict]:
@@ -156,6 +156,20 @@ class ChaosBatch:
             if status < 500 or time.monotonic() > deadline:  # a 4xx is the run's own mistake: say it
                 raise RuntimeError(f"{method} {path}: {status} {data[:300]!r}")
             time.sleep(0.5)  # deliberate: a client's pause before it retries
+
+
+def count_answers(report: BatchReport, output: list[dict], errors: list[dict]) -> None:
+    """Fill `report`'s counts from the lines of the output and error files, by `custom_id`."""
+    expected = {f"chaos-{i}" for i in range(report.lines)}
+    seen = Counter(line.get("custom_id") for line in output + errors)
+    report.answered = len({line.get("custom_id") for line in output} & expected)
+    report.missing = len(expected - set(seen))
+    report.twice = sum(1 for custom_id, n in seen.items() if n > 1 and custom_id in expected)
+    report.in_error_file = len(errors)
+    report.unknown = sum(n for custom_id, n in seen.items() if custom_id not in expected)
+    counts = report.request_counts
+    files = (report.lines, len(output), len(errors))
+    report.counts_agree = (counts.get("total"), counts.get("completed"), counts.get("failed")) == files
 
 
 def whole(batch: dict) -> bool:

@@ -16,7 +16,7 @@ from tests.servers import IN_CI
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-BATCH_SECONDS = 45  # the batch in flight: lines for about this long at the bulk lane's pace
+BATCH_SECONDS = 90  # the batch in flight: lines for about this long at the bulk lane's pace
 
 
 def test_nothing_accepted_is_lost_or_written_twice_through_crashes_outages_and_an_alarm(tmp_path, models_dir):
