@@ -140,13 +140,13 @@ def run(
         receiver(new_secret(), answers=[500, 204]) as hooks,
     ):
         servers_ = (pg, rabbit, hooks)
-        faults_ = (only, pg_outage, alarm, batch_seconds)
-        return _run(servers_, accepted, rate, models_dir, workdir, faults_, drain_timeout, sweep)
+        options = (only, pg_outage, alarm, batch_seconds)
+        return _run(servers_, accepted, rate, models_dir, workdir, options, drain_timeout, sweep)
 
 
-def _run(servers_, accepted, rate, models_dir, workdir, faults_, drain_timeout, sweep) -> Report:
+def _run(servers_, accepted, rate, models_dir, workdir, options, drain_timeout, sweep) -> Report:
     pg, rabbit, hooks = servers_
-    only, pg_outage, alarm, batch_seconds = faults_
+    only, pg_outage, alarm, batch_seconds = options
     report = Report()
     started = time.monotonic()
     database_url = pg.create_database("chaos")
