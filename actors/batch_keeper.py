@@ -1,6 +1,8 @@
 """The batch keeper: moves batches along. Each pass (every second, on a thread of the sweeper's process, and
 of the embedded mode's sweeper):
 
+- sends again the released jobs whose message the broker refused (`resend`), before it judges any batch
+  done: such a job is marked never enqueued, not answered;
 - releases waiting requests of batches `in_progress` as jobs on the bulk lane (`actors.bulk`) while fewer
   than `in_flight` released jobs are still queued, `chunk` requests per key in turn (the key with the fewest
   jobs under way first), so the lane's queue stays short and the keys behind several batches take turns
@@ -12,7 +14,8 @@ of the embedded mode's sweeper):
 
 A pass that fails (the database or the broker is down) is logged once per outage and the next one carries
 on: every step is taken again from what the database says. A released job whose message the broker
-refused stays queued; the sweeper sends it again on the bulk lane."""
+refused is marked never enqueued (`actors.bulk.send`) and sent again by the next pass that reaches the
+broker; one whose message was lost otherwise stays queued, and the sweeper sends it again on the bulk lane."""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ def keep(broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK, now: dt.date
     """One pass; returns how many jobs it released."""
     now = now or utcnow()
     observe(now)  # first: the jobs of a batch that ends in this pass are counted
+    resend(broker)  # before any batch is judged done; raises while the broker still refuses
     for batch in Batch.select().where(Batch.status.in_(ACTIVE)).order_by(Batch.created_at):
         if batch.status == BatchStatus.CANCELLING:
             end(batch, BatchStatus.CANCELLED, "batch_cancelled")
@@ -59,6 +63,17 @@ def keep(broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK, now: dt.date
 
 def done(batch_id: str) -> bool:
     return lanes.unreleased_count(batch_id) == 0 and not lanes.unfinished_jobs(batch_id)
+
+
+def resend(broker) -> int:
+    """Queue again and send the released jobs whose message the broker refused; returns how many. Raises
+    when it refuses again (`bulk.send` marks them again)."""
+    sent = 0
+    for owner, job_ids in lanes.unsent().items():
+        requeued = [job_id for job_id in job_ids if Job.requeue(job_id)]
+        bulk.send(broker, owner, requeued)
+        sent += len(requeued)
+    return sent
 
 
 def release(broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK) -> int:

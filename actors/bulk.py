@@ -17,6 +17,7 @@ from dramatiq.errors import ActorNotFound
 
 from actors.inference import OPTIONS, WAIT_STEP
 from actors.lanes import BULK
+from db import Job
 
 if TYPE_CHECKING:
     from actors.batching import Batcher
@@ -71,7 +72,16 @@ def bulk_actor(broker: dramatiq.Broker) -> dramatiq.Actor:
 
 
 def send(broker: dramatiq.Broker, owner: str, job_ids: list) -> None:
-    """Send `job_ids` on the bulk lane, `JOBS_PER_MESSAGE` a message (broker-confirmed on RabbitMQ)."""
+    """Send `job_ids` on the bulk lane, `JOBS_PER_MESSAGE` a message (broker-confirmed on RabbitMQ).
+
+    When the broker does not take a message, its jobs and the ones after it are marked never enqueued, as
+    the API marks a job whose message was refused (no job stays queued with no message for it), and the
+    error is raised: the batch keeper sends them again (`actors.batch_keeper.resend`)."""
     actor = bulk_actor(broker)
     for start in range(0, len(job_ids), JOBS_PER_MESSAGE):
-        actor.send(owner, *(str(job_id) for job_id in job_ids[start : start + JOBS_PER_MESSAGE]))
+        try:
+            actor.send(owner, *(str(job_id) for job_id in job_ids[start : start + JOBS_PER_MESSAGE]))
+        except Exception:  # whatever the broker client raised: the rest were not sent
+            for job_id in job_ids[start:]:
+                Job.not_enqueued(job_id)
+            raise

@@ -16,6 +16,11 @@ are dead-lettered and only the sweeper brings the jobs back); with `--alarm S` a
 One client in four asks for a webhook: a local receiver checks every call's signature (its first call
 answers 500, so retries are exercised) and the report counts finished jobs whose webhook never arrived
 and calls that were not correctly signed.
+
+With `--batch-seconds S` (default 90; 0: none) a batch of embedding lines, as many as the bulk lane answers
+in S seconds at the pace of a probe batch, is created before the faults (tests/chaos_batch.py) and runs on
+the bulk lane through them; the report says how its lines were answered: each once, in the output file, is
+the promise.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from actors.liveness import alive
 from harness.processes import Service
 from harness.supervisor import Supervisor
 from tests import private_servers, servers
-from tests.chaos_load import Load, _recovery, psql, snapshot
+from tests.chaos_batch import ChaosBatch, whole
+from tests.chaos_load import Load, _recovery, psql, received, snapshot, tally
 from tests.processes import command, wait_until_serving
 from tests.webhook_receiver import Receiver, new_secret, receiver
 
@@ -64,6 +70,7 @@ class Report:
     recovery_seconds: float = 0.0  # from the end of the last fault until every accepted job had finished
     after_faults: list[dict] = field(default_factory=list)  # per fault: jobs unfinished at its end, and how
     # long until every job accepted by then had finished
+    batch: dict = field(default_factory=dict)  # the batch in flight through the faults (chaos_batch.BatchReport)
 
 
 def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float) -> list[tuple[str, callable]]:
@@ -95,12 +102,12 @@ def faults(supervisor: Supervisor, pg, rabbit, *, pg_outage: float, alarm: float
         with rabbit.memory_alarm():
             time.sleep(alarm)
 
-    plan = [
+    plan = [  # the first three meet the batch (`--batch-seconds`) in flight: `ChaosBatch.pause`
+        ("rabbitmqctl stop_app/start_app", rabbit_bounce),
+        ("postgresql restart", postgres_restart),
         ("kill -9 worker", kill_worker),
         ("rabbitmqctl close_all_connections", close_connections),
         ("kill -9 worker", kill_worker),
-        ("rabbitmqctl stop_app/start_app", rabbit_bounce),
-        ("postgresql restart", postgres_restart),
         ("kill -9 worker", kill_worker),
     ]
     if pg_outage:
@@ -121,6 +128,7 @@ def run(
     alarm: float = 0,
     drain_timeout: float = 300,
     sweep: tuple[float, float, float] = (20, 5, 15),
+    batch_seconds: float = 0,
 ) -> Report:
     """Start private servers, run the load and the faults, and report; the servers are removed at the end."""
     why = private_servers.available()
@@ -132,16 +140,13 @@ def run(
         receiver(new_secret(), answers=[500, 204]) as hooks,
     ):
         servers_ = (pg, rabbit, hooks)
-        return _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep)
+        options = (only, pg_outage, alarm, batch_seconds)
+        return _run(servers_, accepted, rate, models_dir, workdir, options, drain_timeout, sweep)
 
 
-def received(hooks: Receiver) -> set[str]:
-    """The job ids the receiver got a correctly signed call for, answered 2xx."""
-    return {c.payload["data"]["id"] for c in list(hooks.calls) if c.payload is not None and c.answered < 300}
-
-
-def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, drain_timeout, sweep) -> Report:
+def _run(servers_, accepted, rate, models_dir, workdir, options, drain_timeout, sweep) -> Report:
     pg, rabbit, hooks = servers_
+    only, pg_outage, alarm, batch_seconds = options
     report = Report()
     started = time.monotonic()
     database_url = pg.create_database("chaos")
@@ -149,6 +154,7 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
     supervisor, web, sweeper = _processes(_environment(database_url, rabbit, hooks, models_dir, port, sweep), workdir)
     in_fault = threading.Event()
     load = Load(port, accepted, rate, in_fault, report, webhook=hooks.url)
+    batch = ChaosBatch(port, batch_seconds)
     seen: dict[str, tuple] = {}
     recovered_at = time.monotonic()
     try:
@@ -156,12 +162,14 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
         sweeper.start()
         wait_until_serving(f"http://127.0.0.1:{port}", web.process, web.log)
         supervisor.start()
+        batch.create()  # before the faults: its jobs are on the bulk lane through them
         load.start()
         plan = [(n, f) for n, f in faults(supervisor, pg, rabbit, pg_outage=pg_outage, alarm=alarm) if only in n]
         interval = max(2.0, accepted / rate / (len(plan) + 1))
-        for name, inject in plan:
-            time.sleep(interval)  # deliberate: the faults are spread over the load
+        for index, (name, inject) in enumerate(plan):
+            time.sleep(batch.pause(index, interval))  # deliberate: the faults are spread over the load
             print(f"chaos: {name}", flush=True)
+            before = batch.state()
             in_fault.set()
             try:
                 inject()
@@ -170,18 +178,20 @@ def _run(servers_, accepted, rate, models_dir, workdir, only, pg_outage, alarm, 
                 time.sleep(2)  # deliberate: errors just after a fault still count as the fault's
                 in_fault.clear()
             recovered_at = time.monotonic()
+            batch.around(name, before)
             report.after_faults.append(_recovery(name, database_url, list(load.accepted), seen))
         load.settled.set()
         load.join()
         _drain(report, database_url, load, seen, hooks, drain_timeout)
         report.recovery_seconds = round(time.monotonic() - recovered_at, 1)
+        report.batch = asdict(batch.finish(drain_timeout))
         final = snapshot(database_url, load.accepted)
         failed = psql(database_url, "SELECT id::text, error, failure FROM job WHERE status = 'failed'")
     finally:
         supervisor.stop()
         web.stop(15)
         sweeper.stop(15)
-    _tally(report, load, final, failed, seen, hooks)
+    tally(report, load, final, failed, seen, hooks)
     report.seconds = round(time.monotonic() - started, 1)
     return report
 
@@ -231,27 +241,6 @@ def _drain(report: Report, database_url: str, load: Load, seen: dict, hooks: Rec
         time.sleep(1)  # deliveries retried with backoff, or relayed by the sweeper
 
 
-def _tally(report: Report, load: Load, final: dict, failed: list, seen: dict, hooks: Receiver) -> None:
-    report.accepted = len(load.accepted)
-    report.lost = report.accepted - len(final)
-    report.written_twice += sum(1 for i, row in final.items() if i in seen and seen[i][:3] != row[:3])
-    report.re_executions = sum(max(0, row[3] - 1) for row in final.values())
-    for status, *_ in final.values():
-        report.succeeded += status == "succeeded"
-        report.failed += status == "failed"
-    accepted_ids = set(load.accepted)
-    for job_id, error, failure in failed:
-        if job_id in accepted_ids:
-            reason = (error or "")[:80]
-            report.failed_reasons[reason] = report.failed_reasons.get(reason, 0) + 1
-            report.failed_as_lost += failure == "lost"
-    finished_hooked = set(load.hooked) & set(final)
-    report.webhooks_expected = len(finished_hooked)
-    report.webhooks_missing = len(finished_hooked - received(hooks))
-    report.webhooks_unsigned = sum(1 for c in list(hooks.calls) if c.payload is None)
-    report.webhook_calls = len(hooks.calls)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accepted", type=int, default=2000, help="jobs to get accepted (default 2000)")
@@ -270,6 +259,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "chaos")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--only", default="", help="inject only the faults whose name contains this")
+    parser.add_argument("--batch-seconds", type=float, default=90, help="the batch's size in seconds of work (0: none)")
     args = parser.parse_args()
     report = run(
         args.accepted,
@@ -280,12 +270,13 @@ def main() -> None:
         pg_outage=args.pg_outage,
         alarm=args.alarm,
         sweep=tuple(args.sweep),
+        batch_seconds=args.batch_seconds,
     )
     text = json.dumps(asdict(report), indent=2, default=str)
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    webhooks_ok = report.webhooks_missing == 0 and report.webhooks_unsigned == 0
+    webhooks_ok = report.webhooks_missing == 0 and report.webhooks_unsigned == 0 and whole(report.batch)
     sys.exit(0 if report.lost == 0 and report.written_twice == 0 and report.failed == 0 and webhooks_ok else 1)
 
 

@@ -1,5 +1,6 @@
 """The chaos run's load and its reading of the database: clients that POST at a steady rate and retry
-each request with its Idempotency-Key until it is accepted, and snapshots of the accepted jobs."""
+each request with its Idempotency-Key until it is accepted, snapshots of the accepted jobs, and the tally
+of what became of them (and of their webhooks)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import threading
 import time
 import uuid
+
+from tests.webhook_receiver import Receiver
 
 
 class Load(threading.Thread):
@@ -116,3 +119,29 @@ def _recovery(name: str, database_url: str, ids: list[str], seen: dict, timeout:
                 "seconds_to_finish": round(time.monotonic() - ended, 1),
             }
         time.sleep(1)
+
+
+def received(hooks: Receiver) -> set[str]:
+    """The job ids the receiver got a correctly signed call for, answered 2xx."""
+    return {c.payload["data"]["id"] for c in list(hooks.calls) if c.payload is not None and c.answered < 300}
+
+
+def tally(report, load: Load, final: dict, failed: list, seen: dict, hooks: Receiver) -> None:
+    report.accepted = len(load.accepted)
+    report.lost = report.accepted - len(final)
+    report.written_twice += sum(1 for i, row in final.items() if i in seen and seen[i][:3] != row[:3])
+    report.re_executions = sum(max(0, row[3] - 1) for row in final.values())
+    for status, *_ in final.values():
+        report.succeeded += status == "succeeded"
+        report.failed += status == "failed"
+    accepted_ids = set(load.accepted)
+    for job_id, error, failure in failed:
+        if job_id in accepted_ids:
+            reason = (error or "")[:80]
+            report.failed_reasons[reason] = report.failed_reasons.get(reason, 0) + 1
+            report.failed_as_lost += failure == "lost"
+    finished_hooked = set(load.hooked) & set(final)
+    report.webhooks_expected = len(finished_hooked)
+    report.webhooks_missing = len(finished_hooked - received(hooks))
+    report.webhooks_unsigned = sum(1 for c in list(hooks.calls) if c.payload is None)
+    report.webhook_calls = len(hooks.calls)

@@ -17,7 +17,7 @@ import peewee
 from core.owners import OPEN
 from db.base import BaseModel, dumps, utcnow
 from db.jobs import Job
-from db.lifecycle import Status
+from db.lifecycle import Failure, Status
 
 
 class BatchStatus:
@@ -116,11 +116,11 @@ class BatchRequest(BaseModel):
     @classmethod
     def tally(cls, batch_id: str) -> dict[str, int]:
         """Lines answered so far: succeeded jobs count as completed; failed or canceled jobs and invalid
-        lines as failed."""
+        lines as failed. A job whose message the broker refused is not answered: the keeper sends it again."""
         rows = (
             cls.select(Job.status, peewee.fn.COUNT(cls.id).alias("n"))
             .join(Job, on=(cls.job == Job.id))
-            .where(cls.batch == batch_id)
+            .where((cls.batch == batch_id) & (Job.failure.is_null() | (Job.failure != Failure.NOT_ENQUEUED)))
             .group_by(Job.status)
             .tuples()
         )

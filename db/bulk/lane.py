@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import peewee
 
-from db.bulk.batches import Batch, BatchRequest, BatchStatus
+from db.bulk.batches import ENDED, Batch, BatchRequest, BatchStatus
 from db.connection import database
 from db.jobs import Job
-from db.lifecycle import UNFINISHED, Status
+from db.lifecycle import UNFINISHED, Failure, Status
 
 PAGE = 500
 
@@ -87,6 +87,25 @@ def owners_of(job_ids: list) -> dict[str, str]:
     return {str(row.job): row.owner for row in query}
 
 
+def unsent() -> dict[str, list]:
+    """Released jobs of batches not ended whose message the broker did not take (failed as never enqueued),
+    per owner, in line order: the keeper sends them again."""
+    query = (
+        BatchRequest.select(BatchRequest.owner, BatchRequest.job)
+        .join(Job, on=(BatchRequest.job == Job.id))
+        .switch(BatchRequest)
+        .join(Batch, on=(BatchRequest.batch == Batch.id))
+        .where((Job.status == Status.FAILED) & (Job.failure == Failure.NOT_ENQUEUED))
+        .where(Batch.status.not_in(sorted(ENDED)))
+        .order_by(Batch.created_at, BatchRequest.batch, BatchRequest.line)
+        .tuples()
+    )
+    found: dict[str, list] = {}
+    for owner, job_id in query:
+        found.setdefault(owner, []).append(job_id)
+    return found
+
+
 def unreleased_count(batch_id: str) -> int:
     return waiting([batch_id]).count()
 
@@ -101,8 +120,10 @@ def unfinished_jobs(batch_id: str) -> list:
 
 
 def finished_count(batch_id: str) -> int:
+    """Released jobs of the batch that finished (a job whose message was refused has not: it is sent again)."""
     query = BatchRequest.select().join(Job, on=(BatchRequest.job == Job.id))
-    return query.where((BatchRequest.batch == batch_id) & Job.status.not_in(sorted(UNFINISHED))).count()
+    sent = Job.failure.is_null() | (Job.failure != Failure.NOT_ENQUEUED)
+    return query.where((BatchRequest.batch == batch_id) & Job.status.not_in(sorted(UNFINISHED)) & sent).count()
 
 
 def answers(batch_id: str) -> Iterator[tuple[BatchRequest, Job | None]]:
