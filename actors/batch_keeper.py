@@ -109,15 +109,19 @@ def end(batch: Batch, target: str, unanswered: str) -> None:
     else:
         for job_id in lanes.unfinished_jobs(batch.id):
             Job.cancel(job_id)
-    results = write_results(batch, unanswered)
-    batch.move(
-        target,
-        sources=(BatchStatus.FINALIZING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING),
-        output_file_id=results.output_file_id,
-        error_file_id=results.error_file_id,
-        completed=results.completed,
-        failed=results.failed,
-    )
+    sources = (BatchStatus.FINALIZING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING)
+
+    def moved(results) -> bool:  # in the transaction that creates the files' rows
+        return batch.move(
+            target,
+            sources=sources,
+            output_file_id=results.output_file_id,
+            error_file_id=results.error_file_id,
+            completed=results.completed,
+            failed=results.failed,
+        )
+
+    results = write_results(batch, unanswered, then=moved)
     logger.info("batch %s %s: %d answered, %d failed", batch.id, target, results.completed, results.failed)
 
 

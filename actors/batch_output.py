@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from db import database
 from db.bulk import Batch, BatchRequest, File
 from db.bulk.files import ChunkWriter, new_file_id
 from db.bulk.lane import answers
@@ -37,28 +38,34 @@ class Results:
     failed: int
 
 
-def write_results(batch: Batch, unanswered: str = "batch_cancelled") -> Results:
+def write_results(batch: Batch, unanswered: str = "batch_cancelled", then=None) -> Results:
     """Write both files; a file with no line is not created. `unanswered` is the code of lines whose job
-    did not finish (the batch was cancelled or expired)."""
+    did not finish (the batch was cancelled or expired). The files' rows are created in one transaction
+    with `then(results)`, the batch's move to its end (False: another process moved it first, and the rows
+    are rolled back): a fault leaves both or neither, never a file listed that no batch names. The chunks
+    of a file whose row was never created are dropped as orphans by retention."""
     output, errors = ChunkWriter(new_file_id()), ChunkWriter(new_file_id())
     for request, job in answers(batch.id):
         line, ok = answer(batch, request, job, unanswered)
         (output if ok else errors).write(orjson.dumps(line) + b"\n")
-    ids = []
-    for writer, kind in ((output, "output"), (errors, "error")):
+    for writer in (output, errors):
         writer.close()
-        if writer.lines:
-            name = f"{batch.id}_{kind}.jsonl"
-            File.create(
-                id=writer.file_id,
-                owner=batch.owner,
-                purpose="batch_output",
-                filename=name,
-                bytes=writer.bytes,
-                lines=writer.lines,
-            )
-        ids.append(writer.file_id if writer.lines else None)
-    return Results(ids[0], ids[1], output.lines, errors.lines)
+    ids = [writer.file_id if writer.lines else None for writer in (output, errors)]
+    results = Results(ids[0], ids[1], output.lines, errors.lines)
+    with database.atomic() as transaction:
+        for writer, kind in ((output, "output"), (errors, "error")):
+            if writer.lines:
+                File.create(
+                    id=writer.file_id,
+                    owner=batch.owner,
+                    purpose="batch_output",
+                    filename=f"{batch.id}_{kind}.jsonl",
+                    bytes=writer.bytes,
+                    lines=writer.lines,
+                )
+        if then is not None and not then(results):  # the batch moved on elsewhere: its files are not ours
+            transaction.rollback()
+    return results
 
 
 def answer(batch: Batch, request: BatchRequest, job: Job | None, unanswered: str) -> tuple[dict[str, Any], bool]:
