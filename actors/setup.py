@@ -44,6 +44,7 @@ class WorkerSettings:
     webhook_allow_private: bool = False
     queue_type: str = "classic"
     amqp_heartbeat: int = DEFAULT_HEARTBEAT
+    bulk_nice: int | None = 19  # the bulk lane's threads' CPU priority (None: the process')
 
     @classmethod
     def from_config(cls, config, runtimes: Runtimes) -> WorkerSettings:
@@ -59,6 +60,7 @@ class WorkerSettings:
             webhook_allow_private=config.webhook_allow_private,
             queue_type=config.queue_type,
             amqp_heartbeat=config.amqp_heartbeat,
+            bulk_nice=config.bulk_nice,
         )
 
 
@@ -75,6 +77,7 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
         lease_seconds=settings.lease_seconds,
         batch_timeout=settings.batch_timeout,
+        bulk_nice=settings.bulk_nice,
     )
     middleware = [DramatiqMetrics(), DatabaseConnection()]
     if settings.heartbeat:
