@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import bulk_figures
 from bench.settings import ROOT, Settings
 from bench.stats import paired
 
@@ -49,6 +50,8 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     rounds = " ".join(f"{r:g}" for r in result["rounds"])
     head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"
     head += f"{_noise(result)})"
+    if mode == "bulk":
+        return bulk_figures.line(head, result)
     if mode == "raw":
         batch, single = result["batch_ms"], result["single_ms"]
         return (
@@ -132,6 +135,7 @@ def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
         "latency_p50_over_raw_single_ms": paired(
             zipped(rounds("latency", "rounds_p50"), rounds("raw", "rounds_single_p50")), difference=True
         ),
+        **bulk_figures.pairs(modes, workers),
     }
 
 
@@ -145,11 +149,8 @@ RATIOS = ("worker_vs_raw", "worker_vs_seed", "e2e_vs_raw", "ingest_vs_hello")
 
 
 def latencies(modes: dict[str, dict]) -> dict[str, float | None]:
-    return {
-        "p50": modes["latency"]["p50"] if "latency" in modes else None,
-        "p99": modes["latency"]["p99"] if "latency" in modes else None,
-        "raw_single": modes["raw"]["single_ms"]["p50"] if "raw" in modes else None,
-    }
+    latency, raw = modes.get("latency", {}), modes.get("raw", {})
+    return {"p50": latency.get("p50"), "p99": latency.get("p99"), "raw_single": raw.get("single_ms", {}).get("p50")}
 
 
 def memory(modes: dict[str, dict]) -> dict[str, float | None]:
@@ -257,7 +258,8 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             memory_values,
             quantization,
             modes.get("calls", {}).get("throughput"),
-        ),
+        )
+        | bulk_figures.targets(found),
     }
 
 

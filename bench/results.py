@@ -23,6 +23,7 @@ SIDES = {
     "latency_p50_over_raw_single_ms": ("latency",),
     "calls_per_s": ("calls",),
 }
+SIDES |= {"bulk_vs_worker": ("bulk", "worker"), "bulk_interactive_p50_vs_idle": ("bulk",)}
 VERSIONS = ("onnxruntime", "tokenizers", "dramatiq", "falcon", "waitress", "peewee", "postgresql", "rabbitmq")
 VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
 NO_RUN = "No run recorded yet: `make bench` writes this page from the JSON documents of its runs."

@@ -10,6 +10,7 @@ from pathlib import Path
 from core.config import Config
 
 MODES = ("raw", "seed", "worker", "latency", "e2e", "calls", "ingest")
+MODES += ("bulk",)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +28,8 @@ class Sizes:
     e2e_n: int  # POSTs per round (calls too)
     ingest_n: int  # POSTs per round, to the API and to the hello-world each
     repeats: int
+    bulk_lines: int = 50_000  # the bulk mode's batch (one a run, in its first repeat)
+    bulk_idle_seconds: float = 15.0  # its paced interactive requests at idle, and again while the batch runs
 
 
 PRESETS = {
@@ -37,8 +40,10 @@ PRESETS = {
     # the default: longer rounds, more repeats
     "full": Sizes(10.0, 600, 400, 8000, 500, 6000, 4000, repeats=5),
 }
+PRESETS["tiny"] = replace(PRESETS["tiny"], bulk_lines=500, bulk_idle_seconds=1.0)
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
+OVERRIDABLE |= {"bulk": "bulk_lines"}
 
 
 def procfile_threads(path: Path = ROOT / "Procfile", default: int = 2) -> int:
