@@ -18,10 +18,10 @@ import sys
 import threading
 import time
 
-from bench import worker
+from bench import jobs, worker
 from bench.client import Connection
 from bench.infra import Infra
-from bench.latency import request
+from bench.latency import Answer, breakdown, request
 from bench.noise import Meter, settle
 from bench.settings import Settings
 from bench.stack import Stack, environment
@@ -35,8 +35,8 @@ DONE_ENOUGH = 0.9  # the busy requests stop once this share of the batch is answ
 WARMUP = 3
 
 
-def paced(stack: Stack, model: str, pool: list[str], *, seconds: float, stop=lambda: False) -> list[float]:
-    """Sequential requests at `RATE` a second for `seconds` (or until `stop()`): each one's seconds."""
+def paced(stack: Stack, model: str, pool: list[str], *, seconds: float, stop=lambda: False) -> list[Answer]:
+    """Sequential requests at `RATE` a second for `seconds` (or until `stop()`): each one's answer."""
     connection, answers = Connection(stack.port), []
     began = time.monotonic()
     try:
@@ -48,7 +48,7 @@ def paced(stack: Stack, model: str, pool: list[str], *, seconds: float, stop=lam
             answer = request(connection, model, text)
             if answer.status != "succeeded":
                 raise RuntimeError(f"bulk: an interactive job ended {answer.status}")
-            answers.append(answer.seconds)
+            answers.append(answer)
     finally:
         connection.close()
     return answers
@@ -118,14 +118,19 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     if row.status != "completed" or row.failed:
         raise RuntimeError(f"bulk: batch {batch.id} ended {row.status} with {row.failed} failed lines")
     seconds = (row.completed_at - row.created_at).total_seconds()
-    idle_ms, busy_ms = latency_ms(idle), latency_ms(busy)
+    idle_ms, busy_ms = latency_ms([a.seconds for a in idle]), latency_ms([a.seconds for a in busy])
+    times = jobs.times([a.job_id for a in idle + busy])
     return {
         "throughput": row.completed / seconds,
         "lines": row.completed,
         "seconds": round(seconds, 3),
+        # of which the last, `finalizing`: the output and error files written once every line was answered
+        "finalizing_seconds": round((row.completed_at - row.finalizing_at).total_seconds(), 3),
         "idle_ms": idle_ms,
         "busy_ms": busy_ms,
         "interactive_p50_vs_idle": ratio(busy_ms["p50"], idle_ms["p50"]),
+        "idle_breakdown_ms": breakdown(idle, times),  # where an interactive request's time went (`latency`)
+        "busy_breakdown_ms": breakdown(busy, times),
         "busy_until_answered": round(busy_while, 3),
         "cores": meter.cores,
     }
@@ -173,8 +178,11 @@ class Session:
             "unit": "lines/s (a batch of one text a line)",
             "lines": chosen["lines"],
             "seconds": chosen["seconds"],
+            "finalizing_seconds": chosen["finalizing_seconds"],
             "idle_ms": chosen["idle_ms"],
             "busy_ms": chosen["busy_ms"],
+            "idle_breakdown_ms": chosen["idle_breakdown_ms"],
+            "busy_breakdown_ms": chosen["busy_breakdown_ms"],
             "interactive_p50_vs_idle": chosen["interactive_p50_vs_idle"],
             "rounds_idle_p50": [r["idle_ms"]["p50"] for r in rounds],
             "rounds_busy_p50": [r["busy_ms"]["p50"] for r in rounds],

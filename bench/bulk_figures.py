@@ -43,7 +43,18 @@ def targets(found: dict[str, dict | None]) -> dict[str, dict[str, Any]]:
 def line(head: str, result: dict[str, Any]) -> str:
     idle, busy = result["idle_ms"], result["busy_ms"]
     return (
-        f"{head}  {result['lines']} lines in {result['seconds']:.1f} s; interactive p50 {busy['p50']:.1f} ms "
+        f"{head}  {result['lines']} lines in {result['seconds']:.1f} s (the output files written in the last "
+        f"{result.get('finalizing_seconds', 0):.1f}); interactive p50 {busy['p50']:.1f} ms "
         f"p99 {busy['p99']:.1f} ms during the batch (n={busy['n']}) against {idle['p50']:.1f} ms p99 "
-        f"{idle['p99']:.1f} ms idle (n={idle['n']}): {result['interactive_p50_vs_idle']:g} x"
+        f"{idle['p99']:.1f} ms idle (n={idle['n']}): {result['interactive_p50_vs_idle']:g} x" + _stages(result)
     )
+
+
+def _stages(result: dict[str, Any]) -> str:
+    """The interactive requests' stages (p50 ms), during the batch against idle (`bench.latency.breakdown`)."""
+    busy, idle = result.get("busy_breakdown_ms"), result.get("idle_breakdown_ms")
+    if not busy or not idle:
+        return ""
+    names = {"sent_to_created_p50": "sent->created", "created_to_started_p50": "created->started"}
+    names |= {"started_to_finished_p50": "started->finished", "finished_to_answered_p50": "finished->answered"}
+    return "; stages p50 busy/idle: " + ", ".join(f"{n} {busy[k]:.1f}/{idle[k]:.1f}" for k, n in names.items())
