@@ -126,6 +126,8 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
         "seconds": round(seconds, 3),
         # of which the last, `finalizing`: the output and error files written once every line was answered
         "finalizing_seconds": round((row.completed_at - row.finalizing_at).total_seconds(), 3),
+        # the lines/s until every line was answered (its files not yet written): the lane's own pace
+        "answered_throughput": round(row.completed / (row.finalizing_at - row.created_at).total_seconds(), 1),
         "idle_ms": idle_ms,
         "busy_ms": busy_ms,
         "interactive_p50_vs_idle": ratio(busy_ms["p50"], idle_ms["p50"]),
@@ -179,6 +181,7 @@ class Session:
             "lines": chosen["lines"],
             "seconds": chosen["seconds"],
             "finalizing_seconds": chosen["finalizing_seconds"],
+            "answered_throughput": chosen["answered_throughput"],
             "idle_ms": chosen["idle_ms"],
             "busy_ms": chosen["busy_ms"],
             "idle_breakdown_ms": chosen["idle_breakdown_ms"],

@@ -44,7 +44,8 @@ def line(head: str, result: dict[str, Any]) -> str:
     idle, busy = result["idle_ms"], result["busy_ms"]
     return (
         f"{head}  {result['lines']} lines in {result['seconds']:.1f} s (the output files written in the last "
-        f"{result.get('finalizing_seconds', 0):.1f}); interactive p50 {busy['p50']:.1f} ms "
+        f"{result.get('finalizing_seconds', 0):.1f}: {result.get('answered_throughput', 0):.1f} lines/s answered "
+        f"until then); interactive p50 {busy['p50']:.1f} ms "
         f"p99 {busy['p99']:.1f} ms during the batch (n={busy['n']}) against {idle['p50']:.1f} ms p99 "
         f"{idle['p99']:.1f} ms idle (n={idle['n']}): {result['interactive_p50_vs_idle']:g} x" + _stages(result)
     )
