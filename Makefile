@@ -34,8 +34,8 @@ worker: $(RUN_STAMP)
 # The benchmark harness (needs PostgreSQL and RabbitMQ; uses its own database and vhost): see bench/.
 .PHONY: bench
 # It prepares the models it measures first (a no-op once done), runs int8 and the default (fp32) model,
-# then writes bench/RESULTS.md from the two runs' JSON. The two-tenant modes (flood, fairness: several minutes)
-# measure the API and the lanes, not the model: the int8 run only.
+# then writes bench/RESULTS.md from the two runs' JSON. The modes that measure the API and the lanes, not the
+# model (bulk: a batch of 50,000 lines; flood, fairness: two tenants), take minutes: the int8 run only.
 BENCH_MODEL_MODES = $(shell $(BIN)/python -c 'from bench.settings import MODEL_MODES; print(",".join(MODEL_MODES))')
 bench: $(STAMP)
 	$(BIN)/inference-api models prepare all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8

@@ -2,11 +2,12 @@
 
 Each message's job ids reach the process' `Batcher` as futures: from the RabbitMQ consumer
 (`actors.rabbitmq.dispatch`) or, in the embedded mode, from the Dramatiq worker thread that waits on them.
-The batcher's thread collects ids for at most `max_wait_ms` (or until `max_jobs`), claims them in one
-transaction, runs each model's inputs sorted by token count in runs of at most its `max_batch_size`
-(docs/architecture.md#batching), writes every outcome in one transaction, then resolves the futures, and
-the messages are acked. A bad input fails only its own job; a transient database error is handed back to
-every message of the batch, and Dramatiq retries those messages.
+Each lane has its own loop (`actors.loops`): the bulk loop's threads run at a lower CPU priority, so an
+interactive job never waits behind a bulk run. A loop collects ids for at most `max_wait_ms` (or until
+`max_jobs`), claims them in one transaction, runs each model's inputs sorted by token count in runs of at
+most its `max_batch_size` (docs/architecture.md#batching), writes every outcome in one transaction, then
+resolves the futures, and the messages are acked. A bad input fails only its own job; a transient database
+error is handed back to every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
 so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs (decoding
@@ -19,10 +20,8 @@ survives outages of the database and logs each once.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict
@@ -32,7 +31,8 @@ from typing import Any
 
 from actors import metrics
 from actors.connection import close_connection
-from actors.lanes import INTERACTIVE, Lanes
+from actors.lanes import BULK, INTERACTIVE, LANES
+from actors.loops import Loop
 from actors.outcomes import crashed, fail_all, outran, resolve, succeeded
 from actors.progress import PROGRESS, Progress
 from actors.runs import BatchTimeout, run_sorted, split_outputs
@@ -55,8 +55,9 @@ class _Group:
 
 
 class Batcher:
-    """Two threads per worker process: the batcher claims and runs batches; the writer saves a batch's
-    outcomes (one transaction) and releases its messages while the batcher already runs the next one."""
+    """Two loops per worker process, one a lane (`actors.loops`), each with two threads: one claims and runs
+    batches; its writer saves a batch's outcomes (one transaction) and releases its messages while the first
+    already runs the next one. The bulk loop's threads run at `bulk_nice` (None: the process' priority)."""
 
     def __init__(
         self,
@@ -67,6 +68,7 @@ class Batcher:
         lease_seconds: float = 30.0,
         batch_timeout: float = 120.0,
         progress: Progress = PROGRESS,
+        bulk_nice: int | None = None,
     ):
         self.runtimes = runtimes
         self.max_jobs = max_jobs
@@ -74,15 +76,13 @@ class Batcher:
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.batch_timeout = batch_timeout
         self.progress = progress  # each step of the loops, for the worker's liveness (`actors.progress`)
-        self._deadline = float("inf")
+        self._local = threading.local()  # the loop and the batch deadline of the calling thread
         self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
-        # (job id, future)s: interactive first, bulk in turns by key, half a batch at most (`actors.lanes`)
-        self._queue = Lanes(bulk_per_batch=max(1, max_jobs // 2))
-        self._writes: queue.Queue[tuple[dict[str, list[Future]], list]] = queue.Queue(maxsize=2)
-        self._started = self._batching = False
+        # (job id, future)s by lane, each lane its loop: interactive first come first served, bulk keys in turn
+        self.loops = {name: Loop(self, name, nice=bulk_nice if name == BULK else None) for name in LANES}
+        self._renewing = False
         self._lock = threading.Lock()
-        self._last_size = 0
         self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)
         self.batches = self.jobs = 0  # counters for tests and metrics
 
@@ -94,59 +94,52 @@ class Batcher:
         """Queue several jobs at once (of `owner`, on `lane`): queued before the batcher thread first runs,
         they share its first batch."""
         futures = [Future() for _ in job_ids]
+        loop = self.loops[lane]
         for job_id, future in zip(job_ids, futures, strict=True):
-            self._queue.put((str(job_id), future), lane, owner)
-        self._start(batching=True)
+            loop.lane.put((str(job_id), future), owner)
+        self._start(loop, looping=True)
         return futures
 
-    def _start(self, *, batching: bool) -> None:
+    def _start(self, loop: Loop, *, looping: bool) -> None:
         """Threads start lazily: in the worker process, after fork."""
         with self._lock:
-            if not self._started:
-                threading.Thread(target=self._write_loop, name="batch-writer", daemon=True).start()
+            if not self._renewing:
                 threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True).start()
-                self._started = True
-            if batching and not self._batching:
-                threading.Thread(target=self._loop, name="batcher", daemon=True).start()
-                self._batching = True
+                self._renewing = True
+        loop.start(looping=looping)
 
-    def _loop(self) -> None:
-        while True:
-            items = [self._queue.get()]
-            # Under load, wait up to max_wait for the batch to fill; at idle (the last batch was a single
-            # job), run at once rather than add the wait to every lone request's latency.
-            deadline = time.monotonic() + (self.max_wait if self._last_size > 1 else 0.0)
-            while len(items) < self.max_jobs:
-                try:
-                    items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            self._last_size = len(items)
-            self.progress.working("batcher")
-            try:
-                self.run_batch(items)
-            except BaseException as e:  # never let the thread die: hand the error to the waiting threads
-                logger.exception("batch failed")
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(e)
-            finally:
-                self.progress.done("batcher")
+    def enter(self, loop: Loop) -> None:
+        """The calling thread runs `loop`'s batches (or saves them): its progress and writes go there."""
+        self._local.loop = loop
 
-    def _write_loop(self) -> None:
-        while True:
-            futures, outcomes = self._writes.get()
-            self.progress.working("batch writer")
-            try:
-                self._save(futures, outcomes)
-                self._outages["batch write"].ok()
-            except Exception as e:  # the database is down: these messages are retried
-                self._outages["batch write"].failed(e)
-                self._release(list(futures))
-                fail_all(futures, e)
-            finally:
-                close_connection()
-                self.progress.done("batch writer")
+    @property
+    def _loop(self) -> Loop:
+        """The calling thread's loop; a thread outside the loops (tests) runs as the interactive one."""
+        return getattr(self._local, "loop", None) or self.loops[INTERACTIVE]
+
+    @property
+    def _deadline(self) -> float:
+        """The time bound (time.monotonic) of the batch the calling thread runs: each loop its own."""
+        return getattr(self._local, "deadline", float("inf"))
+
+    @_deadline.setter
+    def _deadline(self, value: float) -> None:
+        self._local.deadline = value
+
+    def _step(self) -> None:
+        self.progress.working(self._loop.name)
+
+    def write(self, futures: dict[str, list[Future]], outcomes: list) -> None:
+        """A loop's writer saves a batch's outcomes; the database down, these messages are retried."""
+        try:
+            self._save(futures, outcomes)
+            self._outages["batch write"].ok()
+        except Exception as e:
+            self._outages["batch write"].failed(e)
+            self._release(list(futures))
+            fail_all(futures, e)
+        finally:
+            close_connection()
 
     def _renew_loop(self) -> None:
         """Extend the leases of the jobs this process holds, every third of the lease."""
@@ -177,14 +170,14 @@ class Batcher:
         """Fresh jobs run together and are saved together; a job started before (its worker may have died
         on it) is claimed, run and saved alone, least attempted first, so a poison input cannot take the
         jobs delivered with it down again."""
-        self._start(batching=False)
+        self._start(self._loop, looping=False)
         self._deadline = time.monotonic() + self.batch_timeout
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
         try:
             fresh = Job.claim_fresh(list(futures), lease=self.lease)
-            self.progress.working("batcher")
+            self._step()
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
             self._hold(fresh)
@@ -193,7 +186,7 @@ class Batcher:
                 if len(items) == 1:  # at idle: saved here, a thread hop sooner; under load, by the writer
                     self._save(futures, outcomes)
                 else:
-                    self._writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))
+                    self._loop.writes.put(({i: futures.pop(i) for i in fresh_ids}, outcomes))
             started_before = [i for i in futures if i not in fresh_ids]
             for job in Job.unfinished(started_before) if started_before else ():
                 claimed = Job.claim(job.id, lease=self.lease)
@@ -250,13 +243,13 @@ class Batcher:
         return [*groups.values(), *alone]
 
     def _run(self, group: _Group) -> list[tuple[Job, dict | None]]:
-        self.progress.working("batcher")  # each run a step: a batch may take its whole bound, a run never
+        self._step()  # each run a step: a batch may take its whole bound, a run never
         started = time.perf_counter()
         if time.monotonic() > self._deadline:
             return [(job, None) for job in group.jobs]  # not reached in time: retried
         try:
             model = self.runtimes.get(group.model)
-            step, deadline = functools.partial(self.progress.working, "batcher"), self._deadline
+            step, deadline = self._step, self._deadline
             if len(group.jobs) == 1:  # a model of several runs a call (generation) checks the deadline between them
                 inputs = group.jobs[0].inputs
                 outputs = [model(inputs, task=group.task, deadline=deadline, step=step, **group.parameters)]

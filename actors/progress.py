@@ -1,6 +1,6 @@
 """Progress of a worker process' loops, for its liveness: a thread alive is not a thread getting anywhere.
 
-A loop (the batcher, its writer, the lease renewer) says `working(name)` when it takes up work and again
+A loop (a batcher loop, its writer, the lease renewer) says `working(name)` when it takes up work and again
 at each step it completes (a claim, an ONNX run, a save), and `done(name)` when it has nothing left. A loop
 whose last step is older than a bound while it still had work is stalled: blocked on a database or broker
 socket gone silent, or on a call that never returns. `actors.liveness.LivenessBeat` stops beating then,
@@ -33,4 +33,4 @@ class Progress:
         return {name: now - since for name, since in list(self._since.items()) if now - since > bound}
 
 
-PROGRESS = Progress()  # the process' loops (one batcher a worker process)
+PROGRESS = Progress()  # the process' loops (two batcher loops a worker process, each with its writer)

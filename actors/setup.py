@@ -45,6 +45,7 @@ class WorkerSettings:
     webhook_timeout: float = 5.0
     queue_type: str = "classic"
     amqp_heartbeat: int = DEFAULT_HEARTBEAT
+    bulk_nice: int | None = 19  # the bulk lane's threads' CPU priority (None: the process')
 
     @classmethod
     def from_config(cls, config, runtimes: Runtimes) -> WorkerSettings:
@@ -61,6 +62,7 @@ class WorkerSettings:
             webhook_timeout=config.webhook_timeout,
             queue_type=config.queue_type,
             amqp_heartbeat=config.amqp_heartbeat,
+            bulk_nice=config.bulk_nice,
         )
 
 
@@ -77,6 +79,7 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
         max_wait_ms=min(spec.max_wait_ms for spec in specs),
         lease_seconds=settings.lease_seconds,
         batch_timeout=settings.batch_timeout,
+        bulk_nice=settings.bulk_nice,
     )
     middleware = [DramatiqMetrics(), DatabaseConnection()]
     if settings.heartbeat:

@@ -12,13 +12,14 @@ import sys
 import time
 import traceback
 
-from bench import calls, e2e, fairness, flood, ingest, latency, raw, seed, worker
+from bench import bulk, calls, e2e, fairness, flood, ingest, latency, raw, seed, worker
 from bench.infra import Infra
 from bench.settings import Settings
 from bench.stack import Stack
 
 MODULES = {"raw": raw, "seed": seed, "worker": worker, "latency": latency, "e2e": e2e, "calls": calls}
 MODULES["ingest"] = ingest
+MODULES["bulk"] = bulk
 MODULES |= {"flood": flood, "fairness": fairness}
 
 

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import tenant_report
+from bench import bulk_figures, tenant_report
 from bench.settings import ROOT, Settings
 from bench.stats import paired
 
@@ -48,9 +48,10 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
             f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
         )
-    rounds = " ".join(f"{r:g}" for r in result["rounds"])
-    head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  (best of {len(result['rounds'])}: {rounds}"
-    head += f"{_noise(result)})"
+    rounds = f"best of {len(result['rounds'])}: " + " ".join(f"{r:g}" for r in result["rounds"]) + _noise(result)
+    head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  ({rounds})"
+    if mode == "bulk":
+        return bulk_figures.line(head, result)
     if mode == "raw":
         batch, single = result["batch_ms"], result["single_ms"]
         return (
@@ -135,6 +136,7 @@ def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
             zipped(rounds("latency", "rounds_p50"), rounds("raw", "rounds_single_p50")), difference=True
         ),
         **tenant_report.pairs(modes),
+        **bulk_figures.pairs(modes, workers),
     }
 
 
@@ -148,11 +150,8 @@ RATIOS = ("worker_vs_raw", "worker_vs_seed", "e2e_vs_raw", "ingest_vs_hello")
 
 
 def latencies(modes: dict[str, dict]) -> dict[str, float | None]:
-    return {
-        "p50": modes["latency"]["p50"] if "latency" in modes else None,
-        "p99": modes["latency"]["p99"] if "latency" in modes else None,
-        "raw_single": modes["raw"]["single_ms"]["p50"] if "raw" in modes else None,
-    }
+    latency, raw = modes.get("latency", {}), modes.get("raw", {})
+    return {"p50": latency.get("p50"), "p99": latency.get("p99"), "raw_single": raw.get("single_ms", {}).get("p50")}
 
 
 def memory(modes: dict[str, dict]) -> dict[str, float | None]:
@@ -261,7 +260,8 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             quantization,
             modes.get("calls", {}).get("throughput"),
         )
-        | tenant_report.targets(found, modes),
+        | tenant_report.targets(found, modes)
+        | bulk_figures.targets(found),
     }
 
 

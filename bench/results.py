@@ -30,6 +30,7 @@ SIDES |= {
     "flood_b_admission_vs_idle": ("flood",),
     "fairness_lines_ahead": ("fairness",),
 }
+SIDES |= {"bulk_vs_worker": ("bulk", "worker"), "bulk_interactive_p50_vs_idle": ("bulk",)}
 VERSIONS = ("onnxruntime", "tokenizers", "dramatiq", "falcon", "waitress", "peewee", "postgresql", "rabbitmq")
 VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
 NO_RUN = "No run recorded yet: `make bench` writes this page from the JSON documents of its runs."

@@ -10,9 +10,11 @@ from pathlib import Path
 from core.config import Config
 
 MODES = ("raw", "seed", "worker", "latency", "e2e", "calls", "ingest")
+MODES += ("bulk",)  # a batch beside interactive requests: bench/bulk.py
 MODES += ("flood", "fairness")  # two tenants (API keys) sharing the model: bench/flood.py, bench/fairness.py
 TENANT_MODES = ("flood", "fairness")
-MODEL_MODES = tuple(m for m in MODES if m not in TENANT_MODES)  # what `make bench` runs for its second model
+# what `make bench` runs for its second model: the others measure the API and the lanes, not the model
+MODEL_MODES = tuple(m for m in MODES if m not in ("bulk", *TENANT_MODES))
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +32,8 @@ class Sizes:
     e2e_n: int  # POSTs per round (calls too)
     ingest_n: int  # POSTs per round, to the API and to the hello-world each
     repeats: int
+    bulk_lines: int = 50_000  # the bulk mode's batch (one a run, in its first repeat)
+    bulk_idle_seconds: float = 15.0  # its paced interactive requests at idle, and again while the batch runs
 
 
 PRESETS = {
@@ -61,8 +65,10 @@ TENANT_PRESETS = {
     "quick": TenantSizes(15.0, 10.0, 16, 500.0, 2, 20_000, 10),
     "full": TenantSizes(30.0, 10.0, 32, 500.0, 3, 50_000, 10),
 }
+PRESETS["tiny"] = replace(PRESETS["tiny"], bulk_lines=500, bulk_idle_seconds=1.0)
 OVERRIDABLE = {"raw": "raw_seconds", "seed": "seed_n", "worker": "worker_n", "latency": "latency_n"}
 OVERRIDABLE |= {"e2e": "e2e_n", "ingest": "ingest_n", "single": "raw_single"}
+OVERRIDABLE |= {"bulk": "bulk_lines"}
 
 
 def procfile_threads(path: Path = ROOT / "Procfile", default: int = 2) -> int:

@@ -78,6 +78,15 @@ class Config(Servers):
         minimum=0,
         maximum=19,
     )
+    bulk_nice: int = integer(
+        "BULK_NICE",
+        19,
+        "CPU priority of each worker process' bulk-lane threads (`nice`, 0 to 19, per thread on Linux; never "
+        "below WORKER_NICE): a batch's runs take only the CPU that interactive requests, the API, PostgreSQL "
+        "and RabbitMQ leave idle, and the whole machine when nothing else runs",
+        minimum=0,
+        maximum=19,
+    )
     max_body_bytes: int = integer(
         "MAX_BODY_BYTES",
         1 << 20,

@@ -1,5 +1,5 @@
-"""The bulk lane: interactive jobs first, bulk jobs in the room they leave (always some), the keys of the
-bulk lane in turn, and batches released a chunk per key in turn up to a bound on what is queued."""
+"""The bulk lane: the keys in turn, and batches released a chunk per key in turn up to a bound on what is
+queued. How the bulk lane yields to interactive work: tests/actors/test_loops.py."""
 
 import datetime as dt
 import queue
@@ -8,29 +8,29 @@ import pytest
 
 from actors import bulk
 from actors.batch_keeper import release
-from actors.lanes import BULK, INTERACTIVE, Lanes
+from actors.lanes import BulkLane
 from db import Job
 from db.base import utcnow
 from tests.doubles import make_batch
 
 
-def drain(lanes: Lanes, first_of_batch: bool = True) -> list:
+def drain(lane: BulkLane) -> list:
     taken = []
     while True:
         try:
-            taken.append(lanes.get(timeout=None if first_of_batch and not taken else 0))
+            taken.append(lane.get(timeout=0))
         except queue.Empty:
             return taken
 
 
 def test_a_second_keys_first_job_waits_behind_at_most_one_job_of_each_other_key():
-    lanes = Lanes()
+    lane = BulkLane()
     for n in range(1000):  # a tenant with a large backlog
-        lanes.put(("a", n), BULK, owner="key-a")
+        lane.put(("a", n), owner="key-a")
     for n in range(3):
-        lanes.put(("c", n), BULK, owner="key-c")
-    lanes.put(("b", 0), BULK, owner="key-b")  # the newcomer's first job
-    order = drain(lanes)
+        lane.put(("c", n), owner="key-c")
+    lane.put(("b", 0), owner="key-b")  # the newcomer's first job
+    order = drain(lane)
     keys_ahead = {key for key, _ in order[: order.index(("b", 0))]}
     assert order.index(("b", 0)) <= 2 and keys_ahead <= {"a", "c"}  # one job of each key ahead, at most
     assert order[:6] == [("a", 0), ("c", 0), ("b", 0), ("a", 1), ("c", 1), ("a", 2)]
@@ -39,39 +39,20 @@ def test_a_second_keys_first_job_waits_behind_at_most_one_job_of_each_other_key(
 
 @pytest.mark.parametrize("keys", [2, 5, 50])
 def test_the_bound_holds_for_any_number_of_keys_with_backlogs(keys):
-    lanes = Lanes()
+    lane = BulkLane()
     for key in range(keys):
         for n in range(200):
-            lanes.put((key, n), BULK, owner=f"key-{key}")
-    lanes.put(("new", 0), BULK, owner="key-new")
-    assert drain(lanes).index(("new", 0)) <= keys
-
-
-def test_interactive_jobs_go_first_but_bulk_keeps_a_share():
-    lanes = Lanes(bulk_share=4)
-    for n in range(20):
-        lanes.put(("bulk", n), BULK, owner="k")
-        lanes.put(("interactive", n), INTERACTIVE)
-    order = [lanes.get(timeout=0) for _ in range(8)]
-    assert [kind for kind, _ in order] == ["interactive"] * 3 + ["bulk"] + ["interactive"] * 3 + ["bulk"]
-
-
-def test_a_batch_takes_a_bounded_share_of_bulk_jobs_and_less_with_interactive_jobs_in_it():
-    lanes = Lanes(bulk_per_batch=8)
-    for n in range(100):
-        lanes.put(("bulk", n), BULK, owner="k")
-    assert len(drain(lanes)) == 8  # one batch's fill: then the lane says empty until the next batch
-    lanes.put(("interactive", 0), INTERACTIVE)
-    batch = drain(lanes)
-    assert batch[0] == ("interactive", 0) and len(batch) == 1 + 8 // 4
+            lane.put((key, n), owner=f"key-{key}")
+    lane.put(("new", 0), owner="key-new")
+    assert drain(lane).index(("new", 0)) <= keys
 
 
 def test_a_get_waits_for_an_item_and_gives_up_after_its_timeout():
-    lanes = Lanes()
+    lane = BulkLane()
     with pytest.raises(queue.Empty):
-        lanes.get(timeout=0.01)
-    lanes.put("x", INTERACTIVE)
-    assert lanes.get(timeout=0.01) == "x" and lanes.qsize() == 0
+        lane.get(timeout=0.01)
+    lane.put("x", owner="k")
+    assert lane.get(timeout=0.01) == "x" and lane.qsize() == 0
 
 
 def test_batches_are_released_a_chunk_per_key_in_turn_up_to_the_bound_on_queued_jobs(database, stub_broker):

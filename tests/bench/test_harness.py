@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 THROUGHPUT_MODES = ("raw", "seed", "worker", "e2e", "calls", "ingest")
+THROUGHPUT_MODES += ("bulk",)
 
 
 def percentiles(node, where: str = ""):
@@ -135,6 +136,22 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     assert 0 < e2e["posting_seconds"] <= e2e["seconds"] and 0 < e2e["cores_busy"] <= os.cpu_count()
     assert positive_finite(doc["targets"]["calls_per_s"]["value"])
     assert all(check["met"] in (True, False) for check in doc["targets"].values())
+
+
+def test_the_bulk_mode_times_interactive_requests_idle_and_during_a_batch_it_ran_through_the_api(tiny_run):
+    doc, stdout = tiny_run
+    bulk = doc["modes"]["bulk"]
+    assert bulk["lines"] == 500 and positive_finite(bulk["throughput"]) and positive_finite(bulk["seconds"])
+    idle, busy = bulk["idle_ms"], bulk["busy_ms"]
+    assert idle["n"] >= 1 and busy["n"] >= 1 and positive_finite(idle["p50"]) and positive_finite(busy["p50"])
+    assert bulk["interactive_p50_vs_idle"] == round(busy["p50"] / idle["p50"], 4)
+    for name in ("bulk_interactive_p50_vs_idle", "bulk_vs_worker"):  # both targets, from the pairs of this run
+        value = doc["targets"][name]["value"]
+        assert positive_finite(value) and doc["pairs"][name]["median"] == value, name
+    worker = doc["modes"]["worker"]
+    steady = (worker.get("rounds_steady") or worker["rounds"])[0]
+    assert doc["pairs"]["bulk_vs_worker"]["sides"] == [[round(bulk["rounds"][0], 3), round(steady, 3)]]
+    assert re.search(r"^bulk\s+[\d.]+ lines/s .* interactive p50 [\d.]+ ms .* idle", stdout, re.MULTILINE)
 
 
 def test_a_second_run_on_the_same_database_is_refused_while_the_first_holds_it():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from falcon.testing import TestClient
 
-from bench import hello, report
+from bench import bulk_figures, hello, report
 from bench.settings import PRESETS, Settings, procfile_threads
 from bench.stats import latency_ms, percentile
 from bench.texts import texts
@@ -143,3 +143,21 @@ def test_cpu_use_is_split_between_us_the_servers_and_others():
     start = Snapshot(0.0, 100.0, {10: (1, "python", 5.0), 11: (10, "dramatiq", 1.0), 20: (1, "postgres", 3.0)})
     end = Snapshot(2.0, 104.0, {10: (1, "python", 6.0), 11: (10, "dramatiq", 2.0), 20: (1, "postgres", 3.5)})
     assert cores_used(start, end, root=10) == {"total": 2.0, "ours": 1.0, "servers": 0.25, "others": 0.75}
+
+
+def test_the_bulk_targets_pair_the_batch_with_the_worker_rounds_or_its_own_worker_round():
+    bulk = {"rounds": [270.0], "rounds_busy_p50": [30.0], "rounds_idle_p50": [24.0], "rounds_worker": [310.0]}
+    found = report.pairs({"bulk": bulk, "worker": {"rounds": [250.0, 260.0], "rounds_steady": [300.0, 280.0]}})
+    assert found["bulk_vs_worker"]["sides"] == [[270.0, 300.0]]  # the worker mode's steady round of that repeat
+    assert found["bulk_interactive_p50_vs_idle"]["median"] == 1.25
+    alone = report.pairs({"bulk": bulk})  # no worker mode in the run: the bulk mode's own worker round
+    assert alone["bulk_vs_worker"]["sides"] == [[270.0, 310.0]]
+    checked = bulk_figures.targets(found)
+    assert checked["bulk_interactive_p50_vs_idle"] == {"value": 1.25, "target": "<= 1.5", "met": True}
+    assert checked["bulk_vs_worker"] == {"value": 0.9, "target": ">= 0.9", "met": True}
+    assert bulk_figures.targets(report.pairs({}))["bulk_vs_worker"]["met"] is None  # not measured
+
+
+def test_the_bulk_mode_runs_a_batch_of_50000_lines_in_quick_and_about_500_in_tiny():
+    assert (PRESETS["quick"].bulk_lines, PRESETS["tiny"].bulk_lines) == (50_000, 500)
+    assert "bulk" in Settings().modes and Settings().with_overrides(["bulk=2000"]).sizes.bulk_lines == 2000

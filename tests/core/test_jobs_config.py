@@ -40,3 +40,16 @@ def test_worker_nice_defaults_to_10_and_must_be_a_nice_level():
     for bad in ("20", "-1", "high"):
         with pytest.raises(ConfigError, match="WORKER_NICE"):
             Config.from_env({"WORKER_NICE": bad})
+
+
+def test_bulk_nice_defaults_to_19_must_be_a_nice_level_and_reaches_the_worker_settings():
+    from types import SimpleNamespace
+
+    from actors.setup import WorkerSettings
+
+    assert Config.from_env({}).bulk_nice == 19
+    config = Config.from_env({"BULK_NICE": "15"})
+    assert WorkerSettings.from_config(config, SimpleNamespace(preload_names=lambda _: [])).bulk_nice == 15
+    for bad in ("20", "-1", "low"):
+        with pytest.raises(ConfigError, match="BULK_NICE"):
+            Config.from_env({"BULK_NICE": bad})

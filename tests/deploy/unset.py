@@ -19,4 +19,5 @@ NOT_SET_IN_KUBERNETES = {
     "KEY_BACKLOG": "per-key limits: the defaults apply until the keys file names a key's own",
     "KEY_WAITS": "per-key limits: the defaults apply until the keys file names a key's own",
     "ALLOW_OPEN": "the API in Kubernetes always has keys (the Secret's API_KEYS): never open",
+    "BULK_NICE": "the default (19): bulk runs take only the CPU the rest leaves idle, whatever the host",
 }
