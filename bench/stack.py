@@ -25,8 +25,6 @@ def environment(settings: Settings, infra: Infra) -> dict[str, str]:
         "ORT_THREADS": "1",
         "LOG_LEVEL": "INFO",
         "MAX_BACKLOG": "1000000",  # ingest piles messages up with no worker: measure accepting, not refusing
-        # bulk uploads a batch file of 50,000 lines (10 MB): the server reads bodies up to 4 times this
-        "MAX_BODY_BYTES": str(4 << 20),
     }
 
 

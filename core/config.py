@@ -22,6 +22,9 @@ from core.readers import EMBEDDED_BROKER, api_keys, log_format, webhook_secret, 
 from core.servers import Servers
 from core.settings import Setting, Variable, boolean, custom, integer, read_raw, text
 
+MAX_UPLOAD_BYTES = 200 * 1000 * 1000  # a batch input file (`POST /v1/files`): OpenAI's limit
+MULTIPART_SLACK = 1 << 20  # the multipart envelope around an upload of MAX_UPLOAD_BYTES
+
 __all__ = ["ELSEWHERE", "EMBEDDED_BROKER", "Config", "ConfigError", "Setting", "Variable", "settings"]
 
 
@@ -90,8 +93,8 @@ class Config(Servers):
     max_body_bytes: int = integer(
         "MAX_BODY_BYTES",
         1 << 20,
-        "larger bodies get the JSON 413 (read up to 4 times this, at least 1 MiB; beyond that the server "
-        "closes the connection)",
+        "larger JSON bodies get the JSON 413 (the server takes bodies up to the size of a batch file upload, "
+        "200 MB, spooling past 512 KiB to a temporary file, and closes the connection beyond)",
     )
     max_inputs: int = integer("MAX_INPUTS", 64, "inputs per request")
     max_input_chars: int = integer("MAX_INPUT_CHARS", 20_000, "characters per input")
@@ -259,9 +262,11 @@ class Config(Servers):
 
     @property
     def max_body_hard_cap(self) -> int:
-        """Bodies up to this size are read and refused with the JSON 413; only beyond it does the server
-        (waitress) close the connection."""
-        return max(4 * self.max_body_bytes, 1 << 20)
+        """Bodies up to this size are taken by the server (waitress), which buffers past 512 KiB in a
+        temporary file, not in memory: a batch file upload, and any JSON body up to it, which the app then
+        refuses with the JSON 413 beyond MAX_BODY_BYTES. Only beyond this does the server close the
+        connection."""
+        return max(4 * self.max_body_bytes, MAX_UPLOAD_BYTES + MULTIPART_SLACK)
 
     @property
     def models_path(self) -> Path:

@@ -2,6 +2,7 @@
 the limit gets the JSON 413 even from a client that sends it all before reading; an open API on a public
 address is warned about; SIGTERM drains the requests in flight and exits 0 without a traceback."""
 
+import json
 import signal
 import socket
 import sqlite3
@@ -143,3 +144,27 @@ def running_job(tmp_path) -> str:
             (uuid.UUID(job_id).hex,),
         )
     return job_id
+
+
+def test_a_batch_file_far_over_max_body_bytes_is_taken_by_the_server_and_stored(tmp_path, models_dir):
+    """The server's own cap (waitress') admits a batch file upload, which MAX_BODY_BYTES (JSON bodies) does
+    not bound: a 6 MB file, six times the default."""
+    base, _, log, server = serve(tmp_path, models_dir)
+    line = b'{"custom_id": "%d", "method": "POST", "url": "/v1/embeddings", "body": {"input": "%s"}}\n'
+    content = b"".join(line % (i, b"x" * 1000) for i in range(6000))
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n'.encode(),
+            b"Content-Type: application/jsonl\r\n\r\n" + content + f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    with server as process:
+        wait_until_serving(base, process, log)
+        request = urllib.request.Request(
+            f"{base}/v1/files", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            stored = json.loads(response.read())
+        assert response.status == 200 and stored["bytes"] == len(content) > 6_000_000

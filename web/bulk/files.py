@@ -13,6 +13,7 @@ from typing import Any
 
 import falcon
 
+from core.config import MAX_UPLOAD_BYTES
 from db import database
 from db.bulk import File, FileChunk
 from db.bulk.files import new_file_id, read_chunks, write_chunks
@@ -21,7 +22,7 @@ from web.bulk.listing import page
 from web.openai_errors import invalid
 
 PURPOSES = ("batch",)
-MAX_FILE_BYTES = 200 * 1000 * 1000  # OpenAI's limit for a batch input file
+MAX_FILE_BYTES = MAX_UPLOAD_BYTES  # OpenAI's limit for a batch input file
 MAX_LINES = 50_000  # requests in one batch, as OpenAI
 READ_BYTES = 64 * 1024  # read from the request stream at a time
 CONTENT_TYPE = "application/octet-stream"  # a file's content is given back as it was uploaded
