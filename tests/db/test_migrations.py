@@ -2,6 +2,7 @@ import peewee
 
 import db
 from db import Job, migrate
+from tests.db.dialects import postgresql_only
 
 
 def columns(database: peewee.Database) -> set[str]:
@@ -69,3 +70,14 @@ def test_a_row_written_without_an_owner_gets_the_open_owner_so_older_writers_kee
     )
     (job,) = Job.select()
     assert job.owner == ""
+
+
+@postgresql_only
+def test_batch_file_chunks_are_compressed_with_lz4_where_the_server_has_it(database):
+    has_lz4 = database.execute_sql(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).fetchone()[0]
+    (compression,) = database.execute_sql(
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = 'file_chunk'::regclass AND attname = 'data'"
+    ).fetchone()
+    assert compression == ("l" if has_lz4 else "")
