@@ -126,12 +126,20 @@ def finished_count(batch_id: str) -> int:
     return query.where((BatchRequest.batch == batch_id) & Job.status.not_in(sorted(UNFINISHED)) & sent).count()
 
 
+# What an answer line is made of (`actors.batch_output`): not the requests' inputs, nor the jobs' own.
+ANSWERING = (
+    *(BatchRequest.id, BatchRequest.line, BatchRequest.custom_id, BatchRequest.encoding, BatchRequest.job),
+    *(BatchRequest.error_code, BatchRequest.error_message),
+    *(Job.id, Job.status, Job.model, Job.task, Job.result, Job.vectors, Job.error, Job.failure),
+)
+
+
 def answers(batch_id: str) -> Iterator[tuple[BatchRequest, Job | None]]:
     """Every request of the batch in line order with its job (None: never released), `PAGE` at a time."""
     last = 0
     while True:
         page = list(
-            BatchRequest.select(BatchRequest, Job)
+            BatchRequest.select(*ANSWERING)
             .join(Job, peewee.JOIN.LEFT_OUTER, on=(BatchRequest.job == Job.id), attr="found")
             .where((BatchRequest.batch == batch_id) & (BatchRequest.line > last))
             .order_by(BatchRequest.line)
