@@ -31,7 +31,7 @@ from typing import Any
 
 from actors import metrics
 from actors.connection import close_connection
-from actors.lanes import BULK, INTERACTIVE, LANES
+from actors.lanes import BULK, INTERACTIVE
 from actors.loops import Loop
 from actors.outcomes import crashed, fail_all, outran, resolve, succeeded
 from actors.progress import PROGRESS, Progress
@@ -80,7 +80,8 @@ class Batcher:
         self._held: dict[str, int] = {}  # claimed, not yet saved (id -> its claim's attempts): leases renewed
         self._outages = {name: Outage(logger, name) for name in ("batch", "batch write", "lease renewal")}
         # (job id, future)s by lane, each lane its loop: interactive first come first served, bulk keys in turn
-        self.loops = {name: Loop(self, name, nice=bulk_nice if name == BULK else None) for name in LANES}
+        interactive = Loop(self, INTERACTIVE)
+        self.loops = {INTERACTIVE: interactive, BULK: Loop(self, BULK, nice=bulk_nice, yields_to=interactive)}
         self._renewing = False
         self._lock = threading.Lock()
         self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)

@@ -2,9 +2,10 @@
 in the room interactive work leaves.
 
 Its messages carry the owner (the API key behind the batch) first, then job ids: the worker's batcher puts
-them in its bulk lane under that owner (`actors.lanes`). On RabbitMQ the lane's consumer holds fewer
-messages than the interactive one (`BulkSubmitter.max_jobs`, which sets its dispatcher's prefetch); on the
-embedded StubBroker the actor's priority lets Dramatiq's worker threads take interactive messages first.
+them in its bulk lane under that owner (`actors.lanes`), which its own loop runs at a lower CPU priority
+(`actors.loops`). On RabbitMQ the lane's consumer holds two batches of jobs (`BulkSubmitter.max_jobs`, which
+sets its dispatcher's prefetch); on the embedded StubBroker the actor's priority lets Dramatiq's worker
+threads take interactive messages first.
 The actor is declared by the worker (with its batcher) and, on first use, by any process that sends
 (`bulk_actor`)."""
 
@@ -29,12 +30,13 @@ JOBS_PER_MESSAGE = 32
 
 
 class BulkSubmitter:
-    """What the bulk queue's dispatcher gives its messages to: the batcher's bulk lane. Holding half the
-    jobs of the interactive lane, a worker leaves more of a batch in RabbitMQ for idle workers."""
+    """What the bulk queue's dispatcher gives its messages to: the batcher's bulk lane. It holds as many jobs
+    as the interactive lane does (a batch running, the next one ready: the bulk loop never waits on RabbitMQ
+    between batches); the rest of a batch stays in RabbitMQ for the other workers."""
 
     def __init__(self, batcher: Batcher):
         self.batcher = batcher
-        self.max_jobs = max(1, batcher.max_jobs // 2)
+        self.max_jobs = batcher.max_jobs
 
     def submit_many(self, args):
         owner, *job_ids = args

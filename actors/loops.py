@@ -25,14 +25,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NAMES = {INTERACTIVE: ("batcher", "batch writer")}  # the loops' and their writers' names (liveness, logs)
+# While interactive batches ran in the last RECENT seconds, a bulk batch is followed by a pause of YIELD times
+# its own length (at most MAX_PAUSE): bulk work then takes about a quarter of the time, so the database and
+# the broker, which bulk jobs use at their own priority, answer interactive jobs as at idle; alone, no pause.
+RECENT, YIELD, MAX_PAUSE = 1.0, 3.0, 0.5
 _warned = threading.Event()  # a platform without per-thread priority is said once a process
 
 
 class Loop:
     """One lane, its batching thread and its writer thread (each started on first need: after fork)."""
 
-    def __init__(self, batcher: Batcher, lane_name: str, *, nice: int | None = None):
+    def __init__(self, batcher: Batcher, lane_name: str, *, nice: int | None = None, yields_to: Loop | None = None):
         self.batcher = batcher
+        self.yields_to = yields_to  # the loop whose recent batches this one pauses for (the bulk loop's)
+        self.last_batch = -float("inf")  # when this loop last took a batch (monotonic)
         self.name, self.writer_name = NAMES.get(lane_name, (f"{lane_name} batcher", f"{lane_name} batch writer"))
         self.lane = lane(lane_name)
         self.nice = nice  # this loop's threads' CPU priority (None: the process')
@@ -64,7 +70,15 @@ class Loop:
             except queue.Empty:
                 break
         self._last_size = len(items)
+        self.last_batch = time.monotonic()
         return items
+
+    def pause(self, ran: float) -> float:
+        """How long to pause after a batch that ran `ran` seconds: while the loop it yields to ran batches
+        within RECENT seconds, YIELD times as long (at most MAX_PAUSE); otherwise none."""
+        if self.yields_to is None or time.monotonic() - self.yields_to.last_batch > RECENT:
+            return 0.0
+        return min(MAX_PAUSE, YIELD * ran)
 
     def _loop(self) -> None:
         self.batcher.enter(self)
@@ -72,15 +86,18 @@ class Loop:
         while True:
             items = self.take()
             self.batcher.progress.working(self.name)
+            started = time.monotonic()
             try:
                 self.batcher.run_batch(items)
             except BaseException as e:  # never let the thread die: hand the error to the waiting threads
-                logger.exception("batch failed")
+                logger.error("%s: a batch failed (%s); its messages are retried", self.name, type(e).__name__)
+                logger.debug("%s: the batch's failure", self.name, exc_info=True)  # its text may quote inputs
                 for _, future in items:
                     if not future.done():
                         future.set_exception(e)
             finally:
                 self.batcher.progress.done(self.name)
+            time.sleep(self.pause(time.monotonic() - started))
 
     def _write_loop(self) -> None:
         self.batcher.enter(self)

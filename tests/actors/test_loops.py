@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from actors import loops
 from actors.batching import Batcher
 from actors.lanes import BULK
 from actors.loops import lower_priority
@@ -89,3 +90,16 @@ def test_a_thread_never_raises_its_priority_and_none_leaves_it_alone():
     assert seen["none"] is None and seen["same"] == seen["start"]
     assert seen["lower"] == lowered and seen["raise"] == lowered
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == seen["start"]  # only that thread
+
+
+def test_the_bulk_loop_pauses_after_its_batches_only_while_interactive_batches_are_recent():
+    batcher = Batcher(FakeRuntimes(BlockingModel()), progress=Progress())
+    interactive, bulk = batcher.loops["interactive"], batcher.loops[BULK]
+    assert bulk.yields_to is interactive and interactive.yields_to is None
+    assert bulk.pause(0.05) == 0.0  # no interactive batch yet: bulk work runs flat out
+    interactive.last_batch = time.monotonic()
+    assert bulk.pause(0.05) == pytest.approx(loops.YIELD * 0.05)  # a quarter of the time, or so
+    assert bulk.pause(10.0) == loops.MAX_PAUSE
+    assert interactive.pause(0.05) == 0.0  # the interactive loop never pauses
+    interactive.last_batch = time.monotonic() - loops.RECENT - 0.1
+    assert bulk.pause(0.05) == 0.0
