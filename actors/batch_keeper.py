@@ -36,28 +36,37 @@ from db.bulk import lane as lanes
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 1024  # released bulk jobs queued at most, across all batches
+OBSERVE_EVERY = 5  # passes between two readings of the lane's metrics
+FORGET_EVERY = 60  # passes between two readings of every batch from its first line (`db.bulk.lane.forget`)
 CHUNK = 256  # requests released per key and turn
 VALIDATION_BOUND = dt.timedelta(minutes=30)  # a batch validating longer than this lost its API process
 ACTIVE = (BatchStatus.VALIDATING, BatchStatus.IN_PROGRESS, BatchStatus.FINALIZING, BatchStatus.CANCELLING)
 
 
-def keep(broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK, now: dt.datetime | None = None) -> int:
-    """One pass; returns how many jobs it released."""
+def keep(
+    broker, *, in_flight: int = IN_FLIGHT, chunk: int = CHUNK, now: dt.datetime | None = None, observing: bool = True
+) -> int:
+    """One pass; returns how many jobs it released. The lane's metrics are read with `observing` (each read
+    goes over the running batches' lines: the keeper does it every few passes) and before a batch ends."""
     now = now or utcnow()
-    observe(now)  # first: the jobs of a batch that ends in this pass are counted
     resend(broker)  # before any batch is judged done; raises while the broker still refuses
+    endings = []
     for batch in Batch.select().where(Batch.status.in_(ACTIVE)).order_by(Batch.created_at):
         if batch.status == BatchStatus.CANCELLING:
-            end(batch, BatchStatus.CANCELLED, "batch_cancelled")
+            endings.append((batch, BatchStatus.CANCELLED, "batch_cancelled"))
         elif batch.status == BatchStatus.VALIDATING and batch.created_at < now - VALIDATION_BOUND:
             error = {"code": "validation_interrupted", "message": "the input file's validation was interrupted"}
             batch.move(
                 BatchStatus.FAILED, sources=(BatchStatus.VALIDATING,), errors={"object": "list", "data": [error]}
             )
         elif batch.status == BatchStatus.IN_PROGRESS and batch.expires_at < now:
-            end(batch, BatchStatus.EXPIRED, "batch_expired")
+            endings.append((batch, BatchStatus.EXPIRED, "batch_expired"))
         elif batch.status == BatchStatus.FINALIZING or (batch.status == BatchStatus.IN_PROGRESS and done(batch.id)):
-            end(batch, BatchStatus.COMPLETED, "batch_cancelled")
+            endings.append((batch, BatchStatus.COMPLETED, "batch_cancelled"))
+    if observing or endings:
+        observe(now)  # before a batch ends: its jobs are counted
+    for batch, target, unanswered in endings:
+        end(batch, target, unanswered)
     return release(broker, in_flight=in_flight, chunk=chunk)
 
 
@@ -140,13 +149,18 @@ class BatchKeeper(threading.Thread):
         self.outage = outage or Outage(logger, "batch keeping")
 
     def run(self) -> None:
+        passes = 0
         while not self.stopping.wait(self.every):
-            self.keep_once()
+            passes += 1
+            if passes % FORGET_EVERY == 0:
+                lanes.forget()
+            self.keep_once(observing=passes % OBSERVE_EVERY == 1)
 
-    def keep_once(self) -> int | None:
+    def keep_once(self, *, observing: bool = True) -> int | None:
         try:
-            released = keep(self.sender.broker)
+            released = keep(self.sender.broker, observing=observing)
         except Exception as e:  # the database or the broker is down: the next pass carries on
+            lanes.forget()
             self.outage.failed(e)
             return None
         finally:

@@ -12,6 +12,7 @@ One batch per run (its first repeat): a batch of 50,000 lines is minutes of work
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import sys
@@ -111,6 +112,8 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
             stop=lambda: watch.answered >= DONE_ENOUGH or watch.ended.is_set(),
         )
         busy_while = watch.answered  # the batch's share answered when the busy requests ended
+        # from here on the batch runs alone (the database's clock: naive UTC)
+        alone_from = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
         if not watch.ended.wait(300 + sizes.bulk_lines / 20):
             raise TimeoutError(f"bulk: batch {batch.id} still {watch.status} ({watch.answered:.0%} answered)")
     with database.connection_context():
@@ -118,6 +121,7 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     if row.status != "completed" or row.failed:
         raise RuntimeError(f"bulk: batch {batch.id} ended {row.status} with {row.failed} failed lines")
     seconds = (row.completed_at - row.created_at).total_seconds()
+    alone = alone_throughput(batch.id, alone_from, row.finalizing_at)
     idle_ms, busy_ms = latency_ms([a.seconds for a in idle]), latency_ms([a.seconds for a in busy])
     times = jobs.times([a.job_id for a in idle + busy])
     return {
@@ -128,6 +132,8 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
         "finalizing_seconds": round((row.completed_at - row.finalizing_at).total_seconds(), 3),
         # the lines/s until every line was answered (its files not yet written): the lane's own pace
         "answered_throughput": round(row.completed / (row.finalizing_at - row.created_at).total_seconds(), 1),
+        # the lines/s answered once the interactive requests had stopped: the batch alone (`bulk_vs_worker`)
+        "alone_throughput": alone,
         "idle_ms": idle_ms,
         "busy_ms": busy_ms,
         "interactive_p50_vs_idle": ratio(busy_ms["p50"], idle_ms["p50"]),
@@ -136,6 +142,23 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
         "busy_until_answered": round(busy_while, 3),
         "cores": meter.cores,
     }
+
+
+def alone_throughput(batch_id: str, start: dt.datetime, end: dt.datetime) -> float | None:
+    """Lines of the batch answered per second from `start` to `end` (from its jobs' `finished_at`)."""
+    from db import Job, database
+    from db.bulk import BatchRequest
+
+    if end <= start:
+        return None
+    with database.connection_context():
+        answered = (
+            BatchRequest.select()
+            .join(Job, on=(BatchRequest.job == Job.id))
+            .where((BatchRequest.batch == batch_id) & (Job.finished_at >= start) & (Job.finished_at <= end))
+            .count()
+        )
+    return round(answered / (end - start).total_seconds(), 1)
 
 
 class Session:
@@ -182,6 +205,9 @@ class Session:
             "seconds": chosen["seconds"],
             "finalizing_seconds": chosen["finalizing_seconds"],
             "answered_throughput": chosen["answered_throughput"],
+            "alone_throughput": chosen["alone_throughput"],
+            # alone, or (a batch answered before the interactive requests ended) until its files were written
+            "rounds_alone": [r["alone_throughput"] or r["answered_throughput"] for r in rounds],
             "idle_ms": chosen["idle_ms"],
             "busy_ms": chosen["busy_ms"],
             "idle_breakdown_ms": chosen["idle_breakdown_ms"],

@@ -1,6 +1,7 @@
 """The bulk mode's figures in the report (`bench.report`): its two targets, its pairs and its line.
 
-`bulk_vs_worker`: the batch's lines/s over the worker mode's texts/s of the same repeat (the workers draining a
+`bulk_vs_worker`: the batch's lines/s once it runs alone (answered after the interactive requests stopped,
+before its files are written) over the worker mode's texts/s of the same repeat (the workers draining a
 backlog of jobs: their full throughput), or over the worker round the bulk mode ran itself when the run had no
 worker mode. `bulk_interactive_p50_vs_idle`: the interactive p50 while the batch ran over the idle p50, both
 measured in the bulk round (`bench.bulk`)."""
@@ -26,7 +27,9 @@ def pairs(modes: dict[str, dict], workers: list) -> dict[str, dict | None]:
     latency = zip(bulk.get("rounds_busy_p50") or [], bulk.get("rounds_idle_p50") or [], strict=False)
     return {
         "bulk_interactive_p50_vs_idle": paired(list(latency)),
-        "bulk_vs_worker": paired(list(zip(bulk.get("rounds") or [], workers, strict=False))),
+        "bulk_vs_worker": paired(
+            list(zip(bulk.get("rounds_alone") or bulk.get("rounds") or [], workers, strict=False))
+        ),
     }
 
 
@@ -45,7 +48,7 @@ def line(head: str, result: dict[str, Any]) -> str:
     return (
         f"{head}  {result['lines']} lines in {result['seconds']:.1f} s (the output files written in the last "
         f"{result.get('finalizing_seconds', 0):.1f}: {result.get('answered_throughput', 0):.1f} lines/s answered "
-        f"until then); interactive p50 {busy['p50']:.1f} ms "
+        f"until then, {result.get('alone_throughput') or 0:.1f} alone); interactive p50 {busy['p50']:.1f} ms "
         f"p99 {busy['p99']:.1f} ms during the batch (n={busy['n']}) against {idle['p50']:.1f} ms p99 "
         f"{idle['p99']:.1f} ms idle (n={idle['n']}): {result['interactive_p50_vs_idle']:g} x" + _stages(result)
     )

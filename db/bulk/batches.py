@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 
 import peewee
 
@@ -18,6 +19,10 @@ from core.owners import OPEN
 from db.base import BaseModel, dumps, utcnow
 from db.jobs import Job
 from db.lifecycle import Failure, Status
+
+COUNTED_LIVE = 1000  # lines: a running batch this large has its counts read at most every COUNTS_TTL seconds
+COUNTS_TTL = 1.0
+_counted: dict[str, tuple[float, dict[str, int]]] = {}  # batch id -> (read at, its counts), this process'
 
 
 class BatchStatus:
@@ -88,10 +93,20 @@ class Batch(BaseModel):
         return bool(moved)
 
     def counts(self) -> dict[str, int]:
-        """OpenAI's `request_counts`: lines, lines answered with a result, lines answered with an error."""
+        """OpenAI's `request_counts`: lines, lines answered with a result, lines answered with an error. A
+        running batch's are counted over its lines, at most once a second per process for a batch of more
+        than COUNTED_LIVE lines: clients poll, and each count reads every line."""
         if self.status in ENDED or self.status == BatchStatus.VALIDATING:
             return {"total": self.total, "completed": self.completed, "failed": self.failed}
-        return {"total": self.total, **BatchRequest.tally(self.id)}
+        if self.total <= COUNTED_LIVE:
+            return {"total": self.total, **BatchRequest.tally(self.id)}
+        now, (read_at, counted) = time.monotonic(), _counted.get(self.id, (-float("inf"), {}))
+        if now - read_at >= COUNTS_TTL:
+            counted = BatchRequest.tally(self.id)
+            _counted[self.id] = (now, counted)
+            for stale in [b for b, (at, _) in _counted.items() if now - at > 60 * COUNTS_TTL]:
+                del _counted[stale]
+        return {"total": self.total, **counted}
 
 
 class BatchRequest(BaseModel):

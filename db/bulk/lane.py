@@ -4,7 +4,9 @@ queued (`in_flight`), releasing requests as jobs (`release`), and reading a batc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
+from functools import reduce
 
 import peewee
 
@@ -14,15 +16,32 @@ from db.jobs import Job
 from db.lifecycle import UNFINISHED, Failure, Status
 
 PAGE = 500
+# Per batch, a line up to which every request is released (or invalid), as this process has seen: lines are
+# released in order, so `waiting` starts past it (an index range) instead of reading every released line
+# again each second. A lower bound only: a process that starts knows none, and reads from the first line.
+_released_to: dict[str, int] = {}
 
 
 def _valid(batch_ids=None):
     where = BatchRequest.error_code.is_null()
-    return where if batch_ids is None else where & BatchRequest.batch.in_(batch_ids)
+    if batch_ids is None:
+        return where
+    known = [BatchRequest.batch.in_([b for b in batch_ids if b not in _released_to])]
+    past = [(BatchRequest.batch == b) & (BatchRequest.line > _released_to[b]) for b in batch_ids if b in _released_to]
+    return where & reduce(operator.or_, known + past)
+
+
+def forget() -> None:
+    """Read every batch from its first line again: after a database outage (a failover may have lost
+    releases this process saw committed) and now and then."""
+    _released_to.clear()
 
 
 def active_ids() -> list[str]:
-    return [b.id for b in Batch.select(Batch.id).where(Batch.status == BatchStatus.IN_PROGRESS)]
+    ids = [b.id for b in Batch.select(Batch.id).where(Batch.status == BatchStatus.IN_PROGRESS)]
+    for ended in set(_released_to) - set(ids):
+        del _released_to[ended]
+    return ids
 
 
 def in_flight() -> int:
@@ -75,7 +94,10 @@ def release(requests: list[BatchRequest]) -> list[Job]:
         for r in requests
     ]
     with database.atomic():
-        return Job.create_many(rows)
+        jobs = Job.create_many(rows)
+    for r in requests:  # committed: every line of its batch up to it is released (`waiting`'s order)
+        _released_to[r.batch] = max(_released_to.get(r.batch, 0), r.line)
+    return jobs
 
 
 def owners_of(job_ids: list) -> dict[str, str]:

@@ -86,3 +86,15 @@ def test_the_purge_drops_ended_batches_requests_and_files_and_old_uploads_no_run
     assert sorted(f.id for f in File.select()) == ["file-in"]  # the running batch's input stays
     assert FileChunk.select().count() == 0
     assert Batch.get_by_id(ended.id).status == BatchStatus.COMPLETED  # the row stays, a tombstone
+
+
+def test_waiting_starts_past_the_lines_released_until_the_process_forgets(database):
+    """Released lines are read once: `waiting` starts past the last line this process released. A release
+    lost by the database (a failover to a standby behind) is found again once the keeper forgets."""
+    batch = make_batch("key-a", 6)
+    released = lane.release(list(lane.waiting([batch.id], limit=4)))
+    assert [r.line for r in lane.waiting([batch.id])] == [5, 6]
+    Job.delete().where(Job.id == released[0].id).execute()  # the standby never had it
+    assert [r.line for r in lane.waiting([batch.id])] == [5, 6]  # past what this process saw released
+    lane.forget()
+    assert [r.line for r in lane.waiting([batch.id])] == [1, 5, 6]
