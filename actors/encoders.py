@@ -10,7 +10,6 @@ import numpy as np
 from tokenizers import Encoding
 
 from actors.ort_model import InputTooLong, ORTModel
-from actors.runs import NO_DEADLINE, check_deadline, no_step
 from core.errors import ModelError
 
 
@@ -73,16 +72,9 @@ class ORTModelForFeatureExtraction(ORTEncoder):
 
     tasks = ("feature-extraction", "sentence-similarity")
 
-    def __call__(
-        self,
-        inputs: Any,
-        *,
-        task: str | None = None,
-        deadline: float = NO_DEADLINE,
-        step: Callable[[], None] = no_step,
-        **parameters: Any,
+    def call(
+        self, inputs: Any, *, task: str | None, deadline: float, step: Callable[[], None], **parameters: Any
     ) -> list[dict[str, Any]]:
-        check_deadline(deadline)  # one run a call: checked before it
         if task == "sentence-similarity":
             return self.similarity(inputs["source_sentence"], inputs["sentences"], **parameters)
         return self.forward(inputs, **parameters)

@@ -29,14 +29,8 @@ class ORTModelForCausalLM(ORTModel):
         self.past_inputs = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
         self.past_dtype = np.float16 if any("float16" in i.type for i in self.past_inputs) else np.float32
 
-    def __call__(
-        self,
-        inputs: Any,
-        *,
-        task: str | None = None,
-        deadline: float = NO_DEADLINE,
-        step: Callable[[], None] = no_step,
-        **parameters: Any,
+    def call(
+        self, inputs: Any, *, task: str | None, deadline: float, step: Callable[[], None], **parameters: Any
     ) -> list[dict[str, Any]]:
         return self.forward(inputs, deadline=deadline, step=step, **parameters)
 

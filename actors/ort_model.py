@@ -72,7 +72,14 @@ class ORTModel:
         step: Callable[[], None] = no_step,
         **parameters: Any,
     ) -> list[dict[str, Any]]:
-        check_deadline(deadline)  # one run a call: checked before it
+        check_deadline(deadline)  # before the call's first run
+        return self.call(inputs, task=task, deadline=deadline, step=step, **parameters)
+
+    def call(
+        self, inputs: Any, *, task: str | None, deadline: float, step: Callable[[], None], **parameters: Any
+    ) -> list[dict[str, Any]]:
+        """What a call does, by task: one run of `forward` (a model of several runs a call checks `deadline`
+        between them and reports each with `step`)."""
         return self.forward(inputs, **parameters)
 
     def forward(self, inputs: Any, **parameters: Any) -> list[dict[str, Any]]:
