@@ -67,10 +67,16 @@ def receiver(secret: str, answers: list[int] = (204,)) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks", secret, list(answers))
-    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
-    thread.start()
-    try:
+    with serving(server, "webhook-receiver"):
         yield state
+
+
+@contextlib.contextmanager
+def serving(server: ThreadingHTTPServer, name: str) -> Iterator[None]:
+    """`server` answering on a thread of its own for the block, then shut and closed."""
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    try:
+        yield
     finally:
         server.shutdown()
         server.server_close()

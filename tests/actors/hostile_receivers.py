@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.webhook_receiver import serving
+
 
 @dataclass
 class Trickler:
@@ -113,10 +115,5 @@ def tls_receiver(cert: Path, key: Path) -> Iterator[TlsReceiver]:
 
     server = Server(("127.0.0.1", 0), Handler)
     state = TlsReceiver(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="tls-receiver", daemon=True)
-    thread.start()
-    try:
+    with serving(server, "tls-receiver"):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
