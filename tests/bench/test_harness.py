@@ -3,13 +3,9 @@ results. Timing is never asserted: only that every number is there, positive, fi
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -17,7 +13,6 @@ from bench.infra import Infra, InfraError
 from bench.settings import MODES, Settings
 from harness.servers import postgres_database
 from tests import servers
-from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,25 +34,6 @@ def percentiles(node, where: str = ""):
 
 def positive_finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, models_dir):
-    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
-    servers.require("RabbitMQ", servers.RABBITMQ_URL)
-    if shutil.which("rabbitmqctl") is None:  # the harness needs a vhost of its own
-        if servers.IN_CI:
-            pytest.fail("rabbitmqctl is not on PATH (CI=true: the bench test must run, not skip)")
-        pytest.skip("rabbitmqctl is not on PATH")
-    root = tmp_path_factory.mktemp("bench")
-    out = root / "bench.json"
-    args = [sys.executable, "-m", "bench", "--tiny", "--json", str(out), "--models-dir", str(models_dir)]
-    args += ["--postgres", servers.POSTGRES_ADMIN_URL, "--rabbitmq", servers.RABBITMQ_URL]
-    args += ["--database", "inference_api_bench_test", "--vhost", "inference_api_bench_test"]
-    args += ["--log-dir", str(root / "logs")]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    return json.loads(out.read_text()), done.stdout
 
 
 def test_a_tiny_run_reports_every_mode_with_a_positive_throughput(tiny_run):

@@ -5,12 +5,8 @@ that every line of both batches was answered."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -19,8 +15,6 @@ from bench import fairness, results, tenant_report
 from bench.flood import summarize
 from bench.settings import TENANT_PRESETS
 from bench.tenants import LIMITS
-from tests import servers
-from tests.conftest import ROOT
 
 
 def flood_round(idle_p50: float, flooded_p50: float, admission: float = 1.0) -> dict:
@@ -63,30 +57,11 @@ def test_the_fairness_bound_is_the_keepers_in_flight_one_pass_of_as_lines_and_th
     assert all(check["met"] is None and check["value"] is None for check in absent.values())
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, models_dir):
-    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
-    servers.require("RabbitMQ", servers.RABBITMQ_URL)
-    if shutil.which("rabbitmqctl") is None:  # the harness needs a vhost of its own
-        if servers.IN_CI:
-            pytest.fail("rabbitmqctl is not on PATH (CI=true: the bench test must run, not skip)")
-        pytest.skip("rabbitmqctl is not on PATH")
-    root = tmp_path_factory.mktemp("bench-tenants")
-    out = root / "bench.json"
-    args = [sys.executable, "-m", "bench", "--tiny", "--modes", "flood,fairness", "--json", str(out)]
-    args += ["--models-dir", str(models_dir), "--postgres", servers.POSTGRES_ADMIN_URL]
-    args += ["--rabbitmq", servers.RABBITMQ_URL, "--log-dir", str(root / "logs")]
-    args += ["--database", "inference_api_bench_tenants", "--vhost", "inference_api_bench_tenants"]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    return json.loads(out.read_text()), done.stdout
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_tiny_flood_reports_b_alone_and_flooded_and_as_refusals(tiny_run):
     doc, stdout = tiny_run
-    assert "errors" not in doc and set(doc["modes"]) == {"flood", "fairness"}
+    assert "errors" not in doc and {"flood", "fairness"} <= set(doc["modes"])
     flood = doc["modes"]["flood"]
     assert flood["idle"]["admission"] == 1.0 and 0 < flood["flooded"]["admission"] <= 1.0  # B within its limits
     assert 0 < flood["idle"]["p50"] <= flood["idle"]["p99"] and 0 < flood["flooded"]["p50"] <= flood["flooded"]["p99"]
