@@ -36,7 +36,7 @@ from db.bulk import lane as lanes
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 1024  # released bulk jobs queued at most, across all batches
-OBSERVE_EVERY = 5  # passes between two readings of the lane's metrics
+OBSERVE_EVERY = 10  # passes between two readings of the lane's metrics (Prometheus scrapes less often)
 FORGET_EVERY = 60  # passes between two readings of every batch from its first line (`db.bulk.lane.forget`)
 CHUNK = 256  # requests released per key and turn
 VALIDATION_BOUND = dt.timedelta(minutes=30)  # a batch validating longer than this lost its API process

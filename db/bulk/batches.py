@@ -20,8 +20,8 @@ from db.base import BaseModel, dumps, utcnow
 from db.jobs import Job
 from db.lifecycle import Failure, Status
 
-COUNTED_LIVE = 1000  # lines: a running batch this large has its counts read at most every COUNTS_TTL seconds
-COUNTS_TTL = 1.0
+COUNTED_LIVE = 1000  # lines: a running batch larger than this has its counts read at most every COUNTS_TTL s
+COUNTS_TTL = 5.0
 _counted: dict[str, tuple[float, dict[str, int]]] = {}  # batch id -> (read at, its counts), this process'
 
 
@@ -94,8 +94,8 @@ class Batch(BaseModel):
 
     def counts(self) -> dict[str, int]:
         """OpenAI's `request_counts`: lines, lines answered with a result, lines answered with an error. A
-        running batch's are counted over its lines, at most once a second per process for a batch of more
-        than COUNTED_LIVE lines: clients poll, and each count reads every line."""
+        running batch's are counted over its lines, at most every COUNTS_TTL seconds per process for a batch
+        of more than COUNTED_LIVE lines: clients poll, and each count reads every line."""
         if self.status in ENDED or self.status == BatchStatus.VALIDATING:
             return {"total": self.total, "completed": self.completed, "failed": self.failed}
         if self.total <= COUNTED_LIVE:
