@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import interleave, report, results
 from bench.infra import Infra, InfraError
-from bench.settings import MODES, PRESETS, Settings
+from bench.settings import DEFAULT_MODES, MODES, PRESETS, Settings
 from bench.stack import Stack
 
 
@@ -23,7 +23,11 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="every mode in under 5 minutes on 2 cores")
     size.add_argument("--tiny", action="store_true", help="very small N: checks that every mode runs and reports")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from: {', '.join(MODES)}")
+    parser.add_argument(
+        "--modes",
+        default=",".join(DEFAULT_MODES),
+        help=f"comma-separated, from: {', '.join(MODES)} (default: all but peer)",
+    )
     parser.add_argument("--n", action="append", default=[], metavar="MODE=N", help="override one mode's size")
     parser.add_argument("--rounds", type=int, help="repeats: rounds of every mode, taking turns (ratios: their median)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every result here")
@@ -47,6 +51,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         help="on a shared machine: before each round, wait (up to 30 s) until other work uses at most CORES cores",
     )
     parser.add_argument("--log-dir", type=Path, default=defaults.log_dir, help="child process logs")
+    parser.add_argument(
+        "--peer", default=defaults.peer, help="the peer mode's infinity_emb executable (default: $BENCH_PEER, or PATH)"
+    )
     args = parser.parse_args(argv)
 
     chosen = tuple(m.strip() for m in args.modes.split(",") if m.strip())
@@ -70,6 +77,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         database=args.database,
         vhost=args.vhost,
         log_dir=args.log_dir.resolve(),
+        peer=args.peer,
         settle=args.settle,
         preset=preset,
         sizes=sizes,

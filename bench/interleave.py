@@ -1,5 +1,5 @@
 """The modes take turns: for each repeat, one round of every mode in order (raw, seed, worker, latency,
-e2e, calls, ingest), then the next repeat. A shared host's speed drifts over minutes; run back to back,
+e2e, calls, peer, ingest, ...), then the next repeat. A shared host's speed drifts over minutes; run back to back,
 the two sides of a ratio see the same phase of it, and each ratio is formed per repeat (`bench.report`).
 
 Each mode is a `Session` (its module's): built on its first turn (processes started, models loaded),
@@ -12,12 +12,13 @@ import sys
 import time
 import traceback
 
-from bench import bulk, calls, e2e, fairness, flood, ingest, latency, raw, seed, worker
+from bench import bulk, calls, e2e, fairness, flood, ingest, latency, peer, raw, seed, worker
 from bench.infra import Infra
 from bench.settings import Settings
 from bench.stack import Stack
 
 MODULES = {"raw": raw, "seed": seed, "worker": worker, "latency": latency, "e2e": e2e, "calls": calls}
+MODULES["peer"] = peer
 MODULES["ingest"] = ingest
 MODULES["bulk"] = bulk
 MODULES |= {"flood": flood, "fairness": fairness}

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import bulk_figures, tenant_report
+from bench import bulk_figures, peer_figures, tenant_report
 from bench.settings import ROOT, Settings
 from bench.stats import paired
 
@@ -36,6 +36,8 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     """One clear line per mode: throughput and the percentiles it has."""
     if mode in tenant_report.LINES:
         return tenant_report.LINES[mode](result)
+    if mode == "peer":
+        return peer_figures.line(result)
     if mode == "latency":
         answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
         parts = result["breakdown_ms"]
@@ -137,6 +139,7 @@ def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
         ),
         **tenant_report.pairs(modes),
         **bulk_figures.pairs(modes, workers),
+        **peer_figures.pairs(modes),
     }
 
 
@@ -261,7 +264,8 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
             modes.get("calls", {}).get("throughput"),
         )
         | tenant_report.targets(found, modes)
-        | bulk_figures.targets(found),
+        | bulk_figures.targets(found)
+        | peer_figures.targets(found),
     }
 
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import tenant_report
+from bench import peer_figures, tenant_report
 
 # Which modes' rounds stand behind each target, for its spread (the modes a ratio divides, or measures).
 SIDES = {
@@ -31,6 +31,8 @@ SIDES |= {
     "fairness_lines_ahead": ("fairness",),
 }
 SIDES |= {"bulk_vs_worker": ("bulk", "worker"), "bulk_interactive_p50_vs_idle": ("bulk",)}
+SIDES |= {"calls_vs_peer": ("ours", "peer"), "calls_p50_vs_peer": ("ours", "peer")}  # ours: the peer mode's
+OF_P50 = ("calls_p50_vs_peer",)  # targets on p50s: the spread of the rounds' p50s
 VERSIONS = ("onnxruntime", "tokenizers", "dramatiq", "falcon", "waitress", "peewee", "postgresql", "rabbitmq")
 VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
 NO_RUN = "No run recorded yet: `make bench` writes this page from the JSON documents of its runs."
@@ -67,7 +69,7 @@ def section(path: str, doc: dict | None) -> list[str]:
         )
     lines += ["", "| mode | best | unit | rounds | spread | other work (cores) |", "|---" * 6 + "|"]
     for mode, result in doc.get("modes", {}).items():
-        lines.append(mode_row(mode, result))
+        lines += mode_rows(mode, result)
     lines += tenant_report.section(doc.get("modes", {}))
     if doc.get("errors"):
         lines += ["", "Modes that failed: " + "; ".join(f"`{m}`: {e}" for m, e in doc["errors"].items())]
@@ -106,6 +108,8 @@ def about(path: str, doc: dict) -> list[str]:
     machine, git = doc.get("machine", {}), doc.get("git", {})
     versions = machine.get("versions", {})
     known = [f"{name} {versions[name]}" for name in VERSIONS if versions.get(name)]
+    if peer := peer_figures.version(doc.get("modes", {}).get("peer")):
+        known.append(peer)
     commit = (git.get("commit") or "unknown")[:12] + (" (with uncommitted changes)" if git.get("dirty") else "")
     settings = doc.get("settings", {})
     return [
@@ -119,6 +123,15 @@ def about(path: str, doc: dict) -> list[str]:
         f"- settings: {settings.get('processes', '?')} worker processes x {settings.get('worker_threads', '?')} "
         f"threads, {settings.get('web_threads', '?')} web threads, {settings.get('clients', '?')} e2e clients",
     ]
+
+
+def mode_rows(mode: str, result: dict[str, Any]) -> list[str]:
+    """A mode's rows; the peer mode's are its two sides, or why it measured nothing."""
+    if mode != "peer":
+        return [mode_row(mode, result)]
+    if not result.get("installed"):
+        return [f"| peer | n/a | {result['note']} | - | - | not recorded |"]
+    return [mode_row("peer: ours", result["ours"]), mode_row("peer: infinity-emb", result)]
 
 
 def mode_row(mode: str, result: dict[str, Any]) -> str:
@@ -137,12 +150,23 @@ def spread_of(name: str, modes: dict[str, dict]) -> str:
     """The spread of each mode behind a target, e.g. `worker 3.1%, raw 0.8%`."""
     parts = []
     for mode in SIDES.get(name, ()):
-        result = modes.get("ingest", {}).get("hello") if mode == "hello" else modes.get(mode)
+        result = _side(mode, modes)
         if result is None:
             continue
-        rounds = result.get("rounds_p50") if mode == "latency" else result.get("rounds")
+        rounds = result.get("rounds_p50") if mode == "latency" or name in OF_P50 else result.get("rounds")
         parts.append(f"{mode} {spread(rounds or [])}")
     return ", ".join(parts) or ("not recorded" if name in SIDES else "-")
+
+
+def _side(mode: str, modes: dict[str, dict]) -> dict | None:
+    """The rounds behind one side of a target: a mode's, or the hello-world's (in ingest's result), or ours
+    in the peer mode (`ours`); None when it did not run (or the peer was not installed)."""
+    if mode == "hello":
+        return modes.get("ingest", {}).get("hello")
+    if mode in ("ours", "peer"):
+        peer = modes.get("peer") or {}
+        return (peer["ours"] if mode == "ours" else peer) if peer.get("installed") else None
+    return modes.get(mode)
 
 
 def spread(rounds: list[float]) -> str:

@@ -9,11 +9,16 @@ from pathlib import Path
 
 from core.config import Config
 
-MODES = ("raw", "seed", "worker", "latency", "e2e", "calls", "ingest")
+MODES = ("raw", "seed", "worker", "latency", "e2e", "calls")
+MODES += ("peer",)  # the same calls against infinity-emb, when installed: bench/peer.py
+MODES += ("ingest",)
 MODES += ("bulk",)  # a batch beside interactive requests: bench/bulk.py
 MODES += ("flood", "fairness")  # two tenants (API keys) sharing the model: bench/flood.py, bench/fairness.py
 TENANT_MODES = ("flood", "fairness")
-# what `make bench` runs for its second model: the others measure the API and the lanes, not the model
+# what runs unless --modes says otherwise: every mode but the peer, which serves the fp32 model only
+DEFAULT_MODES = tuple(m for m in MODES if m != "peer")
+# what `make bench` runs for its second model (the fp32 one, as the peer serves it): the others measure the
+# API and the lanes, not the model
 MODEL_MODES = tuple(m for m in MODES if m not in ("bulk", *TENANT_MODES))
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +104,9 @@ class Settings:
     settle: float | None = None  # wait (up to 30 s) before each round until other work uses <= this many cores
     preset: str = "full"
     sizes: Sizes = PRESETS["full"]
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = DEFAULT_MODES
+    # the peer mode's server: the `infinity_emb` executable (a path, or a name on PATH), in a venv of its own
+    peer: str = field(default_factory=lambda: os.environ.get("BENCH_PEER") or "infinity_emb")
 
     @property
     def model_dir(self) -> Path:

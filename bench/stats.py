@@ -68,3 +68,15 @@ def paired(sides: Sequence[tuple[float | None, float | None]], *, difference: bo
         "sides": [[round(a, 3), round(b, 3)] for a, b in kept],
         "of": "difference" if difference else "ratio",
     }
+
+
+COMPARISONS = {
+    ">=": lambda value, bound: value >= bound,
+    "<=": lambda value, bound: value <= bound,
+    "<": lambda value, bound: value < bound,
+}
+
+
+def meets(value: float | None, op: str, bound: float) -> bool | None:
+    """Whether a figure meets its target (`op` one of COMPARISONS); None when it was not measured."""
+    return None if value is None else COMPARISONS[op](value, bound)

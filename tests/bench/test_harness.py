@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from bench import peer_figures
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, Settings
 from harness.servers import postgres_database
@@ -111,7 +112,16 @@ def test_the_document_says_where_and_how_it_was_measured(tiny_run):
     e2e = doc["modes"]["e2e"]  # how long the clients POSTed, within the round (the rest: the workers' tail)
     assert 0 < e2e["posting_seconds"] <= e2e["seconds"] and 0 < e2e["cores_busy"] <= os.cpu_count()
     assert positive_finite(doc["targets"]["calls_per_s"]["value"])
-    assert all(check["met"] in (True, False) for check in doc["targets"].values())
+    measured = {name: check for name, check in doc["targets"].items() if name not in peer_figures.TARGETS}
+    assert all(check["met"] in (True, False) for check in measured.values())
+
+
+def test_the_peer_mode_without_infinity_emb_says_it_is_not_installed_and_the_run_goes_on(tiny_run):
+    doc, stdout = tiny_run
+    assert doc["modes"]["peer"]["installed"] is False and "not installed" in doc["modes"]["peer"]["note"]
+    assert re.search(r"^peer\s+not measured: infinity-emb is not installed", stdout, re.MULTILINE)
+    for name in peer_figures.TARGETS:
+        assert doc["pairs"][name] is None and doc["targets"][name]["met"] is None, name
 
 
 def test_the_bulk_mode_times_interactive_requests_idle_and_during_a_batch_it_ran_through_the_api(tiny_run):
