@@ -36,6 +36,10 @@ worker: $(RUN_STAMP)
 # It prepares the models it measures first (a no-op once done), runs int8 and the default (fp32) model,
 # then writes bench/RESULTS.md from the two runs' JSON. The modes that measure the API and the lanes, not the
 # model (bulk: a batch of 50,000 lines; flood, fairness: two tenants), take minutes: the int8 run only.
+# The fp32 run also runs the peer mode: infinity-emb serving the same fp32 model, installed by hand in a venv
+# of its own (bench/README.md), never a dependency; BENCH_PEER=/path/to/infinity_emb (default: on PATH).
+# Without it, the mode says the peer is not installed and the run goes on.
+export BENCH_PEER
 BENCH_MODEL_MODES = $(shell $(BIN)/python -c 'from bench.settings import MODEL_MODES; print(",".join(MODEL_MODES))')
 bench: $(STAMP)
 	$(BIN)/inference-api models prepare all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8
