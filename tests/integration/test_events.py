@@ -1,7 +1,7 @@
-"""Job-finished notifications across processes: pg_notify at commit, relayed by the listener thread."""
+"""Job-finished notifications across processes: pg_notify at commit, relayed by the listener thread, for the
+jobs a request waits for (what is announced and what is not: tests/db/test_awaited.py)."""
 
 import contextlib
-import uuid
 
 import pytest
 
@@ -28,32 +28,44 @@ def reads():
     return CountedRead()
 
 
-@pytest.fixture
-def hub(postgres, reads):
-    """A hub of waiters fed by a real listener on the test database, which reads finished jobs for them."""
-    hub = JobEvents()
+@contextlib.contextmanager
+def relaying(postgres, hub: JobEvents, read=None):
+    """A real listener on the test database relaying to `hub`, reading finished jobs with `read`."""
     params = {"dbname": postgres.database, **{k: postgres.connect_params[k] for k in ("host", "port", "user")}}
-    listener = PostgresListener(params, hub, read=reads, build=Job.from_row_json)
+    listener = PostgresListener(params, hub, read=read, build=Job.from_row_json)
     listener.start()
     try:
         assert listener.listening.wait(5)
-        yield hub
+        yield listener
     finally:
         listener.stop()
         listener.join(5)
 
 
+@pytest.fixture
+def hub(postgres, reads):
+    """A hub of waiters fed by a real listener on the test database, which reads finished jobs for them."""
+    hub = JobEvents()
+    with relaying(postgres, hub, reads):
+        yield hub
+
+
+def awaited_job(inputs="x") -> Job:
+    """A job created as a request that waits for it creates it (`Prefer: wait`, POST /v1/embeddings)."""
+    return Job.create(model="m", task="feature-extraction", inputs=inputs, awaited=True)
+
+
 def test_a_finished_job_announced_in_a_transaction_reaches_a_listener_at_commit(hub):
-    job_id = uuid.uuid4()
+    job_id = awaited_job().id
     with hub.waiting(job_id) as finished:
         with database.atomic():
-            announce([job_id, uuid.uuid4()])
+            announce([job_id])
             assert not finished.wait(0.3)  # nothing before commit
         assert finished.wait(5)
 
 
 def test_a_batch_finished_without_webhooks_announces_itself_in_its_one_statement(hub):
-    jobs = Job.claim_fresh([Job.create(model="m", task="feature-extraction", inputs=[str(i)]).id for i in range(2)])
+    jobs = Job.claim_fresh([awaited_job([str(i)]).id for i in range(2)])
     with hub.waiting(jobs[0].id) as first, hub.waiting(jobs[1].id) as second:
         written = Job.finish_many(
             [(job, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]}) for job in jobs]
@@ -65,7 +77,7 @@ def test_a_batch_finished_without_webhooks_announces_itself_in_its_one_statement
 
 def test_a_batch_s_notifications_carry_its_awaited_jobs_as_a_read_would_give_them(hub, reads):
     texts = ["one", ["two", "three"], "four"]  # a list and a text: JSON columns come back as stored
-    ids = [Job.create(model="m", task="feature-extraction", inputs=text, awaited=True).id for text in texts]
+    ids = [awaited_job(text).id for text in texts]
     jobs = Job.claim_fresh(ids)
     outputs = [[{"embedding": [0.5 * i, -1.25], "tokens": i}] for i in range(len(jobs))]
     with contextlib.ExitStack() as stack:
@@ -87,13 +99,12 @@ def test_a_batch_s_notifications_carry_its_awaited_jobs_as_a_read_would_give_the
 
 def test_the_relay_reads_the_jobs_announced_by_id_once_for_all_their_waiters(hub, reads):
     long = "many words " * 800  # its row is over the 8,000 bytes a notification can take: its id only
-    too_long = Job.create(model="m", task="feature-extraction", inputs=[long], awaited=True).id
-    plain = [Job.create(model="m", task="feature-extraction", inputs=["not awaited"]).id for _ in range(2)]
-    jobs = Job.claim_fresh([too_long, *plain])
-    waited = sorted((job for job in jobs if job.id in (too_long, plain[0])), key=lambda job: str(job.id))
+    too_long = [awaited_job([f"{i} {long}"]).id for i in range(3)]
+    jobs = Job.claim_fresh(too_long)
+    waited = sorted((job for job in jobs if job.id in too_long[:2]), key=lambda job: str(job.id))
     with hub.waiting(waited[0].id) as first, hub.waiting(waited[1].id) as second:
         Job.finish_many([(job, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]}) for job in jobs])
         assert first.wait(5) and second.wait(5)
         assert [first.job.id, second.job.id] == [job.id for job in waited]
         assert first.job.status == second.job.status == Status.SUCCEEDED and first.job.output == [{"embedding": [1.0]}]
-    assert reads.calls == [sorted(str(job.id) for job in waited)]  # one read, and not the job nobody waited for
+    assert reads.calls == [sorted(str(job.id) for job in waited)]  # one read, and not the job no waiter here waits for
