@@ -2,12 +2,20 @@
 jobs a request waits for (what is announced and what is not: tests/db/test_awaited.py)."""
 
 import contextlib
+import threading
+from dataclasses import replace
 
 import pytest
+from falcon.testing import TestClient
 
-from db import Job, Status, database
+from actors.sending import open_sender
+from db import Job, Status, database, events
 from db.events import JobEvents, PostgresListener, announce
+from db.jobs import moves
 from db.views import job_view
+from tests.processes import wait_until
+from web import create_app, waiting
+from web.waiting import Waiter
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +116,48 @@ def test_the_relay_reads_the_jobs_announced_by_id_once_for_all_their_waiters(hub
         assert [first.job.id, second.job.id] == [job.id for job in waited]
         assert first.job.status == second.job.status == Status.SUCCEEDED and first.job.output == [{"embedding": [1.0]}]
     assert reads.calls == [sorted(str(job.id) for job in waited)]  # one read, and not the job no waiter here waits for
+
+
+@pytest.fixture
+def api(postgres, config, catalog, models_dir):
+    """The API on the test database, its jobs' messages left on a stub broker: the test is the worker."""
+    sender = open_sender("stub://")
+    yield TestClient(create_app(replace(config, models_dir=models_dir), sender=sender, catalog=catalog))
+    sender.broker.flush_all()
+
+
+def test_a_get_with_wait_on_a_job_posted_without_waiting_is_answered_by_its_notification(api, postgres, monkeypatch):
+    monkeypatch.setattr(waiting, "RECHECK", 600.0)  # no re-read within the wait: only a notification can wake it
+    monkeypatch.setattr(moves, "events", JobEvents())  # the worker as another process: nothing published here
+    job_id = api.simulate_post("/inference", json={"inputs": "x"}).json["id"]
+    [running] = Job.claim_fresh([job_id])
+    assert running.awaited is False  # as the worker holds it: its save reads the row's own
+
+    def finish_once_awaited():
+        try:
+            wait_until(lambda: Job.get_by_id(job_id).awaited, 10, "the GET marking its job awaited")
+            Job.finish_many([(running, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]})])
+        finally:
+            database.close()
+
+    worker = threading.Thread(target=finish_once_awaited)
+    with relaying(postgres, events.events):  # the API process' relay, to its waiters
+        worker.start()
+        response = api.simulate_get(f"/inference/{job_id}", params={"wait": "20"})
+        worker.join(10)
+    assert response.status_code == 200
+    assert response.json["status"] == "succeeded"  # within its wait: else it would answer `running` after 20 s
+    assert response.json["output"] == [{"embedding": [1.0]}]
+
+
+def test_a_waiter_whose_job_finished_unannounced_since_it_was_read_is_answered_at_once(postgres, monkeypatch):
+    """The race the mark closes: the save committed before the request marked its job awaited, so no
+    notification comes; the mark returns the finished row."""
+    monkeypatch.setattr(waiting, "RECHECK", 600.0)
+    job = Job.create(model="m", task="feature-extraction", inputs=["x"])  # as the GET read it: queued
+    [running] = Job.claim_fresh([job.id])
+    Job.finish_many([(running, {"status": Status.SUCCEEDED, "output": [{"embedding": [1.0]}]})])
+    monkeypatch.setattr(Job, "find", lambda *args: pytest.fail("read after the wait: the mark did not answer"))
+    current, waited = Waiter(max_waiters=1, hub=JobEvents()).wait(job, 5)  # a hub nothing publishes to
+    assert waited and current.status == Status.SUCCEEDED and current.output == [{"embedding": [1.0]}]
+    assert Job.get_by_id(job.id).awaited is True
