@@ -2,8 +2,9 @@
 every row, its text written once per shape. Its claim: one fixed `UPDATE ... RETURNING`. Its outcomes,
 written in one statement: `UPDATE ... FROM (VALUES ...)`, guarded and fenced like `Job.finish` (only
 running jobs move, and only under the claim that ran them: the `attempts` it counted), instead of one
-UPDATE a job. With `notify`, the same statement also sends the jobs' notifications: run on its own
-(autocommit) it is the whole transaction, one round trip where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
+UPDATE a job. With `notify`, the same statement also sends the notifications of the jobs a request waits for
+(`awaited`), and none for the others: run on its own (autocommit) it is the whole transaction, one round trip
+where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
 
 from __future__ import annotations
 
@@ -41,14 +42,20 @@ FROM (VALUES {rows}) AS v(id, attempts, status, output, vectors, error, failure,
 WHERE job.id = v.id::uuid AND job.attempts = v.attempts::int AND job.status || '' = %s
 RETURNING {returning}
 """
-# With a channel to notify, a job someone waits for (`awaited`) is announced with its finished row: its id,
-# a space, then the row as PostgreSQL renders it in JSON (`db.events`), so the API hands it to the waiting
-# request without reading it back. Other jobs, and a row too long for a notification (PostgreSQL takes
-# under 8,000 bytes: about two embeddings of 384 dimensions), are announced by their id alone.
-NOTICE = "job.id, CASE WHEN job.awaited THEN job.id::text || ' ' || row_to_json(job)::text END AS notice"
-NOTIFYING = """
-WITH done AS ({update})
-SELECT pg_notify(%s, CASE WHEN octet_length(notice) < 8000 THEN notice ELSE id::text END), id FROM done
+# A job someone waits for (`awaited`: its request waits, or a GET ?wait marked it, `db.jobs.Job.mark_awaited`) is
+# announced with its finished row: its id, a space, then the row as PostgreSQL renders it in JSON (`db.events`),
+# so the API hands it to the waiting request without reading it back; a row too long for a notification
+# (PostgreSQL takes under 8,000 bytes: about two embeddings of 384 dimensions) by its id alone. A job nobody
+# waits for is not announced at all: PostgreSQL serializes every committing transaction that notifies on one
+# lock, and a notification nobody listens for is only work for the server. `awaited` is read from the row the
+# statement writes: a mark committed first is seen (READ COMMITTED re-reads a row updated meanwhile), and a
+# mark that comes later waits for this write and returns the finished row.
+ROW_NOTICE = "job.id::text || ' ' || row_to_json(job)::text"
+NOTIFY_NOTICE = "pg_notify(%s, CASE WHEN octet_length(notice) < 8000 THEN notice ELSE id::text END)"
+NOTICE = f"job.id, CASE WHEN job.awaited THEN {ROW_NOTICE} END AS notice"
+NOTIFYING = f"""
+WITH done AS ({{update}})
+SELECT CASE WHEN notice IS NOT NULL THEN {NOTIFY_NOTICE} END, id FROM done
 """
 
 
@@ -69,8 +76,8 @@ def finish_in_one_statement(
     notify: str | None = None,
 ) -> list:
     """Write `outcomes` (a running job and the fields of its outcome, finished at `now`) on `db`; returns the
-    ids written. With `notify` (a channel), each written job is announced on it when this commits
-    (`NOTIFYING`)."""
+    ids written. With `notify` (a channel), each written job a request waits for is announced on it when this
+    commits (`NOTIFYING`); a batch with none sends no notification."""
     rows, params = [], []
     for job, fields in outcomes:
         check(fields["status"], {Status.RUNNING})

@@ -3,7 +3,8 @@ when it binds the database (`db.connection.statements`), so no method asks which
 
 SQLite (the embedded mode) runs what peewee's query builder writes. PostgreSQL runs the hot paths of a job
 (a group of POSTs inserted, a batch claimed, a batch's outcomes saved, jobs read by id) as fixed or cached
-texts of one statement each (`db.batch`), and announces finished jobs to other processes with NOTIFY.
+texts of one statement each (`db.batch`), and announces the finished jobs a request waits for (`awaited`) to
+other processes with NOTIFY.
 A strategy takes the model it works on (`db.jobs.Job`) as an argument: this module imports no model, so
 `db.connection` can import it.
 """
@@ -17,13 +18,29 @@ from typing import Any
 import peewee
 
 from core.owners import OPEN
-from db.batch import CLAIM, finish_in_one_statement, insert_sql
+from db.batch import CLAIM, NOTIFY_NOTICE, ROW_NOTICE, finish_in_one_statement, insert_sql
 from db.lifecycle import Status, check
 
 CHANNEL = "inference_job_finished"  # PostgreSQL's channel for finished jobs (`db.events`)
 
 SELECT_MANY = 'SELECT * FROM "job" WHERE "id" = ANY(%s::uuid[])'  # one fixed text: the ids are one array
-NOTIFY = "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id"
+# The jobs of the ids that a request waits for, announced as a batch's save announces them (`db.batch`): with
+# their row when it fits; the others not at all. Run after the statement that finished them, in its
+# transaction or after its commit: a mark of `awaited` committed before that statement is read here, and a
+# later one returns the finished row itself (`MARK_AWAITED`).
+NOTIFY = f"""
+SELECT {NOTIFY_NOTICE}
+FROM (SELECT job.id, {ROW_NOTICE} AS notice FROM job WHERE job.id = ANY(%s::uuid[]) AND job.awaited) AS awaited
+"""
+# A request is about to wait for a job created unawaited (GET ?wait): marked awaited, and the row returned as it
+# stands, in one statement. Either the save that finishes the job committed first, and this returns the
+# finished row (READ COMMITTED waits for that save and re-reads the row), or this committed first, and the save
+# reads `awaited` and announces it. Committed without waiting for the disk: a mark lost with the server costs
+# only a notification, and the waiter's re-reads remain.
+MARK_AWAITED = """
+SET LOCAL synchronous_commit TO OFF;
+UPDATE job SET awaited = true WHERE id = %s::uuid RETURNING *
+"""
 
 
 class Statements:
@@ -72,7 +89,14 @@ class Statements:
         raise NotImplementedError(f"{type(self).__name__} cannot announce finished jobs")
 
     def announce(self, job_ids: list) -> None:
-        """Inside the transaction that finished `job_ids`: tell the other processes, where there are any."""
+        """Inside the transaction that finished `job_ids`, or after it committed: tell the other processes, where
+        there are any, of those a request waits for."""
+        raise NotImplementedError
+
+    def mark_awaited(self, model: Any, job_id) -> list:
+        """Before a request waits for the job `job_id`: record that it does, where finished jobs are announced
+        to the awaited ones only, and return the job as it stands then (one or none); nothing to record or
+        read ([]) where every waiter is told in-process."""
         raise NotImplementedError
 
 
@@ -105,10 +129,14 @@ class SqliteStatements(Statements):
     def announce(self, job_ids: list) -> None:
         """Nothing: no other process shares an SQLite database's jobs."""
 
+    def mark_awaited(self, model: Any, job_id) -> list:
+        """Nothing: every finished job is published to this process' waiters (`db.events`), awaited or not."""
+        return []
+
 
 class PostgresStatements(Statements):
     """Production's database: each hot path one statement whose text is fixed or cached (`db.batch`), its
-    values converted by the model's fields; finished jobs announced with `pg_notify`."""
+    values converted by the model's fields; finished jobs a request waits for announced with `pg_notify`."""
 
     notifies = True
 
@@ -137,9 +165,13 @@ class PostgresStatements(Statements):
         return finish_in_one_statement(self.db, outcomes, model.result.db_value, now=now, notify=CHANNEL)
 
     def announce(self, job_ids: list) -> None:
-        """Inside the transaction that finished `job_ids`: delivered to listeners when it commits."""
+        """Those of `job_ids` a request waits for (`NOTIFY`), delivered to listeners when the transaction commits."""
         if job_ids:
             self.db.execute_sql(NOTIFY, (CHANNEL, [str(job_id) for job_id in job_ids]))
+
+    def mark_awaited(self, model: Any, job_id) -> list:
+        """One fixed statement (`MARK_AWAITED`), its own transaction."""
+        return model.from_cursor(self.db.execute_sql(MARK_AWAITED, [str(job_id)]))
 
 
 DIALECTS: dict[str, type[Statements]] = {  # a database URL's scheme -> its statements

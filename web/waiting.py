@@ -3,9 +3,11 @@
 A waiting request sleeps on the job's finished event (PostgreSQL NOTIFY relayed by a listener thread, or
 the in-process event in the embedded mode) and reads the job again when it fires (once, at idle: the job
 it was given is not read again first); a slow re-read every few seconds covers a notification lost
-while the listener reconnects. At most `max_waiters` requests wait at once: past that, a request that
-asks to wait is answered at once, so waiting never takes the last waitress threads from requests that
-bring work.
+while the listener reconnects. Only the jobs a request waits for are announced across processes: a job
+created without waiting is marked awaited before the request sleeps (`Job.mark_awaited`).
+
+At most `max_waiters` requests wait at once: past that, a request that asks to wait is answered at once,
+so waiting never takes the last waitress threads from requests that bring work.
 """
 
 from __future__ import annotations
@@ -115,10 +117,14 @@ class Waiter:
     def wait_holding(self, job: Job, seconds: float) -> Job:
         """The job once finished or after `seconds`; the caller holds a slot (`slot()`). `job` was read or
         created before this call: an announcement since is still on its event (the hub remembers recent
-        ones), so the job is read again only when it is announced or every RECHECK seconds."""
+        ones), so the job is read again only when it is announced or every RECHECK seconds. A job not yet
+        awaited is marked so first, which also reads it: finished since, it is answered at once; else its
+        finish sees the mark and is announced."""
         deadline = time.monotonic() + seconds
         current = job
         with self.hub.waiting(job.id) as finished, self.stopping.watching(finished):
+            if not job.awaited:
+                current = Job.mark_awaited(job.id) or current
             while True:
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()

@@ -2,7 +2,7 @@
 
 The database: a job table pre-filled to `--rows` (one `INSERT ... SELECT generate_series`), then
 `--clients` threads running job lifecycles through the project's own `db.jobs` (group-commit inserts,
-claims, saves with notifications, reads) beside the sweeper's and retention's queries; jobs/s divided by
+claims, saves, reads) beside the sweeper's and retention's queries; jobs/s divided by
 the cores PostgreSQL spent (our backends and its background writers, from /proc). The broker: messages
 published with confirms and consumed with acks through `actors.broker.make_broker`, on a classic and a
 quorum queue; messages/s divided by the cores RabbitMQ's VM spent. Both in our own database and vhost.

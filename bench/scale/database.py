@@ -1,9 +1,10 @@
 """The database path, driven the way many workers and API pods would: client threads, each a job
 lifecycle in batches through the project's own code (`db.jobs.Job`): inserts by group commit
-(`create_many`), claims (`claim_fresh`), saves with their notifications (`finish_many`) and reads
-(`find`, as a waited call or a GET does); and beside them, as a sweeper and a retention thread would, the
-sweeper's query (`Job.stale`) and retention's (`db.retention.purge`). The EXPLAIN of every statement they
-run is recorded at the filled size, so a plan that stops using an index shows."""
+(`create_many`), claims (`claim_fresh`), saves (`finish_many`: no request waits for these jobs, so none is
+notified, as in a load that posts without waiting) and reads (`find`, as a GET does); and beside them, as
+a sweeper and a retention thread would, the sweeper's query (`Job.stale`) and retention's
+(`db.retention.purge`). The EXPLAIN of every statement they run is recorded at the filled size, so a plan
+that stops using an index shows."""
 
 from __future__ import annotations
 

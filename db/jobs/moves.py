@@ -3,7 +3,8 @@ IN (sources)` with the sources taken from `db.lifecycle`, so a redelivered messa
 concurrent cancel finds the row already moved and changes nothing.
 
 A move to a terminal status records the job's webhook deliveries in the same transaction and announces
-the job to its waiters (`db.events`). The batch paths (`create_many`, `claim_fresh`, `finish_many`) run
+the job to its waiters (`db.events`): to this process' always, to other processes when a request waits for it
+(`awaited`, `mark_awaited`). The batch paths (`create_many`, `claim_fresh`, `finish_many`) run
 the bound dialect's statements (`db.dialects`).
 """
 
@@ -151,8 +152,19 @@ class Moves:
         cls.update(swept_at=utcnow(), sweeps=cls.sweeps + 1).where(cls.id == self.id).execute()
 
     @classmethod
+    def mark_awaited(cls, job_id) -> Job | None:
+        """Before a request waits for a job it did not create waiting (GET ?wait): record that a request waits
+        for it, so that its finish is announced (only awaited jobs are, `db.dialects`), and return it as it
+        stands then, in one statement: a finish committed first shows in the job returned, a later one sees
+        the mark. None where nothing needs recording (SQLite: every finished job is published in this process)
+        or the job is gone."""
+        found = statements.mark_awaited(cls, job_id)
+        return found[0] if found else None
+
+    @classmethod
     def finish_many(cls, outcomes: list[tuple[Job, dict]]) -> list:
-        """Record a batch of outcomes in one transaction and announce them; returns the ids written.
+        """Record a batch of outcomes in one transaction and announce them (to other processes, those a request
+        waits for); returns the ids written.
 
         Where the database announces (PostgreSQL) and no job of the batch has a webhook (no delivery rows
         to write with them), the statement that saves them also announces them and is the whole
@@ -225,7 +237,8 @@ def _finished(move: peewee.ModelUpdate) -> int:
 
 
 def _announced(job_id, moved: int) -> bool:
-    """Tell waiters a job finished (autocommit: delivered at once); returns whether it moved."""
+    """Tell waiters a job finished (autocommit: delivered at once; to other processes only when a request waits
+    for it); returns whether it moved."""
     if moved:
         statements.announce([job_id])
         events.publish([job_id])

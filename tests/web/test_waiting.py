@@ -101,6 +101,28 @@ def test_a_waiter_handed_its_job_by_the_relay_does_not_read_it_again(database, m
     assert waited and current is done
 
 
+@pytest.mark.parametrize("awaited", [True, False])
+def test_a_job_not_yet_awaited_is_marked_once_its_waiter_listens_and_before_it_sleeps(database, monkeypatch, awaited):
+    """The mark returns the job as it stands: finished, it is answered at once (the race with its save on
+    PostgreSQL: tests/integration/test_events.py)."""
+    hub, job = JobEvents(), Job.create(model="m", task="feature-extraction", inputs=["x"], awaited=awaited)
+    done = Job.get_by_id(job.id)
+    done.status = Status.SUCCEEDED
+    marks = []
+
+    def mark_awaited(job_id):
+        marks.append(hub.waited([job_id]))  # registered for its notification already
+        return done
+
+    monkeypatch.setattr(Job, "mark_awaited", mark_awaited)
+    current, waited = Waiter(max_waiters=1, hub=hub).wait(job, 0.3)
+    assert waited
+    if awaited:  # its notification comes anyway: nothing to mark
+        assert (marks, current.status) == ([], Status.QUEUED)
+    else:
+        assert (marks, current) == ([[str(job.id)]], done)
+
+
 def test_an_invalid_wait_parameter_is_refused_by_name(client):
     job_id = client.simulate_post("/inference", json={"inputs": "x"}).json["id"]
     response = client.simulate_get(f"/inference/{job_id}", params={"wait": "61"})
