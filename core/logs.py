@@ -60,6 +60,10 @@ def configure(level: str, style: str, *, background: bool = False) -> None:
     With `background` (the API), the threads that log only queue their records and one thread formats
     and writes them: 48 request threads each writing and flushing their own lines under the GIL cost the
     API about 1 ms of CPU a POST. The thread writes what is queued before the process exits."""
+    # Neither format shows where a call was made from, nor its thread or process: the logging module then
+    # skips finding the caller's frame and reading those for every record (the logging HOWTO's optimization).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))
