@@ -24,6 +24,8 @@ SIDES = {
     "ingest_vs_hello": ("ingest", "hello"),
     "latency_p50_over_raw_single_ms": ("latency",),
     "calls_per_s": ("calls",),
+    "api_cpu_ms_per_job": ("e2e",),
+    "servers_cpu_ms_per_job": ("e2e",),
 }
 SIDES |= {
     "flood_b_p50_vs_idle": ("flood",),

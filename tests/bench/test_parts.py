@@ -122,11 +122,14 @@ def test_targets_say_met_not_met_or_not_measured():
         {"p50": 15.0, "p99": 30.0, "raw_single": 7.0},
         {"api": 60.0, "worker": 170.0},
         "int8",
+        cpu={"api": 0.9, "workers": 4.2, "clients": 0.1, "servers": 0.8},
     )
-    assert checked["worker_vs_raw"]["met"] is True
+    assert checked["worker_vs_raw"]["met"] is False  # 0.95 of raw
+    assert checked["api_cpu_ms_per_job"] == {"value": 0.9, "target": "<= 1", "met": True}
+    assert checked["servers_cpu_ms_per_job"] == {"value": 0.8, "target": "<= 0.7", "met": False}
     assert "worker_vs_seed" not in checked  # informational: raw itself is only 4 to 8 times the old design
     assert checked["e2e_vs_raw"]["met"] is None
-    assert checked["latency_p50_over_raw_single_ms"] == {"value": 8.0, "target": "<= 10", "met": True}
+    assert checked["latency_p50_over_raw_single_ms"] == {"value": 8.0, "target": "<= 3", "met": False}
     assert checked["worker_rss_mb"]["met"] is False  # 160 MB with int8
 
 
