@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-TICK = os.sysconf("SC_CLK_TCK")
+from harness.processes import TICK, cpu_of, every_process
+
 SERVERS = ("postgres", "beam.smp")  # PostgreSQL backends and RabbitMQ's Erlang VM
 
 
@@ -26,16 +27,7 @@ def snapshot() -> Snapshot:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = [int(x) for x in fields]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    processes = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            rest = stat[stat.rindex(")") + 2 :].split()
-            processes[int(entry.name)] = (int(rest[1]), name, (int(rest[11]) + int(rest[12])) / TICK)
+    processes = {pid: (int(fields[1]), name, cpu_of(fields)) for pid, name, fields in every_process()}
     return Snapshot(time.monotonic(), (sum(ticks[:8]) - idle) / TICK, processes)
 
 

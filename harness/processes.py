@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -100,26 +101,42 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+TICK = os.sysconf("SC_CLK_TCK")  # /proc counts CPU time in clock ticks
+
+
+def read_stat(pid: int) -> tuple[str, list[str]]:
+    """A process' command name and the fields of /proc/PID/stat after it (state, parent pid, ...: field
+    n of proc(5) at index n - 3); OSError when the process is gone. The name is read between the first "("
+    and the last ")", so one holding spaces and parentheses stays whole."""
+    head, _, tail = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
+    return head.partition("(")[2], tail.split()
+
+
+def every_process() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, fields after the name) of every process now; one that ends while read is
+    passed over."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name, fields = read_stat(int(entry.name))
+            except OSError:
+                continue
+            yield int(entry.name), name, fields
+
+
+def cpu_of(fields: list[str]) -> float:
+    """User + system CPU seconds (all its threads) in a process' stat fields (`read_stat`)."""
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def children(pid: int) -> list[int]:
     """The direct children of `pid`, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, ...
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(child for child, _, fields in every_process() if int(fields[1]) == pid)
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU time the process has used so far (user + system, all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_of(read_stat(pid)[1])
 
 
 def memory_mb(pid: int) -> dict[str, float]:

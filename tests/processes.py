@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ __all__ = [
     "http",
     "loaded_libraries",
     "memory_mb",
+    "named",
     "running",
     "serving",
     "wait_for_job",
@@ -93,3 +95,26 @@ def serving(tmp_path: Path, models_dir: Path, **env):
 
 def loaded_libraries(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
+
+
+NAMING = """import sys
+with open("/proc/self/comm", "w") as comm:
+    comm.write(sys.argv[1])
+print("named", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def named(name: str):
+    """A child Python process that named itself `name` (its command in /proc, at most 15 bytes), alive for
+    the block; yields its pid."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", NAMING, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline() == "named\n"
+        yield child.pid
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)

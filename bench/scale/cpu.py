@@ -3,37 +3,24 @@ RabbitMQ's Erlang VM, so a throughput can be divided by the cores the server spe
 
 from __future__ import annotations
 
+import contextlib
 import time
-from pathlib import Path
 
-from bench.noise import TICK
+from harness import processes
 
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes so far (a process gone is counted as 0)."""
     total = 0.0
     for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2 :].split()
-        total += (int(rest[11]) + int(rest[12])) / TICK
+        with contextlib.suppress(OSError):
+            total += processes.cpu_seconds(pid)
     return total
 
 
 def named(name: str) -> list[int]:
     """Every process whose command is `name` (e.g. `beam.smp`, RabbitMQ's VM)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if stat[stat.index("(") + 1 : stat.rindex(")")] == name:
-                found.append(int(entry.name))
-    return found
+    return [pid for pid, command, _ in processes.every_process() if command == name]
 
 
 class Window:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +13,7 @@ from bench import bulk_figures, hello, report
 from bench.settings import PRESETS, Settings, procfile_threads
 from bench.stats import latency_ms, percentile
 from bench.texts import texts
+from tests.processes import named
 
 
 def test_percentiles_agree_with_numpy():
@@ -146,6 +148,18 @@ def test_cpu_use_is_split_between_us_the_servers_and_others():
     start = Snapshot(0.0, 100.0, {10: (1, "python", 5.0), 11: (10, "dramatiq", 1.0), 20: (1, "postgres", 3.0)})
     end = Snapshot(2.0, 104.0, {10: (1, "python", 6.0), 11: (10, "dramatiq", 2.0), 20: (1, "postgres", 3.5)})
     assert cores_used(start, end, root=10) == {"total": 2.0, "ours": 1.0, "servers": 0.25, "others": 0.75}
+
+
+def test_the_cpu_readers_find_a_process_by_a_name_with_spaces_and_parentheses():
+    from bench import noise
+    from bench.scale import cpu
+
+    name = "a) (b c) d"
+    with named(name) as pid:
+        assert cpu.named(name) == [pid]
+        parent, command, seconds = noise.snapshot().processes[pid]
+        assert (parent, command) == (os.getpid(), name) and cpu.cpu_seconds([pid]) >= seconds >= 0
+    assert cpu.named(name) == [] and cpu.cpu_seconds([pid]) == 0.0  # gone: counted as 0
 
 
 def test_the_bulk_targets_pair_the_batch_with_the_worker_rounds_or_its_own_worker_round():
