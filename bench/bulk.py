@@ -20,7 +20,7 @@ import threading
 import time
 
 from bench import jobs, worker
-from bench.client import Connection
+from bench.client import Connection, run_clients
 from bench.infra import Infra
 from bench.latency import Answer, breakdown, request
 from bench.noise import Meter, settle
@@ -38,9 +38,10 @@ WARMUP = 3
 
 def paced(stack: Stack, model: str, pool: list[str], *, seconds: float, stop=lambda: False) -> list[Answer]:
     """Sequential requests at `RATE` a second for `seconds` (or until `stop()`): each one's answer."""
-    connection, answers = Connection(stack.port), []
-    began = time.monotonic()
-    try:
+    answers = []
+
+    def client(connection: Connection) -> None:
+        began = time.monotonic()
         for index, text in enumerate(pool):
             due = began + index / RATE
             if index and (due - began > seconds or stop()):
@@ -50,8 +51,8 @@ def paced(stack: Stack, model: str, pool: list[str], *, seconds: float, stop=lam
             if answer.status != "succeeded":
                 raise RuntimeError(f"bulk: an interactive job ended {answer.status}")
             answers.append(answer)
-    finally:
-        connection.close()
+
+    run_clients(stack.port, 1, client)
     return answers
 
 

@@ -7,11 +7,13 @@ costs). Every HTTP mode, and both sides of the ingest comparison, use this same 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +154,43 @@ class Load:
         return sum(1 for s in self.statuses if s == status)
 
 
+@contextlib.contextmanager
+def clients_running(port: int, n: int, work: Callable[[Connection], None], *, timeout: float = 60.0) -> Iterator[None]:
+    """`n` threads, each running `work` on a keep-alive connection of its own (closed after), released
+    together once all have started; the `with` block runs meanwhile in the caller's thread. Leaving it joins
+    every thread, then raises here the first error any of them raised."""
+    start = threading.Barrier(n + 1)
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        connection = Connection(port, timeout=timeout)
+        start.wait()
+        try:
+            work(connection)
+        except BaseException as e:  # reported by the caller's thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    try:
+        yield
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+
+
+def run_clients(port: int, n: int, work: Callable[[Connection], None], *, timeout: float = 60.0) -> None:
+    """`clients_running` with nothing to do meanwhile: returns once every client is done."""
+    with clients_running(port, n, work, timeout=timeout):
+        pass
+
+
 def load(port: int, path: str, bodies: list[bytes], clients: int, headers: dict | None = None) -> Load:
     """POST every body once, `clients` at a time (each client waits for its answer before the next)."""
     headers = {**JSON, **(headers or {})}
@@ -159,31 +198,15 @@ def load(port: int, path: str, bodies: list[bytes], clients: int, headers: dict 
     result = Load()
     lock = threading.Lock()
     indices = itertools.count()
-    start = threading.Barrier(clients + 1)
-    errors: list[BaseException] = []
 
-    def client() -> None:
-        connection = Connection(port)
-        start.wait()
-        try:
-            while (index := next(indices)) < len(requests):
-                reply = connection.send(requests[index])
-                with lock:
-                    result.statuses.append(reply.status)
-                    result.seconds.append(reply.seconds)
-        except BaseException as e:  # reported by the caller's thread
-            errors.append(e)
-        finally:
-            connection.close()
+    def client(connection: Connection) -> None:
+        while (index := next(indices)) < len(requests):
+            reply = connection.send(requests[index])
+            with lock:
+                result.statuses.append(reply.status)
+                result.seconds.append(reply.seconds)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    result.first_sent, started = time.time(), time.perf_counter()
-    for thread in threads:
-        thread.join()
+    with clients_running(port, clients, client):
+        result.first_sent, started = time.time(), time.perf_counter()
     result.elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
     return result

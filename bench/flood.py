@@ -22,7 +22,7 @@ from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 
 from bench import jobs
-from bench.client import JSON, Connection, encode
+from bench.client import JSON, Connection, encode, run_clients
 from bench.infra import Infra
 from bench.latency import TERMINAL, Answer, breakdown
 from bench.noise import Meter, settle
@@ -60,27 +60,15 @@ def paced(port: int, model: str, inputs: list[str], rate: float) -> list[tuple[i
     bodies = [json.dumps({"model": model, "inputs": text}).encode() for text in inputs]
     requests = [encode("POST", "/inference", body, headers) for body in bodies]
     outcomes: list = [None] * len(requests)
-    indices, errors = itertools.count(), []
+    indices = itertools.count()
     start = time.perf_counter() + 0.05
 
-    def client() -> None:
-        connection = Connection(port)
-        try:
-            while (index := next(indices)) < len(requests):
-                time.sleep(max(0.0, start + index / rate - time.perf_counter()))
-                outcomes[index] = b_request(connection, requests[index], KEY_B)
-        except BaseException as e:  # reported by the caller's thread
-            errors.append(e)
-        finally:
-            connection.close()
+    def client(connection: Connection) -> None:
+        while (index := next(indices)) < len(requests):
+            time.sleep(max(0.0, start + index / rate - time.perf_counter()))
+            outcomes[index] = b_request(connection, requests[index], KEY_B)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(B_CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    run_clients(port, B_CLIENTS, client)
     return outcomes
 
 

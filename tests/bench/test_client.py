@@ -3,14 +3,17 @@ with bytes written here (chunked bodies, closed connections)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
+import time
 
 import pytest
 import waitress
 
 from bench import client, hello
+from tests.processes import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,38 @@ def test_load_posts_every_body_once_and_counts_statuses(hello_port):
     load = client.load(hello_port, "/inference", bodies, clients=4)
     assert load.count(202) == 50 and len(load.seconds) == 50
     assert load.elapsed > 0 and load.first_sent > 0
+
+
+def test_run_clients_joins_every_client_then_raises_the_first_error(hello_port):
+    roles, threads, finished = itertools.count(), {}, []
+
+    def work(connection: client.Connection) -> None:
+        role = next(roles)
+        threads[role] = threading.current_thread()
+        if role == 0:
+            raise ValueError("first")
+        if role == 1:  # fails once the first client has failed and ended
+            wait_until(lambda: 0 in threads and not threads[0].is_alive(), message="the first client ended")
+            raise KeyError("second")
+        time.sleep(0.2)  # still working when both errors are in
+        finished.append(role)
+
+    with pytest.raises(ValueError, match="first"):
+        client.run_clients(hello_port, 4, work)
+    assert sorted(finished) == [2, 3] and not any(thread.is_alive() for thread in threads.values())
+
+
+def test_each_client_has_a_connection_of_its_own_closed_after_and_the_block_runs_meanwhile(hello_port):
+    answered, block_ran = [], threading.Event()
+
+    def work(connection: client.Connection) -> None:
+        assert block_ran.wait(10), "the block did not run while the clients did"
+        answered.append((connection, connection.request("GET", "/healthz").status))
+
+    with client.clients_running(hello_port, 3, work):
+        block_ran.set()
+    assert len({id(connection) for connection, _ in answered}) == 3
+    assert all(status == 200 and connection._socket is None for connection, status in answered)
 
 
 def test_a_request_is_sent_as_one_http_1_1_message():
