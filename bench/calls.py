@@ -15,14 +15,17 @@ CALL_CLIENTS = 32
 PREFER = {"Prefer": "wait=10"}
 
 
-def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:
-    infra.truncate_jobs()
-    settle(settings.settle)
+def measured(
+    port: int, path: str, bodies: list[bytes], settle_cores: float | None, headers: dict | None = None
+) -> dict:
+    """`CALL_CLIENTS` clients POST every body once to `path`, each waiting for its answer: calls/s answered
+    with 200, their latencies, and how busy the machine was meanwhile."""
+    settle(settle_cores)
     with Meter() as meter:
-        load = client.load(stack.port, "/inference", bodies, CALL_CLIENTS, PREFER)
+        load = client.load(port, path, bodies, CALL_CLIENTS, headers)
     answered = load.count(200)
     if not answered:
-        raise RuntimeError(f"calls: no call was answered with its result (statuses {sorted(set(load.statuses))})")
+        raise RuntimeError(f"no call to {path} was answered with its result (statuses {sorted(set(load.statuses))})")
     return {
         "throughput": answered / load.elapsed,
         "answered": answered,
@@ -31,6 +34,11 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes
         "call_ms": latency_ms(load.seconds),
         "cores": meter.cores,
     }
+
+
+def one_round(settings: Settings, infra: Infra, stack: Stack, bodies: list[bytes]) -> dict:
+    infra.truncate_jobs()
+    return measured(stack.port, "/inference", bodies, settings.settle, PREFER)
 
 
 class Session(StackRounds):

@@ -21,13 +21,12 @@ import subprocess
 from pathlib import Path
 
 from bench import client
-from bench.calls import CALL_CLIENTS
+from bench.calls import CALL_CLIENTS, measured
 from bench.infra import Infra
-from bench.noise import Meter, settle
 from bench.seed import model_path
 from bench.settings import Settings
 from bench.stack import Stack
-from bench.stats import latency_ms, summary
+from bench.stats import summary
 from bench.texts import texts
 from harness.processes import Service, wait_http
 from harness.servers import free_port
@@ -97,24 +96,6 @@ def bodies(model: str, lines: list[str]) -> list[bytes]:
     return [json.dumps({"model": model, "input": text}).encode() for text in lines]
 
 
-def side(port: int, path: str, sent: list[bytes], settle_cores: float | None) -> dict:
-    """One side's load: calls/s answered with 200, latencies, and how busy the machine was meanwhile."""
-    settle(settle_cores)
-    with Meter() as meter:
-        load = client.load(port, path, sent, CALL_CLIENTS)
-    answered = load.count(200)
-    if not answered:
-        raise RuntimeError(f"peer: no call to {path} was answered (statuses {sorted(set(load.statuses))})")
-    return {
-        "throughput": answered / load.elapsed,
-        "answered": answered,
-        "not_answered": len(load.statuses) - answered,
-        "seconds": round(load.elapsed, 3),
-        "call_ms": latency_ms(load.seconds),
-        "cores": meter.cores,
-    }
-
-
 class Session:
     """Each round: the same calls from `CALL_CLIENTS` clients against the stack, then infinity-emb (or the
     other way round, by repeat)."""
@@ -153,9 +134,9 @@ class Session:
         for name in (first, "peer" if first == "ours" else "ours"):
             if name == "ours":
                 self.infra.truncate_jobs()
-                done[name] = side(stack.port, OURS, bodies(self.settings.model, lines), self.settings.settle)
+                done[name] = measured(stack.port, OURS, bodies(self.settings.model, lines), self.settings.settle)
             else:
-                done[name] = side(self.port, PEER, bodies(self.model, lines), self.settings.settle)
+                done[name] = measured(self.port, PEER, bodies(self.model, lines), self.settings.settle)
         self.rounds.append({**done, "first": first})
 
     def start(self) -> None:
