@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import interleave, report, results
+from bench import interleave, lines, report, results
 from bench.infra import Infra, InfraError
 from bench.settings import DEFAULT_MODES, MODES, PRESETS, Settings
 from bench.stack import Stack
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"bench: {e}")
         modes, errors = interleave.run(settings, infra, stack, progress)
         for mode, result in modes.items():
-            print(report.mode_line(mode, result), flush=True)
+            print(lines.mode_line(mode, result), flush=True)
     finally:
         progress.mode = "cleanup"
         try:

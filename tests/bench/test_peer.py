@@ -8,7 +8,7 @@ import json
 import sys
 from importlib import metadata
 
-from bench import interleave, peer, peer_figures, report, results
+from bench import interleave, lines, peer, peer_figures, report, results
 from bench.settings import DEFAULT_MODES, MODEL_MODES, PRESETS, Settings
 from bench.stats import latency_ms, summary
 
@@ -35,7 +35,7 @@ def test_without_the_peer_installed_the_mode_says_so_and_the_run_goes_on(tmp_pat
         assert result["installed"] is False and result["throughput"] is None
         assert f"infinity-emb is not installed (no executable {missing!r}" in result["note"]
         assert any("not installed" in message for message in progress.said)
-        assert report.mode_line("peer", result).startswith("peer     not measured: infinity-emb is not installed")
+        assert lines.mode_line("peer", result).startswith("peer     not measured: infinity-emb is not installed")
         doc = json.loads(json.dumps(report.document(settings, found, dt.datetime.now(dt.UTC), None), default=str))
         for name in ("calls_vs_peer", "calls_p50_vs_peer"):
             assert doc["pairs"][name] is None
@@ -85,7 +85,7 @@ def test_the_results_page_shows_both_sides_and_the_peers_version():
     assert "| peer: infinity-emb | 125 | calls/s answered by infinity-emb | 120 125 | 4.0% | 0.2 0.2 |" in page
     assert "| `calls_vs_peer` | 1.43 | >= 1.2 | met | ours 5.6%, peer 4.0% |" in page
     assert "| `calls_p50_vs_peer` | 0.697 | < 1 | met | ours 6.2%, peer 2.2% |" in page
-    line = report.mode_line("peer", modes["peer"])
+    line = lines.mode_line("peer", modes["peer"])
     assert "ours (/v1/embeddings, all-MiniLM-L6-v2) 180.0 calls/s, p50 30.0 ms" in line
     assert "infinity-emb 0.0.78 (/embeddings, m) 125.0 calls/s, p50 44.0 ms" in line
 
