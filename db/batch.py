@@ -19,9 +19,9 @@ from db.lifecycle import Status, check
 from db.vectors import pack
 
 # Both statements find their rows by primary key only: their status guard is written `status || '' = ...`,
-# which no index matches. Written `status = ...`, PostgreSQL chose the status index, whose entries for
-# 'queued' and 'running' pile up dead with every job that moves on until a vacuum, so a claim or a save
-# visited every job moved since the last one.
+# which no index matches. Written `status = ...`, PostgreSQL may choose the index of pending jobs (by status),
+# whose entries for 'queued' and 'running' pile up dead with every job that moves on until a vacuum, so a
+# claim or a save would visit every job moved since the last one.
 #
 # A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
 # holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is

@@ -23,18 +23,18 @@ class Job(Moves, Reads, Rows, BaseModel):
     task = peewee.CharField(max_length=64)
     inputs = peewee.JSONField(dumps=dumps)
     parameters = peewee.JSONField(default=dict, dumps=dumps)
-    status = peewee.CharField(max_length=16, default=Status.QUEUED, index=True)
+    status = peewee.CharField(max_length=16, default=Status.QUEUED)
     result = peewee.JSONField(null=True, dumps=dumps, column_name="output")  # the output without its vectors
     vectors = peewee.BlobField(null=True)  # a feature-extraction output's vectors, float32 (`db.vectors`)
     error = peewee.TextField(null=True)
     failure = peewee.CharField(max_length=32, null=True)  # a `db.lifecycle.Failure` code when failed
     attempts = peewee.IntegerField(default=0)
-    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
     started_at = peewee.DateTimeField(null=True)
     finished_at = peewee.DateTimeField(null=True)
     queue_ms = peewee.FloatField(null=True)
     inference_ms = peewee.FloatField(null=True)
-    idempotency_key = peewee.CharField(max_length=255, null=True)  # unique per owner
+    idempotency_key = peewee.CharField(max_length=255, null=True)  # unique per owner (an index below)
     request_hash = peewee.CharField(max_length=64, null=True)
     sweeps = peewee.IntegerField(default=0)  # times the sweeper sent it again
     swept_at = peewee.DateTimeField(null=True)  # when it last did
@@ -48,11 +48,7 @@ class Job(Moves, Reads, Rows, BaseModel):
 
     class Meta:
         table_name = "job"
-        indexes = (
-            (("model", "status"), False),
-            (("owner", "idempotency_key"), True),
-            (("owner", "created_at", "id"), False),
-        )
+        indexes = ((("owner", "created_at", "id"), False),)  # a caller's jobs, newest first (the listings)
 
     @property
     def output(self) -> Any:
@@ -86,9 +82,17 @@ class Job(Moves, Reads, Rows, BaseModel):
         return ms(self.created_at, self.started_at) if self.started_at is not None else None
 
 
-# The purge's candidates: finished rows that still hold their inputs and output (migration 010).
-Job.add_index(
-    Job.index(
-        Job.finished_at, name="job_unerased_finished_at", where=Job.purged_at.is_null() & Job.deleted_at.is_null()
-    )
-)
+# The other indexes are partial, each over the rows its queries read (migration 012): every status change of a
+# job writes its row anew in each index whose predicate it meets, and in no other.
+PENDING = (Job.status == Status.QUEUED) | (Job.status == Status.RUNNING) | (Job.failure == Failure.NOT_ENQUEUED)
+"""The pending jobs: queued, running, or failed as never enqueued (sent again by a replay or the batch keeper),
+the only ones the backlogs, the sweeper, the leases and the bulk lane read by status. Equalities, not an IN
+list: SQLite's planner matches a query's `status = ?` to one of them."""
+KEYED = Job.idempotency_key.is_null(False)
+"""The rows a replay looks up by owner and key: NULL keys never collide, so the keys stay unique per owner."""
+UNERASED = Job.finished_at.is_null(False) & Job.purged_at.is_null() & Job.deleted_at.is_null()
+"""The purge's candidates: finished rows that still hold their inputs and output."""
+
+Job.add_index(Job.index(Job.status, Job.model, name="job_pending_status_model", where=PENDING))
+Job.add_index(Job.index(Job.owner, Job.idempotency_key, unique=True, name="job_owner_idempotency_key", where=KEYED))
+Job.add_index(Job.index(Job.finished_at, name="job_unerased_finished_at", where=UNERASED))

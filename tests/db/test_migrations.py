@@ -1,7 +1,12 @@
+import re
+
 import peewee
+import pytest
+from playhouse.db_url import connect
 
 import db
 from db import Job, migrate
+from tests import servers
 from tests.db.dialects import postgresql_only
 
 
@@ -33,11 +38,50 @@ def test_idempotency_keys_are_unique_per_owner_and_backlogs_and_listings_are_ind
     assert "job_idempotency_key" not in indexes  # no longer global (004)
     assert indexes["job_owner_idempotency_key"].unique
     assert indexes["job_owner_idempotency_key"].columns == ["owner", "idempotency_key"]
-    assert indexes["job_model_status"].columns == ["model", "status"]
+    assert "idempotency_key is not null" in indexes["job_owner_idempotency_key"].sql.lower()  # keyed rows (012)
+    assert indexes["job_pending_status_model"].columns == ["status", "model"]
+    assert "not_enqueued" in indexes["job_pending_status_model"].sql  # partial: pending jobs only (012)
     assert indexes["job_owner_created_at_id"].columns == ["owner", "created_at", "id"]
-    assert "job_finished_at" not in indexes  # over every row until 010
+    assert not {"job_finished_at", "job_status", "job_model_status", "job_created_at"} & set(indexes)  # 010, 012
     assert indexes["job_unerased_finished_at"].columns == ["finished_at"]
     assert "purged_at is null" in indexes["job_unerased_finished_at"].sql.lower()  # partial: unerased rows only
+    assert "finished_at is not null" in indexes["job_unerased_finished_at"].sql.lower()  # and finished (012)
+
+
+def shape(index: peewee.IndexMetadata) -> tuple:
+    """What an index is, whoever wrote its statement: its columns, whether unique, and its predicate with the
+    quotes and parentheses a writer adds left out."""
+    predicate = (index.sql or "").partition(" WHERE ")[2]
+    return tuple(index.columns), index.unique, re.sub(r'[\s"()]+', " ", predicate).strip().lower()
+
+
+def test_the_migrated_job_table_has_the_models_indexes_and_no_other(database):
+    """The model's indexes (`db.jobs.model`) are the migrations': a table made from the model has the same ones."""
+    migrated = {index.name: shape(index) for index in database.get_indexes("job")}
+    if isinstance(database, peewee.PostgresqlDatabase):
+        scratch = connect(servers.postgres_url(f"{servers.TEST_DATABASE}_model"))
+        scratch.execute_sql("DROP TABLE IF EXISTS job CASCADE")
+    else:
+        scratch = peewee.SqliteDatabase(":memory:")
+    try:
+        with scratch.bind_ctx([Job]):
+            Job.create_table()
+        modelled = {index.name: shape(index) for index in scratch.get_indexes("job")}
+    finally:
+        scratch.close()
+    assert migrated == modelled
+    assert len(migrated) == 5  # the key, the listings', and three partial ones
+
+
+def test_idempotency_keys_stay_unique_per_owner_and_jobs_without_one_never_collide(database):
+    row = {"model": "m", "task": "feature-extraction", "inputs": ["a"]}
+    Job.create(**row, owner="k1", idempotency_key="key")
+    Job.create(**row, owner="k2", idempotency_key="key")
+    Job.create(**row, owner="k1")
+    Job.create(**row, owner="k1")
+    with pytest.raises(peewee.IntegrityError), database.atomic():
+        Job.create(**row, owner="k1", idempotency_key="key")
+    assert Job.select().count() == 4
 
 
 def test_migrations_roll_back_one_by_one(database):

@@ -77,9 +77,9 @@ def test_a_group_insert_reads_back_as_jobs_created_one_by_one(postgres, monkeypa
     assert Job.create_many(rows[:1])[0].status == Status.QUEUED  # another shape: its own statement
 
 
-def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_status_index(postgres):
-    """The status index holds an entry for every version a job went through until a vacuum: a claim or a
-    save that used it would visit them all (see `db.batch`)."""
+def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_pending_index(postgres):
+    """The pending index holds an entry for every queued or running version a job went through until a vacuum: a
+    claim or a save that used it would visit them all (see `db.batch`)."""
     postgres.execute_sql("SET enable_seqscan TO off")  # a small table would be scanned whole anyway
     try:
         now = dt.datetime.now()
@@ -93,6 +93,6 @@ def test_a_batch_claim_and_save_find_their_rows_by_id_never_by_the_status_index(
         ]
         for plan in plans:
             text = "\n".join(row[0] for row in plan.fetchall())
-            assert "job_pkey" in text and "job_status" not in text and "job_model_status" not in text, text
+            assert "job_pkey" in text and "job_pending_status_model" not in text, text
     finally:
         postgres.execute_sql("RESET enable_seqscan")
