@@ -17,7 +17,7 @@ take 9 (12 for a job with an idempotency key).
 PostgreSQL builds every new index before it drops an old one (an index rebuilt under its name is renamed out
 of the way first): building reads the whole job table once per index (three reads) under a lock that holds
 writes back and lets reads go on; the drops, at the end, hold reads back only until the commit that follows.
-About a second per million rows with the table in memory, more from disk: on a large table, migrate at a
+About 0.8 s per million rows with the table in memory, more from disk: on a large table, migrate at a
 quiet time. SQLite, which locks the whole database for a migration anyway, drops first."""
 
 import peewee as pw
