@@ -49,13 +49,19 @@ def in_flight() -> int:
     return BatchRequest.select().join(Job, on=(BatchRequest.job == Job.id)).where(Job.status == Status.QUEUED).count()
 
 
+def _unreleased() -> peewee.Expression:
+    """A valid request whose job row does not exist yet: `release` creates it, and a job row is never deleted
+    (retention leaves a tombstone). Its job is looked up by primary key, a subquery per request: an anti-join
+    (`NOT EXISTS`, `LEFT JOIN ... IS NULL`) lets the planner hash the whole job table."""
+    return peewee.Expression(Job.select(peewee.SQL("1")).where(Job.id == BatchRequest.job).limit(1), "IS", None)
+
+
 def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None = None) -> peewee.ModelSelect:
     """Requests of `batch_ids` not yet released, oldest batch first, in line order."""
     query = (
         BatchRequest.select(BatchRequest)
         .join(Batch, on=(BatchRequest.batch == Batch.id))
-        .join(Job, peewee.JOIN.LEFT_OUTER, on=(BatchRequest.job == Job.id))
-        .where(_valid(batch_ids) & Job.id.is_null())
+        .where(_valid(batch_ids) & _unreleased())
     )
     if owner is not None:
         query = query.where(BatchRequest.owner == owner)
