@@ -156,24 +156,25 @@ def finished_count(batch_id: str) -> int:
 ANSWERING = (
     *(BatchRequest.id, BatchRequest.line, BatchRequest.custom_id, BatchRequest.encoding, BatchRequest.job),
     *(BatchRequest.error_code, BatchRequest.error_message),
-    *(Job.id, Job.status, Job.model, Job.task, Job.result, Job.vectors, Job.error, Job.failure),
 )
+ANSWERED = (Job.id, Job.status, Job.model, Job.task, Job.result, Job.vectors, Job.error, Job.failure)
 
 
 def answers(batch_id: str) -> Iterator[tuple[BatchRequest, Job | None]]:
-    """Every request of the batch in line order with its job (None: never released), `PAGE` at a time."""
+    """Every request of the batch in line order with its job (None: never released), `PAGE` at a time: a page
+    of requests, then their jobs by primary key (joined, a page's jobs may be read by hashing the whole table)."""
     last = 0
     while True:
         page = list(
             BatchRequest.select(*ANSWERING)
-            .join(Job, peewee.JOIN.LEFT_OUTER, on=(BatchRequest.job == Job.id), attr="found")
             .where((BatchRequest.batch == batch_id) & (BatchRequest.line > last))
             .order_by(BatchRequest.line)
             .limit(PAGE)
         )
+        ids = [request.job for request in page if request.job is not None]
+        jobs = {job.id: job for job in Job.select(*ANSWERED).where(Job.id.in_(ids))} if ids else {}
         for request in page:
-            found = getattr(request, "found", None)
-            yield request, found if found is not None and found.id is not None else None
+            yield request, jobs.get(request.job)
         if len(page) < PAGE:
             return
         last = page[-1].line
