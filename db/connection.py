@@ -30,6 +30,9 @@ NETWORK_BOUNDS = {
 }
 
 DURABLE = "-c synchronous_commit=on"
+# Every statement here is short and reads by index: compiling it (tens of ms once the planner's estimate passes
+# `jit_above_cost`, as a batch's counts do) costs more than it could save.
+NO_JIT = "-c jit=off"
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
@@ -109,7 +112,7 @@ def postgres_parameters(url: str, statement_timeout_ms: int = 0) -> dict:
     parameters["database"] = parameters.pop("dbname", None) or parameters.get("user") or "postgres"
     # every commit waits for the disk (and a synchronous standby), whatever the server's default: a row a
     # 202 or an ack stands on must survive a crash or a failover; only a batch's claim opts out, alone
-    options = [DURABLE] + ([f"-c statement_timeout={statement_timeout_ms}"] if statement_timeout_ms else [])
+    options = [DURABLE, NO_JIT] + ([f"-c statement_timeout={statement_timeout_ms}"] if statement_timeout_ms else [])
     parameters["options"] = " ".join(filter(None, [parameters.get("options"), *options]))
     return parameters
 

@@ -60,7 +60,7 @@ def test_a_multi_host_url_reaches_libpq_intact_with_its_session_attributes():
     assert (parameters["database"], parameters["user"]) == ("jobs", "app")
     assert parameters["target_session_attrs"] == "read-write"
     assert parameters["keepalives_idle"] == "7"  # the URL's own value wins over the default
-    assert parameters["options"] == "-c synchronous_commit=on -c statement_timeout=500"
+    assert parameters["options"] == "-c synchronous_commit=on -c jit=off -c statement_timeout=500"
 
 
 def test_a_multi_host_url_connects_through_the_pool_to_a_host_that_answers():
@@ -72,6 +72,7 @@ def test_a_multi_host_url_connects_through_the_pool_to_a_host_that_answers():
         with bound.connection_context():
             assert bound.execute_sql("SELECT pg_is_in_recovery()").fetchone() == (False,)
             assert bound.connection().get_dsn_parameters()["target_session_attrs"] == "read-write"
+            assert bound.execute_sql("SHOW jit").fetchone() == ("off",)  # short statements: never compiled
     finally:
         bound.close_all()
 
