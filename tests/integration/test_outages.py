@@ -5,7 +5,6 @@ stop and alarm themselves (tests/private_servers.py): the shared ones are never 
 import datetime as dt
 import logging
 import time
-import uuid
 from dataclasses import replace
 
 import pytest
@@ -124,7 +123,7 @@ def test_the_job_events_relay_survives_a_database_outage_and_relays_again(server
                 pg.start()
             db.database.close_all()
             assert listener.listening.wait(15)
-            job_id = uuid.uuid4()
+            job_id = stale_job(awaited=True).id  # only a job a request waits for is announced
             with hub.waiting(job_id) as finished:
                 with db.database.atomic():
                     announce([job_id])  # delivered at commit
