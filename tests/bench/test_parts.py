@@ -179,3 +179,26 @@ def test_the_bulk_targets_pair_the_batch_with_the_worker_rounds_or_its_own_worke
 def test_the_bulk_mode_runs_a_batch_of_50000_lines_in_quick_and_about_500_in_tiny():
     assert (PRESETS["quick"].bulk_lines, PRESETS["tiny"].bulk_lines) == (50_000, 500)
     assert "bulk" in Settings().modes and Settings().with_overrides(["bulk=2000"]).sizes.bulk_lines == 2000
+
+
+def test_a_process_that_ends_in_the_window_takes_nothing_off_the_cores_spent():
+    import subprocess
+    import sys
+
+    from bench.scale import cpu
+
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint(flush=True)\n"
+    child = subprocess.Popen([sys.executable, "-c", busy + "time.sleep(60)"], stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # its CPU spent before the window: a pooled connection's earlier work
+        with cpu.Window({"backends": [child.pid]}) as window:
+            child.kill()
+            child.wait()
+        assert window.cores["backends"] == 0.0  # not minus its past
+        working = subprocess.Popen([sys.executable, "-c", busy.replace("0.3", "0.5")], stdout=subprocess.PIPE)
+        with cpu.Window({"backends": [working.pid]}) as window:
+            working.stdout.readline()  # it works, then says so, inside the window
+        working.wait()
+        assert window.cores["backends"] > 0.1
+    finally:
+        child.kill()
