@@ -65,8 +65,8 @@ class Captured(logging.Handler):
             self.statements.append(record.msg)
 
 
-def plans(database: peewee.Database, call) -> list[str]:
-    """The plan of each statement `call` runs (EXPLAIN on PostgreSQL, EXPLAIN QUERY PLAN on SQLite)."""
+def statements(call) -> list[tuple[str, object]]:
+    """The statements `call` runs, with their parameters, as peewee logs them."""
     logger, handler = logging.getLogger("peewee"), Captured()
     level = logger.level
     logger.addHandler(handler)
@@ -76,10 +76,15 @@ def plans(database: peewee.Database, call) -> list[str]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+    return handler.statements
+
+
+def plans(database: peewee.Database, call) -> list[str]:
+    """The plan of each statement `call` runs (EXPLAIN on PostgreSQL, EXPLAIN QUERY PLAN on SQLite)."""
     explain = "EXPLAIN " if isinstance(database, peewee.PostgresqlDatabase) else "EXPLAIN QUERY PLAN "
     return [
         "\n".join(str(row[-1]) for row in database.execute_sql(explain + sql, params).fetchall())
-        for sql, params in handler.statements
+        for sql, params in statements(call)
     ]
 
 
@@ -116,17 +121,8 @@ def whole_reads(database: peewee.Database, call) -> list[str]:
     """The reads of the job table that `call`'s statements make through no key: a sequential scan, or an index
     read from end to end (no index condition). EXPLAIN (FORMAT JSON) on PostgreSQL; on SQLite a `SCAN` of the
     statement's alias of `job` (a `SEARCH` is a lookup)."""
-    logger, handler = logging.getLogger("peewee"), Captured()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        call()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     found = []
-    for sql, params in handler.statements:
+    for sql, params in statements(call):
         if isinstance(database, peewee.PostgresqlDatabase):
             (plan,) = database.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()
             nodes = [(json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]]
