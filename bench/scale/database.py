@@ -9,7 +9,6 @@ that stops using an index shows."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ from bench.scale.cpu import Window
 from bench.stats import latency_ms
 from db import Job, Status, database, retention
 from db.base import utcnow
+from harness.statements import statements
 
 OUTPUT = [{"embedding": [0.125] * 384, "tokens": 12, "truncated": False}]  # a MiniLM output, as workers save it
 
@@ -108,34 +108,14 @@ def postgres_processes() -> dict[str, list[int]]:
     return {"backends": ours, "background": background}
 
 
-class Captured(logging.Handler):
-    """The SQL peewee executes (it logs every statement and its parameters at DEBUG)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.statements: list[tuple[str, object]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, tuple) and len(record.msg) == 2:
-            self.statements.append(record.msg)
-
-
 def explain(model: str) -> dict[str, dict]:
     """The plan of every statement one lifecycle and one housekeeping run execute, by operation; each with
     whether it scans the whole job table (`seq_scan_on_job`)."""
-    logger = logging.getLogger("peewee")
     plans: dict[str, dict] = {}
     for name, call in operations(model):
-        handler, level = Captured(), logger.level
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-        try:
-            with database.connection_context():
-                call()
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
-        plans.update(plans_of(name, handler.statements))
+        with database.connection_context():
+            sent = statements(call)
+        plans.update(plans_of(name, sent))
     return plans
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import logging
 import re
 import uuid
 
@@ -18,6 +17,7 @@ from db import Failure, Job, Status, retention
 from db.admission import queued_of
 from db.base import utcnow
 from db.bulk import BatchRequest, lane
+from harness.statements import statements
 from tests.doubles import make_batch
 
 ROWS = 20_000
@@ -53,30 +53,6 @@ def fill(database: peewee.Database) -> None:
         for start in range(0, ROWS, 500):
             Job.insert_many(rows[start : start + 500]).execute()
     database.execute_sql("ANALYZE job" if isinstance(database, peewee.PostgresqlDatabase) else "ANALYZE")
-
-
-class Captured(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.statements: list[tuple[str, object]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, tuple) and len(record.msg) == 2:
-            self.statements.append(record.msg)
-
-
-def statements(call) -> list[tuple[str, object]]:
-    """The statements `call` runs, with their parameters, as peewee logs them."""
-    logger, handler = logging.getLogger("peewee"), Captured()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        call()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return handler.statements
 
 
 def plans(database: peewee.Database, call) -> list[str]:
