@@ -76,12 +76,14 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     finally:
         connection.close()
     cores = meter.stop()
+    times = jobs.times([a.job_id for a in answers])
     return {
         **latency_ms([a.seconds for a in answers]),
+        "over_model_p50": over_model_p50(answers, times),
         "answered": dict(Counter(a.how for a in answers)),
         "statuses": dict(Counter(a.status for a in answers)),
         "others": cores["others"],
-        "breakdown_ms": breakdown(answers, jobs.times([a.job_id for a in answers])),
+        "breakdown_ms": breakdown(answers, times),
     }
 
 
@@ -107,11 +109,24 @@ class Session:
         return {
             **{key: value for key, value in best.items() if key != "others"},
             "rounds_p50": [r["p50"] for r in rounds],
+            "rounds_over_model_p50": [r["over_model_p50"] for r in rounds],
             "others_cores": [r["others"] for r in rounds],
         }
 
     def close(self) -> None:
         pass
+
+
+def over_model_p50(answers: list[Answer], times: dict[str, jobs.Times]) -> float | None:
+    """What the service adds to the model in a waited call: the p50, over the calls, of each call's time (the
+    client's clock) less the time its own job spent in the model (`inference_ms`, tokenization and pooling
+    included, as raw's calls include them). None when no job recorded its model time."""
+    spent = [a.seconds * 1000 - times[a.job_id].inference_ms for a in answers if _modelled(times.get(a.job_id))]
+    return round(percentile(spent, 50), 3) if spent else None
+
+
+def _modelled(job: jobs.Times | None) -> bool:
+    return job is not None and job.inference_ms is not None
 
 
 def breakdown(answers: list[Answer], times: dict[str, jobs.Times]) -> dict[str, float]:

@@ -21,7 +21,8 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
             f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
             f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
             f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
-            f"n={result['n']}; answered by {answered}{_noise(result)})  stages p50: sent->created "
+            f"n={result['n']}; answered by {answered}{_noise(result)}; the call less its model: p50 "
+            f"{_ms(result.get('over_model_p50'))})  stages p50: sent->created "
             f"{parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
             f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
             f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
@@ -89,3 +90,7 @@ def _cpu_by_tier(cpu: dict[str, float] | None) -> str:
 def _noise(result: dict[str, Any]) -> str:
     cores = result.get("others_cores")
     return f"; other work on the machine: {' '.join(f'{c:.1f}' for c in cores)} cores" if cores else ""
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"

@@ -22,7 +22,8 @@ TARGETS = {
     "worker_vs_raw": (">=", 0.95),
     "e2e_vs_raw": (">=", 0.80),
     "ingest_vs_hello": (">=", 0.25),
-    "latency_p50_over_raw_single_ms": ("<=", 3.0),
+    # a waited call at idle less its own job's model time (`bench.latency.over_model_p50`)
+    "latency_p50_over_model_ms": ("<=", 3.0),
     # CPU a job in the end-to-end mode, by tier: the API process, and PostgreSQL with RabbitMQ together
     "api_cpu_ms_per_job": ("<=", 1.0),
     "servers_cpu_ms_per_job": ("<=", 0.7),
@@ -30,8 +31,11 @@ TARGETS = {
     "calls_per_s": (">=", 139.0),  # infinity-emb's calls/s, 32 clients, one text a call (docs/performance.md)
 }
 WORKER_RSS_TARGET_MB = {"int8": 160.0, None: 250.0}  # by the model's quantization
-# Reported without a target: raw ONNX Runtime itself is only 4 to 8 times the old design on small cores.
-INFORMATIONAL = ("worker_vs_seed",)
+# Reported without a target: worker_vs_seed (raw ONNX Runtime itself is only 4 to 8 times the old design on small
+# cores), and a waited call over one raw model call at idle, which charges to the service what the model itself
+# loses between two calls to the other processes (caches, clock): `latency_p50_over_model_ms` takes each
+# call's own model time instead.
+INFORMATIONAL = ("worker_vs_seed", "latency_p50_over_raw_single_ms")
 
 
 def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
@@ -48,11 +52,13 @@ def pairs(modes: dict[str, dict]) -> dict[str, dict | None]:
     # so the workers are counted from the moment every process had (their boot is reported apart).
     workers = rounds("worker", "rounds_steady") or rounds("worker")
     hello = modes["ingest"]["hello"].get("rounds", []) if "ingest" in modes else []
+    over_model = [value for value in rounds("latency", "rounds_over_model_p50") if value is not None]  # one-sided
     return {
         "worker_vs_raw": paired(zipped(workers, rounds("raw"))),
         "worker_vs_seed": paired(zipped(workers, rounds("seed"))),
         "e2e_vs_raw": paired(zipped(rounds("e2e"), rounds("raw"))),
         "ingest_vs_hello": paired(zipped(rounds("ingest"), hello)),
+        "latency_p50_over_model_ms": paired(zipped(over_model, [0.0] * len(over_model)), difference=True),
         "latency_p50_over_raw_single_ms": paired(
             zipped(rounds("latency", "rounds_p50"), rounds("raw", "rounds_single_p50")), difference=True
         ),
@@ -99,10 +105,7 @@ def targets(
     values = {**ratio_values, "calls_per_s": calls}
     values["api_cpu_ms_per_job"] = (cpu or {}).get("api")
     values["servers_cpu_ms_per_job"] = (cpu or {}).get("servers")
-    if latency_values.get("over_raw_single") is not None:  # the median of the per-repeat differences
-        values["latency_p50_over_raw_single_ms"] = latency_values["over_raw_single"]
-    elif latency_values["p50"] is not None and latency_values["raw_single"] is not None:
-        values["latency_p50_over_raw_single_ms"] = round(latency_values["p50"] - latency_values["raw_single"], 3)
+    values["latency_p50_over_model_ms"] = latency_values.get("over_model")  # the median of the rounds' p50s
     values["api_rss_mb"] = memory_values["api"]
     wanted = dict(TARGETS)
     wanted["worker_rss_mb"] = ("<=", WORKER_RSS_TARGET_MB.get(quantization, WORKER_RSS_TARGET_MB[None]))
@@ -150,7 +153,7 @@ def git() -> dict[str, Any]:
 def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, quantization: str | None) -> dict:
     ratio_values, latency_values, memory_values = ratios(modes), latencies(modes), memory(modes)
     found = pairs(modes)
-    over = found["latency_p50_over_raw_single_ms"]
+    over = found["latency_p50_over_model_ms"]
     return {
         "command": " ".join(["python -m bench", *sys.argv[1:]]),
         "date": started.isoformat(timespec="seconds"),
@@ -185,7 +188,7 @@ def document(settings: Settings, modes: dict[str, dict], started: dt.datetime, q
         },
         "targets": targets(
             ratio_values,
-            {**latency_values, "over_raw_single": over["median"] if over else None},
+            {**latency_values, "over_model": over["median"] if over else None},
             memory_values,
             quantization,
             modes.get("calls", {}).get("throughput"),
