@@ -71,7 +71,7 @@ def keep(
 
 
 def done(batch_id: str) -> bool:
-    return lanes.unreleased_count(batch_id) == 0 and not lanes.unfinished_jobs(batch_id)
+    return not lanes.has_unreleased(batch_id) and not lanes.unfinished_jobs(batch_id)
 
 
 def resend(broker) -> int:

@@ -20,7 +20,7 @@ _finished: dict[str, int] = {}  # batch id -> finished jobs counted so far
 
 def observe(now: dt.datetime) -> None:
     batch_ids = lanes.active_ids()
-    waiting = lanes.waiting(batch_ids).count() if batch_ids else 0
+    waiting = sum(lanes.unreleased_count(batch_id) for batch_id in batch_ids)
     QUEUED.set(waiting + lanes.in_flight())
     oldest = Batch.select(Batch.created_at).where(Batch.status == BatchStatus.IN_PROGRESS).order_by(Batch.created_at)
     first = oldest.first()

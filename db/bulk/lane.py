@@ -4,9 +4,8 @@ queued (`in_flight`), releasing requests as jobs (`release`), and reading a batc
 
 from __future__ import annotations
 
-import operator
+from collections import Counter
 from collections.abc import Iterator
-from functools import reduce
 
 import peewee
 
@@ -22,15 +21,6 @@ PAGE = 500
 _released_to: dict[str, int] = {}
 
 
-def _valid(batch_ids=None):
-    where = BatchRequest.error_code.is_null()
-    if batch_ids is None:
-        return where
-    known = [BatchRequest.batch.in_([b for b in batch_ids if b not in _released_to])]
-    past = [(BatchRequest.batch == b) & (BatchRequest.line > _released_to[b]) for b in batch_ids if b in _released_to]
-    return where & reduce(operator.or_, known + past)
-
-
 def forget() -> None:
     """Read every batch from its first line again: after a database outage (a failover may have lost
     releases this process saw committed) and now and then."""
@@ -38,7 +28,9 @@ def forget() -> None:
 
 
 def active_ids() -> list[str]:
-    ids = [b.id for b in Batch.select(Batch.id).where(Batch.status == BatchStatus.IN_PROGRESS)]
+    """The batches in progress, oldest first."""
+    query = Batch.select(Batch.id).where(Batch.status == BatchStatus.IN_PROGRESS).order_by(Batch.created_at, Batch.id)
+    ids = [b.id for b in query]
     for ended in set(_released_to) - set(ids):
         del _released_to[ended]
     return ids
@@ -46,7 +38,15 @@ def active_ids() -> list[str]:
 
 def in_flight() -> int:
     """Released bulk jobs still queued: what the bulk queue holds, or workers hold unstarted."""
-    return BatchRequest.select().join(Job, on=(BatchRequest.job == Job.id)).where(Job.status == Status.QUEUED).count()
+    return Job.select().where((Job.status == Status.QUEUED) & _of_a_batch()).count()
+
+
+def _of_a_batch() -> peewee.Expression:
+    """A job that is a batch's line: looked up in the requests' job index, a subquery per job. Read from the
+    pending jobs (the pending index), so the cost follows the jobs under way, never the requests retained (a
+    join lets the planner hash every request of every batch)."""
+    request = BatchRequest.select(peewee.SQL("1")).where(BatchRequest.job == Job.id).limit(1)
+    return peewee.Expression(request, "IS NOT", None)
 
 
 def _unreleased() -> peewee.Expression:
@@ -56,34 +56,52 @@ def _unreleased() -> peewee.Expression:
     return peewee.Expression(Job.select(peewee.SQL("1")).where(Job.id == BatchRequest.job).limit(1), "IS", None)
 
 
-def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None = None) -> peewee.ModelSelect:
-    """Requests of `batch_ids` not yet released, oldest batch first, in line order."""
-    query = (
-        BatchRequest.select(BatchRequest)
-        .join(Batch, on=(BatchRequest.batch == Batch.id))
-        .where(_valid(batch_ids) & _unreleased())
-    )
+def _unreleased_lines(batch_id: str) -> peewee.ModelSelect:
+    """The batch's valid requests not released yet, in line order, from past the lines this process saw
+    released: a range of the batch's line index, each line's job looked up as it is read, so a query with a
+    limit reads about as many lines as it returns."""
+    past = _released_to.get(batch_id, 0)
+    where = (BatchRequest.batch == batch_id) & (BatchRequest.line > past) & BatchRequest.error_code.is_null()
+    return BatchRequest.select().where(where & _unreleased()).order_by(BatchRequest.line)
+
+
+def _batches(batch_ids: list[str], owner: str | None = None) -> list[str]:
+    """`batch_ids` oldest first, those of `owner` only when given."""
+    query = Batch.select(Batch.id).where(Batch.id.in_(batch_ids))
     if owner is not None:
-        query = query.where(BatchRequest.owner == owner)
-    query = query.order_by(Batch.created_at, BatchRequest.batch, BatchRequest.line)
-    return query.limit(limit) if limit else query
+        query = query.where(Batch.owner == owner)
+    return [b.id for b in query.order_by(Batch.created_at, Batch.id)] if batch_ids else []
+
+
+def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None = None) -> list[BatchRequest]:
+    """Requests of `batch_ids` not yet released (of `owner`'s batches only, when given), oldest batch first,
+    in line order: one batch at a time, until `limit`."""
+    found: list[BatchRequest] = []
+    for batch_id in _batches(batch_ids, owner):
+        query = _unreleased_lines(batch_id)
+        found.extend(query.limit(limit - len(found)) if limit is not None else query)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
+def has_unreleased(batch_id: str) -> bool:
+    """Whether a valid request of the batch is not released yet: the first one found ends the read."""
+    return _unreleased_lines(batch_id).limit(1).exists()
 
 
 def owners_waiting(batch_ids: list[str]) -> list[str]:
-    query = waiting(batch_ids).order_by().select(BatchRequest.owner).distinct()
-    return sorted(row.owner for row in query)
+    """The owners of the batches with requests not yet released."""
+    owners = Batch.select(Batch.id, Batch.owner).where(Batch.id.in_(batch_ids)) if batch_ids else []
+    return sorted({batch.owner for batch in owners if has_unreleased(batch.id)})
 
 
 def unfinished_by_owner() -> dict[str, int]:
-    """Released bulk jobs not finished yet, per owner: who the lane serves now."""
-    query = (
-        BatchRequest.select(BatchRequest.owner, peewee.fn.COUNT(BatchRequest.id))
-        .join(Job, on=(BatchRequest.job == Job.id))
-        .where(Job.status.in_(sorted(UNFINISHED)))
-        .group_by(BatchRequest.owner)
-        .tuples()
-    )
-    return dict(query)
+    """Released bulk jobs not finished yet, per owner: who the lane serves now. Read from the pending jobs (a
+    bulk job's owner is its batch's) and counted here: grouped in SQL, a planner may read every job by owner."""
+    unfinished = (Job.status == Status.QUEUED) | (Job.status == Status.RUNNING)  # as the pending index says it
+    query = Job.select(Job.owner).where(unfinished & _of_a_batch()).tuples()
+    return dict(Counter(owner for (owner,) in query))
 
 
 def release(requests: list[BatchRequest]) -> list[Job]:
@@ -135,7 +153,8 @@ def unsent() -> dict[str, list]:
 
 
 def unreleased_count(batch_id: str) -> int:
-    return waiting([batch_id]).count()
+    """How many valid requests of the batch are not released yet (reads each such line: the lane's metrics)."""
+    return _unreleased_lines(batch_id).count()
 
 
 def unfinished_jobs(batch_id: str) -> list:
