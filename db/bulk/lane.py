@@ -58,11 +58,37 @@ def _unreleased() -> peewee.Expression:
 
 def _unreleased_lines(batch_id: str) -> peewee.ModelSelect:
     """The batch's valid requests not released yet, in line order, from past the lines this process saw
-    released: a range of the batch's line index, each line's job looked up as it is read, so a query with a
-    limit reads about as many lines as it returns."""
+    released, each line's job looked up by primary key (a count's query: it reads every such line)."""
     past = _released_to.get(batch_id, 0)
     where = (BatchRequest.batch == batch_id) & (BatchRequest.line > past) & BatchRequest.error_code.is_null()
     return BatchRequest.select().where(where & _unreleased()).order_by(BatchRequest.line)
+
+
+def _first_unreleased(batch_id: str, limit: int | None) -> list[BatchRequest]:
+    """The batch's first valid requests not released yet, in line order, at most `limit` (None: all). Lines are
+    read a page at a time by the batch's line index, from past the lines this process saw released, then which
+    of their jobs exist, by primary key: a read costs about the lines it returns, however the planner judges
+    a per-line test of the job (it may sort every remaining line first). Released lines read on the way
+    move that mark past them, up to the first line still waiting."""
+    found: list[BatchRequest] = []
+    past, settled = _released_to.get(batch_id, 0), True
+    while limit is None or len(found) < limit:
+        where = (BatchRequest.batch == batch_id) & (BatchRequest.line > past) & BatchRequest.error_code.is_null()
+        page = list(BatchRequest.select().where(where).order_by(BatchRequest.line).limit(PAGE))
+        released = {job.id for job in Job.select(Job.id).where(Job.id.in_([r.job for r in page]))} if page else set()
+        for request in page:
+            if request.job in released:
+                if settled:
+                    _released_to[batch_id] = max(_released_to.get(batch_id, 0), request.line)
+                continue
+            settled = False
+            found.append(request)
+            if limit is not None and len(found) >= limit:
+                break
+        if len(page) < PAGE:
+            break
+        past = page[-1].line
+    return found
 
 
 def _batches(batch_ids: list[str], owner: str | None = None) -> list[str]:
@@ -78,8 +104,7 @@ def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None
     in line order: one batch at a time, until `limit`."""
     found: list[BatchRequest] = []
     for batch_id in _batches(batch_ids, owner):
-        query = _unreleased_lines(batch_id)
-        found.extend(query.limit(limit - len(found)) if limit is not None else query)
+        found += _first_unreleased(batch_id, None if limit is None else limit - len(found))
         if limit is not None and len(found) >= limit:
             break
     return found
@@ -87,7 +112,7 @@ def waiting(batch_ids: list[str], *, owner: str | None = None, limit: int | None
 
 def has_unreleased(batch_id: str) -> bool:
     """Whether a valid request of the batch is not released yet: the first one found ends the read."""
-    return _unreleased_lines(batch_id).limit(1).exists()
+    return bool(_first_unreleased(batch_id, 1))
 
 
 def owners_waiting(batch_ids: list[str]) -> list[str]:

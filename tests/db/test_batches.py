@@ -8,6 +8,7 @@ import peewee
 from db import Job, Status
 from db.base import utcnow
 from db.bulk import Batch, BatchRequest, BatchStatus, File, FileChunk, files, lane
+from harness.statements import statements
 from tests.doubles import make_batch
 
 
@@ -98,3 +99,20 @@ def test_waiting_starts_past_the_lines_released_until_the_process_forgets(databa
     assert [r.line for r in lane.waiting([batch.id])] == [5, 6]  # past what this process saw released
     lane.forget()
     assert [r.line for r in lane.waiting([batch.id])] == [1, 5, 6]
+
+
+def test_a_read_of_waiting_lines_costs_the_lines_it_returns_and_skips_released_ones_after(database, monkeypatch):
+    """A process that starts (or forgets) reads the released lines once, a page at a time, and moves past
+    them: the next read starts at the first line still waiting, and reads a page, whatever the batch's size."""
+    monkeypatch.setattr(lane, "PAGE", 4)
+    batch = make_batch("key-a", 30, invalid=2)
+    lane.release(lane.waiting([batch.id], limit=15))  # lines 3 to 17
+    lane.forget()
+    assert [r.line for r in lane.waiting([batch.id], limit=2)] == [18, 19]
+    ran = statements(lambda: lane.waiting([batch.id], limit=2))
+    reads = [params for sql, params in ran if 'FROM "batch_request"' in sql]
+    assert len(reads) == 1 and 17 in reads[0]  # one page, from past line 17
+    assert lane.has_unreleased(batch.id) and lane.owners_waiting([batch.id]) == ["key-a"]
+    lane.release(lane.waiting([batch.id]))
+    assert not lane.has_unreleased(batch.id) and lane.owners_waiting([batch.id]) == []
+
