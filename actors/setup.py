@@ -18,7 +18,7 @@ from actors.delivery import Deliverer
 from actors.metrics import DramatiqMetrics
 from actors.middleware import DatabaseConnection, PreloadModels, ReportLoadedModels, RetriesExhausted
 from actors.rabbitmq.broker import CoalescingRabbitmqBroker
-from actors.rabbitmq.dispatch import Dispatch
+from actors.rabbitmq.dispatch import BulkDispatch, Dispatch
 from actors.registry import Runtimes
 from actors.sending import Sender
 
@@ -106,7 +106,7 @@ def worker_sender(settings: WorkerSettings | str, runtimes: Runtimes, **override
     if isinstance(broker, CoalescingRabbitmqBroker):  # RabbitMQ: the consumer hands messages to the batcher
         for dispatch in (
             Dispatch(batcher),
-            Dispatch(bulk.BulkSubmitter(batcher), queue_name=bulk.QUEUE, actor_name=bulk.ACTOR),
+            BulkDispatch(bulk.BulkSubmitter(batcher), queue_name=bulk.QUEUE, actor_name=bulk.ACTOR),
         ):
             broker.add_middleware(dispatch)
             broker.dispatchers[dispatch.queue_name] = dispatch

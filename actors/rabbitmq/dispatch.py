@@ -211,3 +211,8 @@ class Dispatch(Middleware):
             self._seen = len(broker.middleware)
             self._hooks = [m for m in broker.middleware if not isinstance(m, THREAD_BOUND)]
         return self._hooks
+
+
+class BulkDispatch(Dispatch):
+    """The bulk queue's `Dispatch`. A type of its own: Dramatiq warns, at every start, of two middleware of
+    one type (it cannot know that each serves its own queue)."""

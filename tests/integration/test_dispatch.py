@@ -9,7 +9,7 @@ import time
 import dramatiq
 import pytest
 
-from actors import inference
+from actors import bulk, inference
 from actors.registry import Runtimes
 from actors.sending import open_sender
 from actors.setup import worker_sender
@@ -48,6 +48,18 @@ def wait_finished(ids: list[str], timeout: float = 60.0) -> list[Job]:
             return jobs
         time.sleep(0.05)
     raise AssertionError("jobs not finished in time")
+
+
+def test_each_queue_has_its_own_dispatch_and_dramatiq_warns_of_no_middleware_added_twice(
+    postgres, rabbitmq_url, catalog, models_dir, caplog
+):
+    with caplog.at_level("WARNING", logger="dramatiq"):
+        worker_side = worker_sender(rabbitmq_url, Runtimes(catalog, models_dir))
+    try:
+        assert set(worker_side.broker.dispatchers) == {inference.QUEUE, bulk.QUEUE}
+        assert not [r for r in caplog.records if "same type twice" in r.getMessage()]
+    finally:
+        worker_side.broker.close()
 
 
 def test_messages_run_together_even_with_a_single_worker_thread(queued, rabbitmq_url, stub_worker):
