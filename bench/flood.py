@@ -125,14 +125,25 @@ def flood_a(port: int, model: str, seconds: float, clients: int, waiters: int, r
                 time.sleep(0.1)
         connection.close()
 
+    failures: list[str] = []
+
+    def guarded(target, *args) -> None:  # a client that dies would only weaken the flood: it fails the round
+        try:
+            target(*args)
+        except Exception as e:
+            with lock:
+                failures.append(f"{type(e).__name__}: {e}")
+
     cpu = time.process_time()
-    threads = [threading.Thread(target=poster, args=(i,), daemon=True) for i in range(clients)]
-    threads += [threading.Thread(target=waiter, daemon=True) for _ in range(waiters)]
+    threads = [threading.Thread(target=guarded, args=(poster, i), daemon=True) for i in range(clients)]
+    threads += [threading.Thread(target=guarded, args=(waiter,), daemon=True) for _ in range(waiters)]
     for thread in threads:
         thread.start()
     refusal = refusal_headers(port, bodies[0], headers)
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()) + 90)
+    if failures:
+        raise RuntimeError(f"flood: {len(failures)} of A's {len(threads)} clients failed, the first: {failures[0]}")
     return tally(posted, gets, time.monotonic() - began, time.process_time() - cpu, refusal)
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
 from actors.batch_keeper import IN_FLIGHT
 from bench import fairness, results, tenant_report
-from bench.flood import summarize
+from bench.flood import flood_a, summarize
 from bench.settings import TENANT_PRESETS
 from bench.tenants import LIMITS
 
@@ -91,3 +93,28 @@ def test_a_tiny_fairness_run_answers_both_batches_and_reports_the_lines_ahead_of
     page = results.page({"bench.json": doc})
     assert "Two tenants, flood" in page and "Two tenants, bulk fairness" in page
     assert "| `fairness_lines_ahead` |" in page and "| `flood_b_p50_vs_idle` |" in page
+
+
+def test_a_flooding_client_that_fails_fails_the_round_instead_of_weakening_the_flood():
+    """A's posters read the id of each accepted job: an answer they cannot read kills the poster, which is
+    said, not left to lower A's rate unseen."""
+
+    def accepts_without_a_body(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "9")])
+        return [b"not json!"]
+
+    server = make_server("127.0.0.1", 0, accepts_without_a_body, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RuntimeError, match=r"flood: 2 of A's 2 clients failed, the first: JSONDecodeError"):
+            flood_a(server.server_port, "m", seconds=0.5, clients=2, waiters=0, rate=20.0)
+    finally:
+        server.shutdown()
+
+
+class Quiet(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the bench's client speaks
+
+    def log_message(self, *args) -> None:
+        pass
