@@ -193,6 +193,7 @@ class Session:
         )
         self.rounds.append(one_round(settings, self.infra, self.stack, seed=61 + index))
         self.sweeper.alive()
+        self.close()  # the sweeper goes with the batch: its passes would take CPU from the modes after it
 
     def result(self) -> dict:
         rounds = self.rounds

@@ -4,7 +4,8 @@ the two sides of a ratio see the same phase of it, and each ratio is formed per 
 
 Each mode is a `Session` (its module's): built on its first turn (processes started, models loaded),
 `round(index)` once per repeat, `result()` at the end, `close()` always. A mode that fails is reported and
-left out of the later repeats; the others go on."""
+left out of the later repeats; the others go on. Between two modes PostgreSQL writes what the first one
+changed (a checkpoint), so a heavy mode's writes never land in the next one's rounds."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def run(settings: Settings, infra: Infra, stack: Stack, progress) -> tuple[dict[
                     errors[mode] = _failed(progress, e)
                 finally:
                     spent[mode] += time.monotonic() - began
+                if infra is not None:  # the next mode starts with nothing of this one's left to write
+                    infra.checkpoint()
         results = {}
         for mode, session in sessions.items():
             if mode in errors:
