@@ -115,4 +115,3 @@ def test_a_read_of_waiting_lines_costs_the_lines_it_returns_and_skips_released_o
     assert lane.has_unreleased(batch.id) and lane.owners_waiting([batch.id]) == ["key-a"]
     lane.release(lane.waiting([batch.id]))
     assert not lane.has_unreleased(batch.id) and lane.owners_waiting([batch.id]) == []
-
