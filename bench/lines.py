@@ -15,18 +15,7 @@ def mode_line(mode: str, result: dict[str, Any]) -> str:
     if mode == "peer":
         return peer_figures.line(result)
     if mode == "latency":
-        answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
-        parts = result["breakdown_ms"]
-        return (
-            f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
-            f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
-            f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
-            f"n={result['n']}; answered by {answered}{_noise(result)}; the call less its model: p50 "
-            f"{_ms(result.get('over_model_p50'))})  stages p50: sent->created "
-            f"{parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
-            f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
-            f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
-        )
+        return _latency_line(result)
     rounds = f"best of {len(result['rounds'])}: " + " ".join(f"{r:g}" for r in result["rounds"]) + _noise(result)
     head = f"{mode:<8} {result['throughput']:>8.1f} {result['unit']}  ({rounds})"
     if mode == "bulk":
@@ -94,3 +83,19 @@ def _noise(result: dict[str, Any]) -> str:
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} ms"
+
+
+def _latency_line(result: dict[str, Any]) -> str:
+    """The latency mode's line: its rounds' p50s, the call less its model, and where the time went."""
+    answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
+    parts = result["breakdown_ms"]
+    return (
+        f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
+        f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
+        f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
+        f"n={result['n']}; answered by {answered}{_noise(result)}; the call less its model: p50 "
+        f"{_ms(result.get('over_model_p50'))})  stages p50: sent->created "
+        f"{parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
+        f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
+        f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
+    )

@@ -99,8 +99,8 @@ def test_a_flooding_client_that_fails_fails_the_round_instead_of_weakening_the_f
     """A's posters read the id of each accepted job: an answer they cannot read kills the poster, which is
     said, not left to lower A's rate unseen."""
 
-    def accepts_without_a_body(environ, start_response):
-        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    def accepts_without_a_body(request, start_response):  # request: the WSGI environ
+        request["wsgi.input"].read(int(request.get("CONTENT_LENGTH") or 0))
         start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "9")])
         return [b"not json!"]
 
