@@ -57,11 +57,14 @@ def _unreleased() -> peewee.Expression:
 
 
 def _unreleased_lines(batch_id: str) -> peewee.ModelSelect:
-    """The batch's valid requests not released yet, in line order, from past the lines this process saw
-    released, each line's job looked up by primary key (a count's query: it reads every such line)."""
-    past = _released_to.get(batch_id, 0)
-    where = (BatchRequest.batch == batch_id) & (BatchRequest.line > past) & BatchRequest.error_code.is_null()
-    return BatchRequest.select().where(where & _unreleased()).order_by(BatchRequest.line)
+    """The batch's valid requests not released yet, from past the lines this process saw released, each line's
+    job looked up by primary key (a count's query: it reads every such line)."""
+    return BatchRequest.select().where(_valid_past(batch_id, _released_to.get(batch_id, 0)) & _unreleased())
+
+
+def _valid_past(batch_id: str, line: int) -> peewee.Expression:
+    """The batch's valid requests past `line` (a range of its line index)."""
+    return (BatchRequest.batch == batch_id) & (BatchRequest.line > line) & BatchRequest.error_code.is_null()
 
 
 def _first_unreleased(batch_id: str, limit: int | None) -> list[BatchRequest]:
@@ -73,8 +76,7 @@ def _first_unreleased(batch_id: str, limit: int | None) -> list[BatchRequest]:
     found: list[BatchRequest] = []
     past, settled = _released_to.get(batch_id, 0), True
     while limit is None or len(found) < limit:
-        where = (BatchRequest.batch == batch_id) & (BatchRequest.line > past) & BatchRequest.error_code.is_null()
-        page = list(BatchRequest.select().where(where).order_by(BatchRequest.line).limit(PAGE))
+        page = list(BatchRequest.select().where(_valid_past(batch_id, past)).order_by(BatchRequest.line).limit(PAGE))
         released = {job.id for job in Job.select(Job.id).where(Job.id.in_([r.job for r in page]))} if page else set()
         for request in page:
             if request.job in released:
