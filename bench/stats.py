@@ -60,13 +60,22 @@ def paired(sides: Sequence[tuple[float | None, float | None]], *, difference: bo
         return None
     values = [round(a - b if difference else a / b, 4) for a, b in kept]
     return {
+        **(spread(values) or {}),
+        "sides": [[round(a, 3), round(b, 3)] for a, b in kept],
+        "of": "difference" if difference else "ratio",
+    }
+
+
+def spread(values: Sequence[float]) -> dict | None:
+    """A figure taken once per repeat: the median of its values and their spread (None without values)."""
+    if not values:
+        return None
+    return {
         "median": round(median(values), 4),
         "min": min(values),
         "max": max(values),
         "iqr": [round(percentile(values, 25), 4), round(percentile(values, 75), 4)],
-        "values": values,
-        "sides": [[round(a, 3), round(b, 3)] for a, b in kept],
-        "of": "difference" if difference else "ratio",
+        "values": list(values),
     }
 
 

@@ -11,11 +11,7 @@ from harness import processes
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes so far (a process gone is counted as 0)."""
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            total += processes.cpu_seconds(pid)
-    return total
+    return sum(by_process(pids).values())
 
 
 def by_process(pids: list[int]) -> dict[int, float]:

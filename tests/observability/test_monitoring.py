@@ -49,6 +49,15 @@ def test_the_prometheus_rule_is_generated_from_alerts_yml():
     assert yaml.safe_load(RULE_FILE.read_text())["spec"] == yaml.safe_load((DEPLOY / "alerts.yml").read_text())
 
 
+def test_the_rules_the_prometheus_rule_hands_to_prometheus_pass_promtool_check_rules(tmp_path):
+    """promtool reads bare rule files, not Kubernetes objects: its check runs on the PrometheusRule's spec,
+    the rule groups the Prometheus Operator loads."""
+    path = tmp_path / "prometheusrule_spec.yml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(RULE_FILE.read_text())["spec"]))
+    done = promtool("check", "rules", str(path))
+    assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("overlay", ["production", "keda"])
 def test_every_job_an_alert_selects_is_scraped_by_a_monitor(objects, overlay):
     found = objects[overlay]
