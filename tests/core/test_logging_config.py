@@ -80,3 +80,48 @@ def test_background_logging_writes_every_line_as_the_calling_thread_saw_it_befor
         assert accepted[f"job-{n}"]["message"] == f"job [{n}] accepted"
     [failed] = [line for line in lines if line["message"] == "failed"]
     assert "ValueError: boom" in failed["exc_info"] and failed["level"] == "ERROR"
+
+
+def test_the_writer_writes_what_was_queued_in_turns_each_handler_at_its_own_level():
+    import queue
+
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    everything, warnings = _Collect(logging.DEBUG), _Collect(logging.WARNING)
+    writer = logs.Writer(records, [everything, warnings], every=3600)  # only `write_queued` and `stop` write
+    writer.start()
+    try:
+        for level in (logging.DEBUG, logging.WARNING):
+            records.put(logging.LogRecord("x", level, __file__, 1, f"at {level}", None, None))
+        assert writer.write_queued() == 2
+        assert everything.messages == ["at 10", "at 30"] and warnings.messages == ["at 30"]
+        records.put(logging.LogRecord("x", logging.ERROR, __file__, 1, "left at stop", None, None))
+    finally:
+        writer.stop()
+    assert warnings.messages == ["at 30", "left at stop"]  # stop writes what is left, without waiting a turn
+
+
+def test_the_writer_writes_a_line_within_its_turn():
+    import queue
+    import time
+
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    handler = _Collect(logging.INFO)
+    writer = logs.Writer(records, [handler], every=0.01)
+    writer.start()
+    try:
+        records.put(logging.LogRecord("x", logging.INFO, __file__, 1, "soon", None, None))
+        deadline = time.monotonic() + 5
+        while not handler.messages and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        writer.stop()
+    assert handler.messages == ["soon"]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
