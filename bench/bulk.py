@@ -191,9 +191,11 @@ class Session:
             f"{sizes.bulk_idle_seconds:g} s of interactive requests at {RATE:g}/s idle, then a batch of "
             f"{sizes.bulk_lines} lines and the same requests while it runs"
         )
-        self.rounds.append(one_round(settings, self.infra, self.stack, seed=61 + index))
-        self.sweeper.alive()
-        self.close()  # the sweeper goes with the batch: its passes would take CPU from the modes after it
+        try:
+            self.rounds.append(one_round(settings, self.infra, self.stack, seed=61 + index))
+            self.sweeper.alive()
+        finally:  # the sweeper goes with the batch, whatever became of it: its passes (and its keeper, beside the
+            self.close()  # next mode's own) would take CPU from the modes after it
 
     def result(self) -> dict:
         rounds = self.rounds

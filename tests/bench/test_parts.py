@@ -220,3 +220,35 @@ def test_a_process_that_ends_in_the_window_takes_nothing_off_the_cores_spent():
         assert window.cores["backends"] > 0.1
     finally:
         child.kill()
+
+
+def test_the_bulk_modes_sweeper_stops_with_its_round_even_when_the_round_fails(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from bench import bulk
+
+    class Sweeper:
+        def __init__(self, *args, **kwargs):
+            self.stopped = False
+
+        def start(self):
+            started.append(self)
+            return self
+
+        def stop(self):
+            self.stopped = True
+
+    def broken_round(*args, **kwargs):
+        raise RuntimeError("the batch was refused")
+
+    started: list[Sweeper] = []
+    monkeypatch.setattr(bulk, "Service", Sweeper)
+    monkeypatch.setattr(bulk, "one_round", broken_round)
+    settings = replace(Settings(sizes=PRESETS["tiny"]), modes=("worker", "bulk"), log_dir=tmp_path)
+    infra = SimpleNamespace(database_url="postgresql://x/db", broker_url="amqp://x/vh")
+    stack = SimpleNamespace(api=lambda: None, workers=lambda: None)
+    session = bulk.Session(settings, infra, stack, progress=lambda message: None)
+    with pytest.raises(RuntimeError, match="refused"):
+        session.round(0)
+    [sweeper] = started
+    assert sweeper.stopped and session.sweeper is None  # not left running beside the modes after it
