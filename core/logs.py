@@ -86,7 +86,10 @@ class Writer:
                 return written
             for handler in self.handlers:
                 if record.levelno >= handler.level:
-                    handler.handle(record)
+                    try:
+                        handler.handle(record)
+                    except Exception:  # a failing filter: said on stderr, as `logging` does, and the thread goes on
+                        handler.handleError(record)
             written += 1
 
 

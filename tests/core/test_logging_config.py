@@ -125,3 +125,21 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
+
+
+def test_a_handler_that_fails_does_not_stop_the_writer(capsys):
+    import queue
+
+    class Failing(logging.Filter):
+        def filter(self, record):
+            raise ValueError("filter broke")
+
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    broken, fine = _Collect(logging.INFO), _Collect(logging.INFO)
+    broken.addFilter(Failing())
+    writer = logs.Writer(records, [broken, fine], every=3600)
+    for n in range(2):
+        records.put(logging.LogRecord("x", logging.INFO, __file__, 1, f"line {n}", None, None))
+    assert writer.write_queued() == 2
+    assert fine.messages == ["line 0", "line 1"]
+    assert "filter broke" in capsys.readouterr().err
