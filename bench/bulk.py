@@ -194,8 +194,8 @@ class Session:
         try:
             self.rounds.append(one_round(settings, self.infra, self.stack, seed=61 + index))
             self.sweeper.alive()
-        finally:  # the sweeper goes with the batch, whatever became of it: its passes (and its keeper, beside the
-            self.close()  # next mode's own) would take CPU from the modes after it
+        finally:  # the sweeper goes with the batch, whatever became of it: left running, its passes would take
+            self.close()  # CPU from the modes after it, and its keeper would race theirs
 
     def result(self) -> dict:
         rounds = self.rounds

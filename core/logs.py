@@ -100,9 +100,8 @@ def configure(level: str, style: str, *, background: bool = False) -> None:
     which writes the lines out): it is kept and reformatted. Elsewhere a handler on stderr is added.
 
     With `background` (the API), the threads that log only queue their records and one thread (`Writer`)
-    formats and writes them in turns: 48 request threads each writing and flushing their own lines under
-    the GIL cost the API about 1 ms of CPU a POST. The thread writes what is queued before the process
-    exits."""
+    formats and writes them in turns, rather than 48 request threads each writing and flushing their own
+    lines under the GIL. The thread writes what is queued before the process exits."""
     # Neither format shows where a call was made from, nor its thread or process: the logging module then
     # skips finding the caller's frame and reading those for every record (the logging HOWTO's optimization).
     logging._srcfile = None

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import queue
+import time
 from pathlib import Path
 
 import pytest
@@ -83,8 +85,6 @@ def test_background_logging_writes_every_line_as_the_calling_thread_saw_it_befor
 
 
 def test_the_writer_writes_what_was_queued_in_turns_each_handler_at_its_own_level():
-    import queue
-
     records: queue.SimpleQueue = queue.SimpleQueue()
     everything, warnings = _Collect(logging.DEBUG), _Collect(logging.WARNING)
     writer = logs.Writer(records, [everything, warnings], every=3600)  # only `write_queued` and `stop` write
@@ -101,9 +101,6 @@ def test_the_writer_writes_what_was_queued_in_turns_each_handler_at_its_own_leve
 
 
 def test_the_writer_writes_a_line_within_its_turn():
-    import queue
-    import time
-
     records: queue.SimpleQueue = queue.SimpleQueue()
     handler = _Collect(logging.INFO)
     writer = logs.Writer(records, [handler], every=0.01)
@@ -128,8 +125,6 @@ class _Collect(logging.Handler):
 
 
 def test_a_handler_that_fails_does_not_stop_the_writer(capsys):
-    import queue
-
     class Failing(logging.Filter):
         def filter(self, record):
             raise ValueError("filter broke")
