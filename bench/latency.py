@@ -3,16 +3,20 @@
 The server answers 200 with the finished job when it is done within the wait (else 202); on a 202 the
 client long-polls `GET /inference/{id}?wait=10` until the job is finished, as a real client would. Where
 the server honours neither yet, that is plain polling every few milliseconds; the result says how each
-request was answered."""
+request was answered.
+
+Each round then sends the same texts to the floor (`bench.floor`: the same path built from the same parts,
+none of the service's code), so that every repeat measures what the service adds over the stack's own floor."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench import jobs
+from bench import floor, jobs
 from bench.client import JSON, Connection
 from bench.infra import Infra
 from bench.noise import Meter, settle
@@ -21,6 +25,8 @@ from bench.stack import Stack
 from bench.stats import latency_ms, percentile
 from bench.texts import texts
 from db.base import ms
+from harness.processes import Service, wait_http
+from harness.servers import free_port
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 WAIT = {**JSON, "prefer": "wait=10"}
@@ -87,20 +93,67 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     }
 
 
+def floor_round(settings: Settings, port: int, seed: int) -> float:
+    """The same sequential calls against the floor: the p50 of each call's time less its model time (ms)."""
+    connection, spent = Connection(port), []
+    settle(settings.settle)
+    try:
+        for index, text in enumerate(texts(settings.sizes.latency_n + WARMUP, seed=seed)):
+            started = time.perf_counter()
+            reply = connection.request("POST", "/inference", json.dumps({"inputs": text}).encode(), JSON)
+            seconds = time.perf_counter() - started
+            if reply.status != 200:
+                raise RuntimeError(f"latency: the floor answered {reply.status}: {reply.body[:200]!r}")
+            if index >= WARMUP:
+                spent.append(seconds * 1000 - reply.json()["inference_ms"])
+    finally:
+        connection.close()
+    return round(percentile(spent, 50), 3)
+
+
+class Floor:
+    """The floor's API and worker (`bench.floor`), started once, idle while the other modes run."""
+
+    def __init__(self, settings: Settings, infra: Infra):
+        self.urls = [infra.database_url, infra.broker_url]
+        self.port = free_port()
+        module = [sys.executable, "-m", "bench.floor"]
+        api = [*module, "api", *self.urls, "--port", str(self.port), "--threads", str(settings.web_threads)]
+        worker = [*module, "worker", *self.urls, "--model-dir", str(settings.model_dir)]
+        self.services = [
+            Service(f"floor-{name}", args, {}, settings.log_dir / f"floor-{name}.log")
+            for name, args in (("api", api), ("worker", worker))
+        ]
+        for service in self.services:
+            service.start()
+        wait_http(self.services[0], self.port)
+
+    def close(self) -> None:
+        for service in self.services:
+            service.stop()
+        floor.drop(*self.urls)
+
+
 class Session:
-    """Each round: sequential requests against the stack; the round with the lowest p50 is reported, as the
-    throughput modes report their best round: other work on the machine only ever adds to a request's time."""
+    """Each round: sequential requests against the stack, then against the floor; the round with the lowest
+    p50 is reported, as the throughput modes report their best round: other work on the machine only ever adds
+    to a request's time."""
 
     def __init__(self, settings: Settings, infra: Infra, stack: Stack, progress):
         self.settings, self.infra, self.stack, self.progress = settings, infra, stack, progress
         self.rounds: list[dict] = []
+        self.floor: Floor | None = None
 
     def round(self, index: int) -> None:
         self.progress("starting the API and the workers" if self.stack._workers is None else "API and workers up")
         self.stack.api()
         self.stack.workers()
         self.progress(f"{self.settings.sizes.latency_n} sequential requests, one text each, Prefer: wait=10")
-        self.rounds.append(one_round(self.settings, self.infra, self.stack, seed=41 + index))
+        measured = one_round(self.settings, self.infra, self.stack, seed=41 + index)
+        self.floor = self.floor or Floor(self.settings, self.infra)
+        self.progress("the same requests against the floor (the stack's parts alone)")
+        measured["floor_over_model_p50"] = floor_round(self.settings, self.floor.port, seed=41 + index)
+        self.rounds.append(measured)
 
     def result(self) -> dict:
         rounds = self.rounds
@@ -110,11 +163,13 @@ class Session:
             **{key: value for key, value in best.items() if key != "others"},
             "rounds_p50": [r["p50"] for r in rounds],
             "rounds_over_model_p50": [r["over_model_p50"] for r in rounds],
+            "rounds_floor_over_model_p50": [r["floor_over_model_p50"] for r in rounds],
             "others_cores": [r["others"] for r in rounds],
         }
 
     def close(self) -> None:
-        pass
+        if self.floor is not None:
+            self.floor.close()
 
 
 def over_model_p50(answers: list[Answer], times: dict[str, jobs.Times]) -> float | None:

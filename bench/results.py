@@ -24,6 +24,8 @@ SIDES = {
     "ingest_vs_hello": ("ingest", "hello"),
     "latency_p50_over_model_ms": ("latency",),
     "latency_p50_over_raw_single_ms": ("latency", "raw"),
+    "latency_floor_over_model_ms": ("latency",),
+    "latency_over_floor_ms": ("latency",),
     "calls_per_s": ("calls",),
     "api_cpu_ms_per_job": ("e2e",),
     "servers_cpu_ms_per_job": ("e2e",),

@@ -7,9 +7,10 @@ import math
 import os
 import re
 
+import psycopg2
 import pytest
 
-from bench import peer_figures
+from bench import floor, peer_figures
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, Settings
 from harness.servers import postgres_database
@@ -81,6 +82,24 @@ def test_latency_is_broken_down_stage_by_stage_on_one_clock(tiny_run):
         assert positive_finite(value), (name, value)
     assert stages["model_p50"] <= stages["started_to_finished_p50"]  # the model runs within that stage, job by job
     assert re.search(r"stages p50: sent->created [\d.]+, .* \(model [\d.]+\), finished->answered", stdout)
+
+
+def test_each_latency_round_is_set_against_the_stacks_floor_which_leaves_nothing_behind(tiny_run):
+    doc, stdout = tiny_run
+    floors = doc["modes"]["latency"]["rounds_floor_over_model_p50"]
+    assert len(floors) == doc["repeats"] and all(positive_finite(f) for f in floors), floors
+    assert doc["pairs"]["latency_floor_over_model_ms"]["values"] == floors
+    added = doc["pairs"]["latency_over_floor_ms"]  # the service's p50 over its model, less the floor's
+    assert added["of"] == "difference" and [s[1] for s in added["sides"]] == floors
+    assert {"latency_floor_over_model_ms", "latency_over_floor_ms"} <= set(doc["informational"])
+    assert re.search(r"the floor's [\d.]+ ms", stdout)
+    connection = psycopg2.connect(postgres_database(servers.POSTGRES_ADMIN_URL, "inference_api_bench_test"))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", (floor.TABLE,))
+            assert cursor.fetchone() == (None,)  # its table dropped with the run
+    finally:
+        connection.close()
 
 
 def test_every_percentile_pair_is_ordered(tiny_run):

@@ -76,7 +76,11 @@ def test_each_ratio_is_the_median_of_its_per_repeat_pairs_not_a_ratio_of_bests()
         # the host slowed down in the second repeat: both sides saw it, and their ratio did not move
         "raw": {"rounds": [400.0, 200.0, 390.0], "rounds_single_p50": [5.0, 9.0, 5.0]},
         "e2e": {"rounds": [240.0, 120.0, 300.0]},
-        "latency": {"rounds_p50": [12.0, 20.0, 14.0], "rounds_over_model_p50": [3.0, 4.5, 3.5]},
+        "latency": {
+            "rounds_p50": [12.0, 20.0, 14.0],
+            "rounds_over_model_p50": [3.0, 4.5, 3.5],
+            "rounds_floor_over_model_p50": [2.5, 3.0, 3.25],
+        },
     }
     found = report.pairs(modes)
     assert found["e2e_vs_raw"]["values"] == [0.6, 0.6, 0.7692]
@@ -88,6 +92,10 @@ def test_each_ratio_is_the_median_of_its_per_repeat_pairs_not_a_ratio_of_bests()
     # the call less its own model time: one-sided, the median of the rounds' p50s
     assert found["latency_p50_over_model_ms"]["values"] == [3.0, 4.5, 3.5]
     assert found["latency_p50_over_model_ms"]["median"] == 3.5
+    # the stack's floor in the same rounds, and what the service adds over it, repeat by repeat
+    assert found["latency_floor_over_model_ms"]["median"] == 3.0
+    assert found["latency_over_floor_ms"]["values"] == [0.5, 1.5, 0.25]
+    assert found["latency_over_floor_ms"]["median"] == 0.5
     assert found["worker_vs_raw"] is None
 
 
