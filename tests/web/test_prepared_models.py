@@ -58,3 +58,20 @@ def test_a_model_whose_files_are_on_this_host_counts_as_prepared(client):
     # the `client` fixture's models directory holds the prepared MiniLM models (the embedded mode's case)
     answer = client.simulate_post("/inference", json={"model": "all-MiniLM-L6-v2-int8", "inputs": "a"})
     assert answer.status_code == 202
+
+
+def test_the_models_on_disk_are_looked_at_once_per_interval_and_again_before_a_refusal(tmp_path, database, monkeypatch):
+    from web import prepared as module
+
+    looked: list[str] = []
+    monkeypatch.setattr(module, "prepared", lambda directory, name: looked.append(name) or name == "here")
+    (tmp_path / "models" / "here").mkdir(parents=True)
+    models = module.PreparedModels(tmp_path / "models", ttl=60.0)
+    for _ in range(5):
+        models.check("here")
+    assert looked == ["here"]  # one look at the directory for five accepted jobs
+    (tmp_path / "models" / "later").mkdir()  # prepared meanwhile: not in what was read, so read again before refusing
+    monkeypatch.setattr(module, "prepared", lambda directory, name: looked.append(name) or name in ("here", "later"))
+    models.check("later")
+    with pytest.raises(module.ModelNotServed):
+        models.check("nowhere")
