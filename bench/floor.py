@@ -49,7 +49,9 @@ def connect(database_url: str):
 def channel(broker_url: str):
     import pika
 
-    broker = pika.BlockingConnection(pika.URLParameters(broker_url))
+    parameters = pika.URLParameters(broker_url)
+    parameters.heartbeat = 0  # idle for minutes between rounds, with no thread to answer heartbeats
+    broker = pika.BlockingConnection(parameters)
     opened = broker.channel()
     opened.queue_declare(QUEUE, durable=True)
     return opened
