@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -99,6 +100,10 @@ class Progress:
         print(f"[bench {time.monotonic() - self.started:6.1f}s] {self.mode}: {message}", file=sys.stderr, flush=True)
 
 
+def _stopped(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["results"]:
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (settings.model_dir / "manifest.json").is_file():
         sys.exit(f"bench: model {settings.model} is not prepared in {settings.models_dir}: "
                  f"run `inference-api models prepare {settings.model}` (MODELS_DIR={settings.models_dir})")  # fmt: skip
+    # stopped (kill, a CI timeout): unwind as on Ctrl-C, so the modes' processes and our tables go with the run
+    signal.signal(signal.SIGTERM, _stopped)
     started = dt.datetime.now(dt.UTC)
     progress = Progress()
     quantization = settings.spec().quantize

@@ -6,6 +6,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -15,6 +20,7 @@ from bench.infra import Infra, InfraError
 from bench.settings import MODES, Settings
 from harness.servers import postgres_database
 from tests import servers
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -173,3 +179,48 @@ def test_a_second_run_on_the_same_database_is_refused_while_the_first_holds_it()
         first.release()
     second._take_lock()  # the first one ended: the next may start
     second.release()
+
+
+def _descendants(pid: int) -> set[int]:
+    try:
+        children = {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+    return children.union(*(_descendants(child) for child in children))
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_run_stopped_by_sigterm_stops_its_modes_processes_and_drops_its_tables(models_dir, tmp_path):
+    servers.require("PostgreSQL", servers.POSTGRES_ADMIN_URL)
+    servers.require("RabbitMQ", servers.RABBITMQ_URL)
+    args = [sys.executable, "-m", "bench", "--tiny", "--modes", "raw", "--n", "raw=60", "--models-dir", str(models_dir)]
+    args += ["--postgres", servers.POSTGRES_ADMIN_URL, "--rabbitmq", servers.RABBITMQ_URL, "--log-dir", str(tmp_path)]
+    args += ["--database", "inference_api_bench_stop", "--vhost", "inference_api_bench_stop"]
+    run = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in run.stderr:  # the raw round runs for a minute: its processes are up and measuring
+            if "raw 1/1:" in line:
+                break
+        deadline = time.monotonic() + 60
+        while len(children := _descendants(run.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(children) >= 2, "the raw mode's processes did not start"
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        run.kill()
+        run.wait()
+    assert [pid for pid in children if _running(pid)] == []
+    connection = psycopg2.connect(postgres_database(servers.POSTGRES_ADMIN_URL, "inference_api_bench_stop"))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('job')")
+            assert cursor.fetchone() == (None,)  # cleaned up as at the end of a run
+    finally:
+        connection.close()
