@@ -36,7 +36,8 @@ WORKER_RSS_TARGET_MB = {"int8": 160.0, None: 250.0}  # by the model's quantizati
 # loses between two calls to the other processes (caches, clock): `latency_p50_over_model_ms` takes each
 # call's own model time instead. The floor of a waited call on this stack (`bench.floor`: the same path from the
 # same parts, none of the service's code) and what the service adds over it, each repeat's latency round against
-# its floor round, are reported beside the target: where the floor itself passes it, no service can meet it here.
+# its floor round, are reported beside the target: where the floor itself is over it, no service that keeps this
+# path's steps can meet it on that host.
 INFORMATIONAL = ("worker_vs_seed", "latency_p50_over_raw_single_ms")
 INFORMATIONAL += ("latency_floor_over_model_ms", "latency_over_floor_ms")
 
