@@ -24,8 +24,9 @@ import uuid
 
 import orjson
 
-TABLE = "bench_floor_job"
-QUEUE = "bench.floor"
+from bench.infra import FLOOR_QUEUE as QUEUE
+from bench.infra import FLOOR_TABLE as TABLE
+
 CHANNEL = "bench_floor"
 WAIT_SECONDS = 60.0  # the first calls wait for the worker to load its model
 CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE}
@@ -146,12 +147,6 @@ def work(database_url: str, broker_url: str, model_dir: str) -> None:
 
     broker.basic_consume(QUEUE, run)
     broker.start_consuming()
-
-
-def drop(database_url: str, broker_url: str) -> None:
-    """What the floor leaves behind: its table and its queue."""
-    connect(database_url).cursor().execute(f"DROP TABLE IF EXISTS {TABLE}")
-    channel(broker_url).queue_delete(QUEUE)
 
 
 def main(argv: list[str] | None = None) -> None:

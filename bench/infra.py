@@ -17,6 +17,9 @@ from harness.servers import ServerError, postgres_database, rabbitmq_vhost, reac
 
 SEED_TABLE = "bench_seed_result"  # the old design's results table
 SEED_QUEUE = "bench.seed"  # the old design's queue
+FLOOR_TABLE = "bench_floor_job"  # the floor's jobs (`bench.floor`)
+FLOOR_QUEUE = "bench.floor"  # the floor's queue
+TABLES = f"webhook_delivery, job, migratehistory, {SEED_TABLE}, {FLOOR_TABLE}"  # ours, dropped at start and end
 
 
 InfraError = ServerError  # a server is missing or we cannot set up our database or vhost on it
@@ -63,7 +66,7 @@ class Infra:
     def reset_schema(self) -> None:
         """The job table exactly as this checkout's migrations build it, empty."""
         with db.database.connection_context():
-            db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
+            db.database.execute_sql(f"DROP TABLE IF EXISTS {TABLES}")
         migrate.apply()
 
     def truncate_jobs(self) -> None:
@@ -104,11 +107,11 @@ class Infra:
             return
         try:
             with self.channel() as channel:
-                for name in (*self.queues, SEED_QUEUE):
+                for name in (*self.queues, SEED_QUEUE, FLOOR_QUEUE):
                     channel.queue_delete(name)
         finally:
             with db.database.connection_context():
-                db.database.execute_sql(f"DROP TABLE IF EXISTS webhook_delivery, job, migratehistory, {SEED_TABLE}")
+                db.database.execute_sql(f"DROP TABLE IF EXISTS {TABLES}")
             db.database.close_all()
             self.connected = False
             self.release()

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench import floor, jobs
+from bench import jobs
 from bench.client import JSON, Connection
 from bench.infra import Infra
 from bench.noise import Meter, settle
@@ -112,14 +112,15 @@ def floor_round(settings: Settings, port: int, seed: int) -> float:
 
 
 class Floor:
-    """The floor's API and worker (`bench.floor`), started once, idle while the other modes run."""
+    """The floor's API and worker (`bench.floor`), started once, idle while the other modes run; its table and
+    queue go with the run's (`Infra.cleanup`)."""
 
     def __init__(self, settings: Settings, infra: Infra):
-        self.urls = [infra.database_url, infra.broker_url]
+        urls = [infra.database_url, infra.broker_url]
         self.port = free_port()
         module = [sys.executable, "-m", "bench.floor"]
-        api = [*module, "api", *self.urls, "--port", str(self.port), "--threads", str(settings.web_threads)]
-        worker = [*module, "worker", *self.urls, "--model-dir", str(settings.model_dir)]
+        api = [*module, "api", *urls, "--port", str(self.port), "--threads", str(settings.web_threads)]
+        worker = [*module, "worker", *urls, "--model-dir", str(settings.model_dir)]
         self.services = [
             Service(f"floor-{name}", args, {}, settings.log_dir / f"floor-{name}.log")
             for name, args in (("api", api), ("worker", worker))
@@ -131,7 +132,6 @@ class Floor:
     def close(self) -> None:
         for service in self.services:
             service.stop()
-        floor.drop(*self.urls)
 
 
 class Session:

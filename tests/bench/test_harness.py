@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -18,6 +17,8 @@ import pytest
 from bench import floor, peer_figures
 from bench.infra import Infra, InfraError
 from bench.settings import MODES, Settings
+from harness import processes
+from harness.processes import read_stat
 from harness.servers import postgres_database
 from tests import servers
 from tests.conftest import ROOT
@@ -181,17 +182,9 @@ def test_a_second_run_on_the_same_database_is_refused_while_the_first_holds_it()
     second.release()
 
 
-def _descendants(pid: int) -> set[int]:
-    try:
-        children = {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except OSError:
-        return set()
-    return children.union(*(_descendants(child) for child in children))
-
-
 def _running(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return read_stat(pid)[1][0] != "Z"  # a zombie has ended: only its exit status is left
     except OSError:
         return False
 
@@ -208,7 +201,7 @@ def test_a_run_stopped_by_sigterm_stops_its_modes_processes_and_drops_its_tables
             if "raw 1/1:" in line:
                 break
         deadline = time.monotonic() + 60
-        while len(children := _descendants(run.pid)) < 2 and time.monotonic() < deadline:
+        while len(children := processes.children(run.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(children) >= 2, "the raw mode's processes did not start"
         run.send_signal(signal.SIGTERM)
