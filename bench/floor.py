@@ -7,9 +7,10 @@ confirmation (pika), and waits for the notification that carries the finished ro
 message (pika), claims the row (an `UPDATE ... RETURNING` of its inputs, committed without waiting for the
 disk, as the service's claim is), runs the same prepared model on the inputs, and saves the vector with its
 model time in one statement that notifies the row (committed durably). The answer is the row in JSON with the
-vector as floats. No validation, metrics, logs, limits, batching or retries: whatever the service spends
-over this floor is its own. `python -m bench.floor api|worker DATABASE_URL BROKER_URL [--port P --threads T |
---model-dir D]`.
+vector as floats and the moments the job was created, started and finished, stamped where the service stamps
+its job's, so the floor's stages read as the service's do. No validation, metrics, logs, limits, batching or
+retries: whatever the service spends over this floor is its own. `python -m bench.floor api|worker
+DATABASE_URL BROKER_URL [--port P --threads T | --model-dir D]`.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ from bench.infra import FLOOR_TABLE as TABLE
 
 CHANNEL = "bench_floor"
 WAIT_SECONDS = 60.0  # the first calls wait for the worker to load its model
-CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE}
-(id uuid PRIMARY KEY, inputs jsonb, status text, vector bytea, inference_ms float8)"""
-INSERT = f"INSERT INTO {TABLE} (id, inputs, status) VALUES (%s, %s, 'queued')"
+# `created`, `started` and `finished` are stamped (`time.time()`) where the service stamps its job's: before the
+# insert, before the claim, after the model; the answer carries them, so the floor's stages are measured as the
+# service's are (`bench.latency.breakdown`)
+CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (id uuid PRIMARY KEY, inputs jsonb, status text, vector bytea,
+inference_ms float8, created float8, started float8, finished float8)"""
+INSERT = f"INSERT INTO {TABLE} (id, inputs, status, created) VALUES (%s, %s, 'queued', %s)"
 CLAIM = f"""SET LOCAL synchronous_commit TO OFF;
 UPDATE {TABLE} SET status = 'running' WHERE id = %s AND status = 'queued' RETURNING inputs"""
 SAVE = f"""WITH done AS (
-UPDATE {TABLE} SET status = 'succeeded', vector = %s, inference_ms = %s WHERE id = %s RETURNING *)
+UPDATE {TABLE} SET status = 'succeeded', vector = %s, inference_ms = %s, started = %s, finished = %s WHERE id = %s
+RETURNING *)
 SELECT pg_notify('{CHANNEL}', id::text || ' ' || row_to_json(done)::text) FROM done"""
 
 
@@ -104,7 +109,7 @@ def app(database_url: str, broker_url: str):
             job_id = str(uuid.uuid4())
             slot = finished.expect(job_id)
             with turn:
-                database.cursor().execute(INSERT, (job_id, orjson.dumps([text]).decode()))
+                database.cursor().execute(INSERT, (job_id, orjson.dumps([text]).decode(), time.time()))
                 broker.basic_publish("", QUEUE, job_id.encode(), pika.BasicProperties(delivery_mode=2))
             if not slot[0].wait(WAIT_SECONDS):
                 raise falcon.HTTPServiceUnavailable(description="the floor's worker did not answer")
@@ -135,14 +140,16 @@ def work(database_url: str, broker_url: str, model_dir: str) -> None:
     broker.basic_qos(prefetch_count=1)
 
     def run(ch, method, properties, body: bytes) -> None:
+        started = time.time()
         cursor.execute(CLAIM, (body.decode(),))
         claimed = cursor.fetchone()
         if claimed is not None:
-            started = time.perf_counter()
+            running = time.perf_counter()
             [output] = model(claimed[0], task=task)
-            model_ms = (time.perf_counter() - started) * 1000
+            model_ms = (time.perf_counter() - running) * 1000
+            finished = time.time()
             vector = np.asarray(output["embedding"], dtype=np.float32).tobytes()
-            cursor.execute(SAVE, (psycopg2.Binary(vector), model_ms, body.decode()))
+            cursor.execute(SAVE, (psycopg2.Binary(vector), model_ms, started, finished, body.decode()))
         ch.basic_ack(method.delivery_tag)
 
     broker.basic_consume(QUEUE, run)

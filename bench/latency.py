@@ -6,7 +6,8 @@ the server honours neither yet, that is plain polling every few milliseconds; th
 request was answered.
 
 Each round then sends the same texts to the floor (`bench.floor`: the same path built from the same parts,
-none of the service's code), so that every repeat measures what the service adds over the stack's own floor."""
+none of the service's code), so that every repeat measures what the service adds over the stack's own floor,
+in all and stage by stage (the floor stamps its job where the service stamps its own)."""
 
 from __future__ import annotations
 
@@ -93,22 +94,26 @@ def one_round(settings: Settings, infra: Infra, stack: Stack, seed: int) -> dict
     }
 
 
-def floor_round(settings: Settings, port: int, seed: int) -> float:
-    """The same sequential calls against the floor: the p50 of each call's time less its model time (ms)."""
-    connection, spent = Connection(port), []
+def floor_round(settings: Settings, port: int, seed: int) -> dict:
+    """The same sequential calls against the floor: the p50 of each call's time less its model time
+    (`floor_over_model_p50`, ms), and its stages as the service's are measured (`floor_breakdown_ms`)."""
+    connection, answers, times = Connection(port), [], {}
     settle(settings.settle)
     try:
         for index, text in enumerate(texts(settings.sizes.latency_n + WARMUP, seed=seed)):
-            started = time.perf_counter()
+            sent, started = time.time(), time.perf_counter()
             reply = connection.request("POST", "/inference", json.dumps({"inputs": text}).encode(), JSON)
-            seconds = time.perf_counter() - started
+            seconds, answered = time.perf_counter() - started, time.time()
             if reply.status != 200:
                 raise RuntimeError(f"latency: the floor answered {reply.status}: {reply.body[:200]!r}")
             if index >= WARMUP:
-                spent.append(seconds * 1000 - reply.json()["inference_ms"])
+                row = reply.json()
+                answers.append(Answer(seconds, "prefer-wait", row["status"], row["id"], sent, answered))
+                stamps = (jobs.utc(row[name]) for name in ("created", "started", "finished"))
+                times[row["id"]] = jobs.Times(*stamps, inference_ms=row["inference_ms"])
     finally:
         connection.close()
-    return round(percentile(spent, 50), 3)
+    return {"floor_over_model_p50": over_model_p50(answers, times), "floor_breakdown_ms": breakdown(answers, times)}
 
 
 class Floor:
@@ -152,7 +157,7 @@ class Session:
         measured = one_round(self.settings, self.infra, self.stack, seed=41 + index)
         self.floor = self.floor or Floor(self.settings, self.infra)
         self.progress("the same requests against the floor (the stack's parts alone)")
-        measured["floor_over_model_p50"] = floor_round(self.settings, self.floor.port, seed=41 + index)
+        measured |= floor_round(self.settings, self.floor.port, seed=41 + index)
         self.rounds.append(measured)
 
     def result(self) -> dict:

@@ -88,15 +88,21 @@ def _ms(value: float | None) -> str:
 def _latency_line(result: dict[str, Any]) -> str:
     """The latency mode's line: its rounds' p50s, the call less its model, and where the time went."""
     answered = ", ".join(f"{k} {v}" for k, v in sorted(result["answered"].items()))
-    parts = result["breakdown_ms"]
+    floor = result.get("floor_breakdown_ms")
     return (
         f"latency  p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  "
         f"(best of {len(result.get('rounds_p50', [0]))} rounds' p50: "
         f"{' '.join(f'{p:.1f}' for p in result.get('rounds_p50', [result['p50']]))}; "
         f"n={result['n']}; answered by {answered}{_noise(result)}; the call less its model: p50 "
         f"{_ms(result.get('over_model_p50'))}, the floor's {_ms(result.get('floor_over_model_p50'))})  "
-        f"stages p50: sent->created "
-        f"{parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
+        f"stages p50: {_stages(result['breakdown_ms'])}" + (f"; the floor's: {_stages(floor)}" if floor else "")
+    )
+
+
+def _stages(parts: dict[str, float]) -> str:
+    """A breakdown (`bench.latency.breakdown`) in one phrase."""
+    return (
+        f"sent->created {parts['sent_to_created_p50']:.1f}, created->started {parts['created_to_started_p50']:.1f}, "
         f"started->finished {parts['started_to_finished_p50']:.1f} (model {parts['model_p50']:.1f}), "
         f"finished->answered {parts['finished_to_answered_p50']:.1f} ms"
     )

@@ -75,6 +75,7 @@ def section(path: str, doc: dict | None) -> list[str]:
     lines += ["", "| mode | best | unit | rounds | spread | other work (cores) |", "|---" * 6 + "|"]
     for mode, result in doc.get("modes", {}).items():
         lines += mode_rows(mode, result)
+    lines += stage_table(doc.get("modes", {}).get("latency"))
     lines += tenant_report.section(doc.get("modes", {}))
     if doc.get("errors"):
         lines += ["", "Modes that failed: " + "; ".join(f"`{m}`: {e}" for m, e in doc["errors"].items())]
@@ -128,6 +129,35 @@ def about(path: str, doc: dict) -> list[str]:
         f"- settings: {settings.get('processes', '?')} worker processes x {settings.get('worker_threads', '?')} "
         f"threads, {settings.get('web_threads', '?')} web threads, {settings.get('clients', '?')} e2e clients",
     ]
+
+
+STAGES = {  # the stages of `bench.latency.breakdown`, as the table names them
+    "sent -> created (the API reads the request)": lambda b: b["sent_to_created_p50"],
+    "created -> started (commit, publish, delivery, pick-up)": lambda b: b["created_to_started_p50"],
+    "started -> finished, less the model (claim, outputs)": lambda b: b["started_to_finished_p50"] - b["model_p50"],
+    "finished -> answered (save, notification, answer)": lambda b: b["finished_to_answered_p50"],
+    "the model": lambda b: b["model_p50"],
+}
+
+
+def stage_table(latency: dict[str, Any] | None) -> list[str]:
+    """Where a waited call's time goes, stage by stage, in the service and in the floor of the same round."""
+    if not latency or not latency.get("floor_breakdown_ms"):
+        return []
+    ours, floor = latency["breakdown_ms"], latency["floor_breakdown_ms"]
+    lines = [
+        "",
+        "A waited call, stage by stage (p50s of the lowest latency round, ms): the service, and the floor of this",
+        "stack in the same round (`bench/floor.py`: the same path from the same parts, none of the service's code).",
+        "",
+        "| stage | service | floor | service over floor |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, stage in STAGES.items():
+        lines.append(
+            f"| {name} | {number(stage(ours))} | {number(stage(floor))} | {number(stage(ours) - stage(floor))} |"
+        )
+    return lines
 
 
 def mode_rows(mode: str, result: dict[str, Any]) -> list[str]:

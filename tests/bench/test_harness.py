@@ -85,10 +85,14 @@ def test_latency_is_broken_down_stage_by_stage_on_one_clock(tiny_run):
         "model_p50",
         "finished_to_answered_p50",
     }
-    for name, value in stages.items():  # the client's and the servers' clocks are one: no stage runs backwards
-        assert positive_finite(value), (name, value)
-    assert stages["model_p50"] <= stages["started_to_finished_p50"]  # the model runs within that stage, job by job
+    floor = doc["modes"]["latency"]["floor_breakdown_ms"]  # the floor's stages, stamped where the service's are
+    assert set(floor) == set(stages)
+    for breakdown in (stages, floor):
+        for name, value in breakdown.items():  # the client's and the servers' clocks are one: no stage runs backwards
+            assert positive_finite(value), (name, value)
+        assert breakdown["model_p50"] <= breakdown["started_to_finished_p50"]  # the model runs within that stage
     assert re.search(r"stages p50: sent->created [\d.]+, .* \(model [\d.]+\), finished->answered", stdout)
+    assert re.search(r"the floor's: sent->created [\d.]+, .* finished->answered [\d.]+ ms", stdout)
 
 
 def test_each_latency_round_is_set_against_the_stacks_floor_which_leaves_nothing_behind(tiny_run):

@@ -107,6 +107,29 @@ def test_the_spread_of_the_rounds_behind_each_ratio_is_shown(document):
     assert "| e2e | 250 | jobs/s (one text each) | 250 | one round | 0.1 |" in text
 
 
+def test_a_waited_calls_stages_are_set_beside_the_floors_of_the_same_round(document):
+    def stages(sent, created, started, model, finished):
+        return {
+            "sent_to_created_p50": sent,
+            "created_to_started_p50": created,
+            "started_to_finished_p50": started,
+            "model_p50": model,
+            "finished_to_answered_p50": finished,
+        }
+
+    document["modes"]["latency"]["breakdown_ms"] = stages(0.5, 2.0, 8.0, 7.0, 2.5)
+    document["modes"]["latency"]["floor_breakdown_ms"] = stages(0.25, 1.5, 7.5, 7.0, 1.0)
+    page = results.page({"var/bench.json": document})
+    assert "| created -> started (commit, publish, delivery, pick-up) | 2 | 1.5 | 0.5 |" in page
+    assert "| started -> finished, less the model (claim, outputs) | 1 | 0.5 | 0.5 |" in page
+    assert "| finished -> answered (save, notification, answer) | 2.5 | 1 | 1.5 |" in page
+    assert "| the model | 7 | 7 | 0 |" in page
+
+
+def test_a_run_without_the_floors_stages_shows_no_stage_table(document):
+    assert "stage by stage" not in results.page({"var/bench.json": document})
+
+
 def test_without_any_run_the_page_says_no_run_is_recorded_yet():
     text = results.page({"var/bench.json": None, "var/bench-fp32.json": None})
     assert results.NO_RUN in text and "|" not in text
