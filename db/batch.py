@@ -4,7 +4,8 @@ written in one statement: `UPDATE ... FROM (VALUES ...)`, guarded and fenced lik
 running jobs move, and only under the claim that ran them: the `attempts` it counted), instead of one
 UPDATE a job. With `notify`, the same statement also sends the notifications of the jobs a request waits for
 (`awaited`), and none for the others: run on its own (autocommit) it is the whole transaction, one round trip
-where BEGIN, UPDATE, NOTIFY and COMMIT took four."""
+where BEGIN, UPDATE, NOTIFY and COMMIT took four, and prepared once per connection and batch size, so
+PostgreSQL does not plan it again for every batch (`db.prepared`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import peewee
 
+from db import prepared
 from db.lifecycle import Status, check
 from db.vectors import pack
 
@@ -89,6 +91,6 @@ def finish_in_one_statement(
     update = SQL.format(rows=", ".join(rows), returning="job.id" if notify is None else NOTICE).strip()
     if notify is None:
         cursor = db.execute_sql(update, (*params, Status.RUNNING))
-    else:
-        cursor = db.execute_sql(NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
+    else:  # its own transaction: prepared once per connection and batch size (`db.prepared`)
+        cursor = prepared.execute(db, NOTIFYING.format(update=update), (*params, Status.RUNNING, notify))
     return [row[-1] for row in cursor.fetchall()]

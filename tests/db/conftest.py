@@ -40,3 +40,14 @@ def database(request, config):
     migrate.apply()
     yield bound
     bound.close_all()
+
+
+@pytest.fixture
+def statements_run(database, monkeypatch) -> list[str]:
+    """The SQL texts the bound database executes from now on, in order."""
+    run: list[str] = []
+    execute = database.execute_sql
+    monkeypatch.setattr(
+        database, "execute_sql", lambda sql, *args, **kwargs: run.append(sql) or execute(sql, *args, **kwargs)
+    )
+    return run
