@@ -12,8 +12,8 @@ from tests.db.dialects import postgresql_only
 
 def unique_sum() -> tuple[str, int]:
     """A text no other test prepared on this connection, and what it adds."""
-    added = uuid.uuid4().int % 1000
-    return f"SELECT %s::int + {added}, %s::text", added
+    added = uuid.uuid4().int % 10**15
+    return f"SELECT %s::bigint + {added}, %s::text", added
 
 
 @postgresql_only
@@ -23,7 +23,7 @@ def test_a_statement_is_prepared_on_its_first_run_then_only_executed(database, s
     assert prepared.execute(database, sql, (2, "b")).fetchall() == [(2 + added, "b")]
     assert [run.split()[0] for run in statements_run] == ["PREPARE", "EXECUTE", "EXECUTE"]
     name = statements_run[0].split()[1]
-    assert statements_run[0] == f"PREPARE {name} AS SELECT $1::int + {added}, $2::text"
+    assert statements_run[0] == f"PREPARE {name} AS SELECT $1::bigint + {added}, $2::text"
     assert statements_run[1] == statements_run[2] == f"EXECUTE {name} (%s, %s)"
 
 
