@@ -2,8 +2,10 @@
 
 `latency` measures the service; this measures the same path built from the same parts and nothing else, so
 the two can be read side by side in each repeat. Its API is Falcon on waitress (the service's threads): it
-parses the body, inserts one row and commits it durably (psycopg2), publishes the job's id with a broker
-confirmation (pika), and waits for the notification that carries the finished row. Its worker consumes the
+parses the body, inserts one row (psycopg2) and commits it without waiting for the disk, as the service commits
+the row of a request that waits (the save's synchronous commit flushes it before the answer), publishes the
+job's id with a broker confirmation (pika), and waits for the notification that carries the finished row. Its
+worker consumes the
 message (pika), claims the row (an `UPDATE ... RETURNING` of its inputs, committed without waiting for the
 disk, as the service's claim is), runs the same prepared model on the inputs, and saves the vector with its
 model time in one statement that notifies the row (committed durably). The answer is the row in JSON with the
@@ -35,7 +37,8 @@ WAIT_SECONDS = 60.0  # the first calls wait for the worker to load its model
 # service's are (`bench.latency.breakdown`)
 CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (id uuid PRIMARY KEY, inputs jsonb, status text, vector bytea,
 inference_ms float8, created float8, started float8, finished float8)"""
-INSERT = f"INSERT INTO {TABLE} (id, inputs, status, created) VALUES (%s, %s, 'queued', %s)"
+INSERT = f"""SET LOCAL synchronous_commit TO OFF;
+INSERT INTO {TABLE} (id, inputs, status, created) VALUES (%s, %s, 'queued', %s)"""
 CLAIM = f"""SET LOCAL synchronous_commit TO OFF;
 UPDATE {TABLE} SET status = 'running' WHERE id = %s AND status = 'queued' RETURNING inputs"""
 SAVE = f"""WITH done AS (

@@ -25,15 +25,18 @@ from db.vectors import pack
 # whose entries for 'queued' and 'running' pile up dead with every job that moves on until a vacuum, so a
 # claim or a save would visit every job moved since the last one.
 #
-# A batch's claim (`Job.claim_fresh`): one query string is one transaction in autocommit, so the setting
-# holds for this UPDATE only, one round trip where BEGIN, SET, UPDATE and COMMIT took four; its text is
-# fixed (the ids are one array), so nothing is written per batch.
-CLAIM = """
-SET LOCAL synchronous_commit TO OFF;
-UPDATE job SET status = %s, started_at = %s, attempts = 1, swept_at = NULL, lease_expires_at = %s
+# A statement that commits without waiting for the disk starts its query string with UNSYNCHRONIZED: one query
+# string is one transaction in autocommit, so the setting holds for that statement only, one round trip where
+# BEGIN, SET, the statement and COMMIT took four.
+UNSYNCHRONIZED = "SET LOCAL synchronous_commit TO OFF;\n"
+# A batch's claim (`Job.claim_fresh`): its text is fixed (the ids are one array), so nothing is written per batch.
+CLAIM = (
+    UNSYNCHRONIZED
+    + """UPDATE job SET status = %s, started_at = %s, attempts = 1, swept_at = NULL, lease_expires_at = %s
 WHERE id = ANY(%s::uuid[]) AND attempts = 0 AND status || '' = %s
 RETURNING *
 """
+)
 FINISHED = ("status", "output", "vectors", "error", "failure", "finished_at", "queue_ms", "inference_ms")
 SQL = """
 UPDATE job SET status = v.status, output = v.output::jsonb, vectors = v.vectors::bytea, error = v.error,

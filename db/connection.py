@@ -111,7 +111,8 @@ def postgres_parameters(url: str, statement_timeout_ms: int = 0) -> dict:
     parameters = {**NETWORK_BOUNDS, **parse_dsn(url)}
     parameters["database"] = parameters.pop("dbname", None) or parameters.get("user") or "postgres"
     # every commit waits for the disk (and a synchronous standby), whatever the server's default: a row a
-    # 202 or an ack stands on must survive a crash or a failover; only a batch's claim opts out, alone
+    # 202 or an ack stands on must survive a crash or a failover; the statements that opt out, each for its own
+    # transaction, are listed in docs/reliability.md#durable-saves
     options = [DURABLE, NO_JIT] + ([f"-c statement_timeout={statement_timeout_ms}"] if statement_timeout_ms else [])
     parameters["options"] = " ".join(filter(None, [parameters.get("options"), *options]))
     return parameters

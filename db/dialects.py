@@ -18,7 +18,7 @@ from typing import Any
 import peewee
 
 from core.owners import OPEN
-from db.batch import CLAIM, NOTIFY_NOTICE, ROW_NOTICE, finish_in_one_statement, insert_sql
+from db.batch import CLAIM, NOTIFY_NOTICE, ROW_NOTICE, UNSYNCHRONIZED, finish_in_one_statement, insert_sql
 from db.lifecycle import Status, check
 
 CHANNEL = "inference_job_finished"  # PostgreSQL's channel for finished jobs (`db.events`)
@@ -37,10 +37,13 @@ FROM (SELECT job.id, {ROW_NOTICE} AS notice FROM job WHERE job.id = ANY(%s::uuid
 # finished row (READ COMMITTED waits for that save and re-reads the row), or this committed first, and the save
 # reads `awaited` and announces it. Committed without waiting for the disk: a mark lost with the server costs
 # only a notification, and the waiter's re-reads remain.
-MARK_AWAITED = """
-SET LOCAL synchronous_commit TO OFF;
-UPDATE job SET awaited = true WHERE id = %s::uuid RETURNING *
-"""
+MARK_AWAITED = UNSYNCHRONIZED + "UPDATE job SET awaited = true WHERE id = %s::uuid RETURNING *"
+
+# The write of a job created without waiting for the disk (`Job.make_durable`), in a transaction that waits for it:
+# PostgreSQL flushes its log up to a synchronous commit only when the transaction wrote to it (an id alone, as
+# `pg_current_xact_id()` takes, is committed without a flush), so the job's own row is written again, unchanged
+# but for a column that is true already. The flush takes every earlier commit with it, the job's first one too.
+MAKE_DURABLE = "UPDATE job SET awaited = true WHERE id = %s::uuid"
 
 
 class Statements:
@@ -68,8 +71,13 @@ class Statements:
             where &= model.owner == OPEN
         return model.select().where(where).bind(self.db).sql()[0]  # the id is unique: no LIMIT (a parameter on SQLite)
 
-    def insert(self, model: Any, jobs: list) -> None:
-        """Insert `jobs` (made, not yet saved) in one statement."""
+    def insert(self, model: Any, jobs: list, *, durable: bool = True) -> None:
+        """Insert `jobs` (made, not yet saved) in one statement; `durable=False`: its commit need not wait for
+        the disk (`Job.create_many`)."""
+        raise NotImplementedError
+
+    def make_durable(self, model: Any, job_id) -> None:
+        """Return once the job `job_id`, committed earlier without waiting for the disk, is on disk."""
         raise NotImplementedError
 
     def find_many(self, model: Any, job_ids: list) -> list:
@@ -104,8 +112,12 @@ class SqliteStatements(Statements):
     """The embedded mode's database: peewee's queries, one job at a time where they must be, and no
     announcements beyond this process (there is no other)."""
 
-    def insert(self, model: Any, jobs: list) -> None:
+    def insert(self, model: Any, jobs: list, *, durable: bool = True) -> None:
+        """Every commit here is as durable as the embedded database makes it: `durable` changes nothing."""
         model.insert_many([job.__data__ for job in jobs]).execute()  # SQLite's JSON is a SQL function: peewee's
+
+    def make_durable(self, model: Any, job_id) -> None:
+        """Nothing: no insert here skipped the disk."""
 
     def find_many(self, model: Any, job_ids: list) -> list:
         return list(model.select().where(model.id.in_(job_ids)))
@@ -140,13 +152,19 @@ class PostgresStatements(Statements):
 
     notifies = True
 
-    def insert(self, model: Any, jobs: list) -> None:
+    def insert(self, model: Any, jobs: list, *, durable: bool = True) -> None:
         """One statement: atomic, one round trip; its text is cached (peewee writing it for every POST was a
-        large share of a request's CPU), only the values are converted, each by its field."""
+        large share of a request's CPU), only the values are converted, each by its field. Not `durable`:
+        its transaction alone opts out of `synchronous_commit`, in the same query string."""
         fields = [f for f in model._meta.sorted_fields if any(f.name in job.__data__ for job in jobs)]
         params = [field.db_value(job.__data__.get(field.name)) for job in jobs for field in fields]
         columns = tuple(field.column_name for field in fields)
-        self.db.execute_sql(insert_sql(model._meta.table_name, columns, len(jobs)), params)
+        sql = insert_sql(model._meta.table_name, columns, len(jobs))
+        self.db.execute_sql(sql if durable else UNSYNCHRONIZED + sql, params)
+
+    def make_durable(self, model: Any, job_id) -> None:
+        """One fixed statement (`MAKE_DURABLE`), its own synchronous transaction."""
+        self.db.execute_sql(MAKE_DURABLE, [str(job_id)])
 
     def find_many(self, model: Any, job_ids: list) -> list:
         return model.from_cursor(self.db.execute_sql(SELECT_MANY, [[str(job_id) for job_id in job_ids]]))

@@ -7,7 +7,9 @@ hold for both in the same way, and so does the refusal of a model not prepared h
 Concurrent requests share their disk flushes (a group commit, `web.group_commit`): the rows of the
 requests that arrive while a commit runs are inserted in the next one, in one transaction, and their
 jobs travel in one message under one broker confirmation. A request alone waits for nobody; every
-request still gets its 202 only after its row is committed and its message confirmed.
+request still gets its 202 only after its row is committed and its message confirmed. A group whose
+requests all wait for their jobs commits without waiting for the disk: the answer waits for it instead
+(`web.waiting`), so nobody is told of a job before it is on disk.
 """
 
 from __future__ import annotations
@@ -114,8 +116,12 @@ class Intake:
     def _commit(self, rows: list[dict], started: float | None = None) -> list[Job]:
         """Insert the jobs in one commit, then send one message for all of them (broker-confirmed):
         the rows are committed before their message exists, so a worker always finds them. The send
-        waits its turn within the deadline counted from `started` (now: a group's leader)."""
-        jobs = Job.create_many(rows)
+        waits its turn within the deadline counted from `started` (now: a group's leader).
+
+        When every request of the group waits for its job and none has a key (whose replays would read it),
+        the commit does not wait for the disk: each is answered once its job is (`Job.create_many`)."""
+        deferred = all(row["awaited"] and row["idempotency_key"] is None for row in rows)
+        jobs = Job.create_many(rows, durable=not deferred)
         ids = [job.id for job in jobs]
         try:
             with self.turns.turn(time.monotonic() if started is None else started):

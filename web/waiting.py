@@ -17,9 +17,11 @@ import threading
 import time
 from collections.abc import Iterator
 
+from core.errors import Unavailable
 from core.owners import OPEN
 from db import Job, database
 from db.events import JobEvents, events
+from web.errors import DATABASE_ERRORS
 from web.metrics import WAITING
 
 MAX_WAIT = 60  # seconds
@@ -75,6 +77,20 @@ def preferred_wait(prefer: str | None) -> int | None:
     return None
 
 
+def answerable(job: Job, error: BaseException) -> Job:
+    """After the database failed (`error`) while a request waited for the job it created: the job, to answer
+    with, once its row is on disk (written again if need be: the database may be back, or only one connection
+    was lost); else `Unavailable` (503), naming no job: a crash may still lose it, and nobody is told of a job
+    before it is on disk (`Job.create_many`). It may still run."""
+    try:
+        return Job.make_durable(job)
+    except DATABASE_ERRORS:
+        raise Unavailable(
+            "the database failed before the job was saved to disk; it may still run: retry (with an "
+            "Idempotency-Key, a retry never runs it twice)"
+        ) from error
+
+
 class Waiter:
     def __init__(self, max_waiters: int, hub: JobEvents = events, keys=None, stopping: Stopping = STOPPING):
         self.hub = hub
@@ -88,7 +104,7 @@ class Waiter:
         if job.finished or seconds <= 0:
             return job, seconds > 0
         with self.slot(owner) as held:
-            return (self.wait_holding(job, seconds), True) if held else (job, False)
+            return (self.wait_holding(job, seconds), True) if held else (Job.make_durable(job), False)
 
     @contextlib.contextmanager
     def slot(self, owner: str = OPEN) -> Iterator[bool]:
@@ -119,7 +135,8 @@ class Waiter:
         created before this call: an announcement since is still on its event (the hub remembers recent
         ones), so the job is read again only when it is announced or every RECHECK seconds. A job not yet
         awaited is marked so first, which also reads it: finished since, it is answered at once; else its
-        finish sees the mark and is announced."""
+        finish sees the mark and is announced. Unfinished, the job is returned only once its row is on disk
+        (`Job.make_durable`): a finished one is, its save was synchronous."""
         deadline = time.monotonic() + seconds
         current = job
         with self.hub.waiting(job.id) as finished, self.stopping.watching(finished):
@@ -128,7 +145,10 @@ class Waiter:
             while True:
                 database.close()  # hold no pooled connection while asleep
                 remaining = deadline - time.monotonic()
-                if current.finished or remaining <= 0 or self.stopping.is_set():
+                if current.finished:
+                    return current
+                if remaining <= 0 or self.stopping.is_set():
+                    Job.make_durable(job)
                     return current
                 finished.wait(min(remaining, RECHECK))
                 read, finished.job = finished.job, None  # handed over by the relay (`db.events`)

@@ -46,6 +46,8 @@ class Job(Moves, Reads, Rows, BaseModel):
     webhook_events = peewee.CharField(max_length=64, null=True)  # comma-separated terminal statuses
     awaited = peewee.BooleanField(default=False)  # a request waits for it: its notification carries its row
 
+    durable = True  # not a column: False for a job just committed without waiting for the disk (`create_many`)
+
     class Meta:
         table_name = "job"
         indexes = ((("owner", "created_at", "id"), False),)  # a caller's jobs, newest first (the listings)

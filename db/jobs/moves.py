@@ -41,12 +41,31 @@ class Moves:
         return cls.update(status=target, **fields).where(where & cls.status.in_(sorted(allowed)))
 
     @classmethod
-    def create_many(cls, rows: list[dict]) -> list[Job]:
+    def create_many(cls, rows: list[dict], *, durable: bool = True) -> list[Job]:
         """One job per row of fields, inserted in one statement and one commit (the group commit of
-        concurrent POSTs): all of them or none."""
+        concurrent POSTs): all of them or none.
+
+        `durable=False`: the commit does not wait for the disk (PostgreSQL), and the jobs say so (`durable`).
+        Only for jobs whose requests wait for them: such a request is answered with the finished job, whose
+        save is synchronous and so flushes the log past this commit too, or, unfinished, only after
+        `make_durable`. Nobody is told of a job before it is on disk; a server lost meanwhile loses only
+        jobs nobody was told of (their messages find no row and are dropped)."""
         jobs = [cls(**fields) for fields in rows]  # ids and timestamps are made here, as `create` does
-        statements.insert(cls, jobs)
+        statements.insert(cls, jobs, durable=durable)
+        if not durable:
+            for job in jobs:
+                job.durable = False
         return jobs
+
+    @classmethod
+    def make_durable(cls, job: Job) -> Job:
+        """`job`, once its row is on disk: a job made with `durable=False` is written again in a commit that
+        waits for the disk (which flushes the log up to it, the job's first commit with it). Before anyone is
+        told of an unfinished job so made."""
+        if not job.durable:
+            statements.make_durable(cls, job.id)
+            job.durable = True
+        return job
 
     @classmethod
     def claim(cls, job_id, *, lease: dt.timedelta = DEFAULT_LEASE) -> Job | None:

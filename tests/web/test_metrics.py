@@ -148,7 +148,7 @@ def test_a_database_that_fails_is_counted_as_a_refusal_by_the_database(client, m
 
     from db import Job
 
-    def down(rows):
+    def down(rows, **kwargs):
         raise peewee.OperationalError("could not connect")
 
     monkeypatch.setattr(Job, "create_many", down)

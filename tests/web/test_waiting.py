@@ -3,6 +3,7 @@
 import threading
 import time
 
+import peewee
 import pytest
 from falcon.testing import TestClient
 
@@ -157,3 +158,65 @@ def test_shutting_down_wakes_every_waiting_request_with_the_job_as_it_stands(dat
     stopping.begin()
     sleeper.join(5)
     assert answers and answers[0][0].status == Status.QUEUED and answers[0][1] is True
+
+
+@pytest.fixture
+def inserts(monkeypatch) -> list[bool]:
+    """`durable` of each group the API inserts, and the jobs it makes durable, from now on."""
+    made, create_many, make_durable = [], Job.create_many.__func__, Job.make_durable.__func__
+
+    def creating(cls, rows, *, durable=True):
+        made.append(durable)
+        return create_many(cls, rows, durable=durable)
+
+    def making(cls, job):
+        made.append(("made durable", job.durable))
+        return make_durable(cls, job)
+
+    monkeypatch.setattr(Job, "create_many", classmethod(creating))
+    monkeypatch.setattr(Job, "make_durable", classmethod(making))
+    return made
+
+
+@pytest.mark.parametrize(
+    ("prefer", "key", "durable"),
+    [({"Prefer": "wait=1"}, None, False), ({"Prefer": "wait=1"}, "k1", True), ({}, None, True)],
+)
+def test_only_a_waiting_request_without_a_key_inserts_its_job_without_waiting_for_the_disk(
+    client, inserts, prefer, key, durable
+):
+    """Its answer waits instead: a job that does not finish in time is made durable before its 202 names it; a
+    keyed one is durable at once (a replay may read it), so is one nobody waits for (its 202 comes at once)."""
+    headers = {**prefer, **({"Idempotency-Key": key} if key else {})}
+    response = client.simulate_post("/inference", json={"inputs": "x"}, headers=headers)
+    assert response.status_code == 202 and response.headers["location"] == f"/inference/{response.json['id']}"
+    assert inserts[0] is durable
+    assert (("made durable", False) in inserts) is not durable  # written again to disk before the answer named it
+
+
+def test_a_job_not_on_disk_when_the_database_fails_mid_wait_is_never_named(client, monkeypatch):
+    """503, no Location: a crash may still lose it, so nobody may be told of it; it may still run. (A job the
+    database can still write to disk is answered 202, named: `test_accepted_answers.py`.)"""
+
+    def failing(*args, **kwargs):
+        raise peewee.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Waiter, "wait", failing)
+    monkeypatch.setattr(Job, "make_durable", classmethod(lambda cls, job: job if job.durable else failing()))
+    response = client.simulate_post("/inference", json={"inputs": "x"}, headers={"Prefer": "wait=5"})
+    assert response.status_code == 503
+    assert "location" not in response.headers and "saved to disk" in response.json["description"]
+    keyed = client.simulate_post(
+        "/inference", json={"inputs": "x"}, headers={"Prefer": "wait=5", "Idempotency-Key": "k"}
+    )
+    assert keyed.status_code == 202  # on disk: accepted, and named
+    assert keyed.headers["location"] == f"/inference/{keyed.json['id']}"
+
+
+def test_a_request_refused_a_wait_slot_is_answered_once_its_job_is_on_disk(database, inserts):
+    job = Job.create_many([{"model": "m", "task": "feature-extraction", "inputs": ["x"]}], durable=False)[0]
+    waiter = Waiter(max_waiters=1)
+    with waiter.slot() as held:
+        assert held
+        answered, waited = waiter.wait(job, 10)
+    assert waited is False and answered.durable and ("made durable", False) in inserts

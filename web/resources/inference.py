@@ -25,7 +25,7 @@ from web.resources.jobs import list_jobs
 from web.resources.models import Readiness
 from web.validation import Limits, read_json
 from web.views import full_view, gone
-from web.waiting import MAX_WAIT, Waiter, preferred_wait
+from web.waiting import MAX_WAIT, Waiter, answerable, preferred_wait
 from web.webhooks import WebhookPolicy
 
 MODEL_READY = "Inference-Model-Ready"
@@ -63,14 +63,15 @@ class InferenceCollection:
         req.context.job = job  # on the request's log line
         if replayed:
             resp.set_header("Idempotent-Replayed", "true")
-        resp.location = f"/inference/{job.id}"
         try:
             self._answer(resp, job, seconds, owner_of(req))
-        except DATABASE_ERRORS as e:  # the job is committed and sent: it will run, so never a 503
+        except DATABASE_ERRORS as e:  # the job is committed and sent: it will run, so a 503 only if not on disk
+            job = answerable(job, e)
             logger.warning("job %s accepted; the database failed while answering: %s", job.id, type(e).__name__)
             logger.debug("job %s: the database's error: %s", job.id, e)
             resp.status = falcon.HTTP_202
             resp.media = job_view(job)
+        resp.location = f"/inference/{job.id}"
 
     def _answer(self, resp: falcon.Response, job: Job, seconds: int | None, owner: str) -> None:
         """The accepted job, waited for when the request prefers (200 finished, else 202)."""

@@ -29,7 +29,7 @@ from web.errors import DATABASE_ERRORS
 from web.intake import Intake
 from web.prepared import PreparedModels
 from web.validation import Limits, read_json
-from web.waiting import MAX_WAIT, Waiter
+from web.waiting import MAX_WAIT, Waiter, answerable
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Embeddings:
             try:
                 job = self.waiter.wait_holding(job, WAIT)
             except DATABASE_ERRORS as e:  # the job is accepted and will run: say where it is, as on a timeout
+                job = answerable(job, e)
                 logger.warning(
                     "job %s accepted; the database failed while it was awaited: %s", job.id, type(e).__name__
                 )
