@@ -1,18 +1,17 @@
 """The floor of a waited call on this stack: the durable path with none of the service's code.
 
-`latency` measures the service; this measures the same path built from the same parts and nothing else, so
-the two can be read side by side in each repeat. Its API is Falcon on waitress (the service's threads): it
-parses the body, inserts one row (psycopg2) and commits it without waiting for the disk, as the service commits
-the row of a request that waits (the save's synchronous commit flushes it before the answer), publishes the
-job's id with a broker confirmation (pika), and waits for the notification that carries the finished row. Its
-worker consumes the
-message (pika), claims the row (an `UPDATE ... RETURNING` of its inputs, committed without waiting for the
-disk, as the service's claim is), runs the same prepared model on the inputs, and saves the vector with its
-model time in one statement that notifies the row (committed durably). The answer is the row in JSON with the
-vector as floats and the moments the job was created, started and finished, stamped where the service stamps
-its job's, so the floor's stages read as the service's do. No validation, metrics, logs, limits, batching or
-retries: whatever the service spends over this floor is its own. `python -m bench.floor api|worker
-DATABASE_URL BROKER_URL [--port P --threads T | --model-dir D]`.
+`latency` measures the service; this measures the same path built from the same parts and nothing else, so the
+two can be read side by side in each repeat. Its API is Falcon on waitress (the service's threads): it parses
+the body, inserts one row (psycopg2) and commits it without waiting for the disk, as the service commits the
+row of a request that waits (the save's synchronous commit flushes it before the answer), publishes the job's
+id with a broker confirmation (pika), and waits for the notification that carries the finished row. Its worker
+consumes the message (pika), claims the row (an `UPDATE ... RETURNING` of its inputs, committed without
+waiting for the disk, as the service's claim is), runs the same prepared model on the inputs, and saves the
+vector with its model time in one statement that notifies the row (committed durably). The answer is the row
+in JSON with the vector as floats and the moments the job was created, started and finished, stamped where the
+service stamps its job's, so the floor's stages read as the service's do. No validation, metrics, logs,
+limits, batching or retries: whatever the service spends over this floor is its own.
+`python -m bench.floor api|worker DATABASE_URL BROKER_URL [--port P --threads T | --model-dir D]`.
 """
 
 from __future__ import annotations

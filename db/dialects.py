@@ -41,8 +41,8 @@ MARK_AWAITED = UNSYNCHRONIZED + "UPDATE job SET awaited = true WHERE id = %s::uu
 
 # The write of a job created without waiting for the disk (`Job.make_durable`), in a transaction that waits for it:
 # PostgreSQL flushes its log up to a synchronous commit only when the transaction wrote to it (an id alone, as
-# `pg_current_xact_id()` takes, is committed without a flush), so the job's own row is written again, unchanged
-# but for a column that is true already. The flush takes every earlier commit with it, the job's first one too.
+# `pg_current_xact_id()` takes, is committed without a flush), so the job's own row is written again, with
+# `awaited` set as it already is. The flush takes every earlier commit with it, the job's first one too.
 MAKE_DURABLE = "UPDATE job SET awaited = true WHERE id = %s::uuid"
 
 

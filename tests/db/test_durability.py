@@ -1,8 +1,7 @@
 """A message is acked only once its job's outcome is durably saved: on PostgreSQL every session commits
-synchronously, whatever the server's default, and only a batch's claim opts out, for its own transaction
-(a lost claim leaves the job queued and its message unacked: it is delivered again). Jobs whose requests wait
-for them are inserted without waiting for the disk, and made durable before anyone is told of them
-unfinished (`Job.make_durable`)."""
+synchronously, whatever the server's default. A batch's claim opts out, for its own transaction (a lost claim
+leaves the job queued and its message unacked: it is delivered again), and so does the insert of jobs whose
+requests wait for them, each made durable before anyone is told of it unfinished (`Job.make_durable`)."""
 
 from __future__ import annotations
 

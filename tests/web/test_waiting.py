@@ -161,7 +161,7 @@ def test_shutting_down_wakes_every_waiting_request_with_the_job_as_it_stands(dat
 
 
 @pytest.fixture
-def inserts(monkeypatch) -> list[bool]:
+def inserts(monkeypatch) -> list:
     """`durable` of each group the API inserts, and the jobs it makes durable, from now on."""
     made, create_many, make_durable = [], Job.create_many.__func__, Job.make_durable.__func__
 
