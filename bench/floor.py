@@ -36,10 +36,9 @@ WAIT_SECONDS = 60.0  # the first calls wait for the worker to load its model
 # service's are (`bench.latency.breakdown`)
 CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (id uuid PRIMARY KEY, inputs jsonb, status text, vector bytea,
 inference_ms float8, created float8, started float8, finished float8)"""
-INSERT = f"""SET LOCAL synchronous_commit TO OFF;
-INSERT INTO {TABLE} (id, inputs, status, created) VALUES (%s, %s, 'queued', %s)"""
-CLAIM = f"""SET LOCAL synchronous_commit TO OFF;
-UPDATE {TABLE} SET status = 'running' WHERE id = %s AND status = 'queued' RETURNING inputs"""
+UNSYNCHRONIZED = "SET LOCAL synchronous_commit TO OFF;\n"  # this statement's transaction only (autocommit)
+INSERT = UNSYNCHRONIZED + f"INSERT INTO {TABLE} (id, inputs, status, created) VALUES (%s, %s, 'queued', %s)"
+CLAIM = UNSYNCHRONIZED + f"UPDATE {TABLE} SET status = 'running' WHERE id = %s AND status = 'queued' RETURNING inputs"
 SAVE = f"""WITH done AS (
 UPDATE {TABLE} SET status = 'succeeded', vector = %s, inference_ms = %s, started = %s, finished = %s WHERE id = %s
 RETURNING *)

@@ -37,13 +37,15 @@ FROM (SELECT job.id, {ROW_NOTICE} AS notice FROM job WHERE job.id = ANY(%s::uuid
 # finished row (READ COMMITTED waits for that save and re-reads the row), or this committed first, and the save
 # reads `awaited` and announces it. Committed without waiting for the disk: a mark lost with the server costs
 # only a notification, and the waiter's re-reads remain.
-MARK_AWAITED = UNSYNCHRONIZED + "UPDATE job SET awaited = true WHERE id = %s::uuid RETURNING *"
+SET_AWAITED = "UPDATE job SET awaited = true WHERE id = %s::uuid"
+MARK_AWAITED = UNSYNCHRONIZED + SET_AWAITED + " RETURNING *"
 
 # The write of a job created without waiting for the disk (`Job.make_durable`), in a transaction that waits for it:
 # PostgreSQL flushes its log up to a synchronous commit only when the transaction wrote to it (an id alone, as
-# `pg_current_xact_id()` takes, is committed without a flush), so the job's own row is written again, with
-# `awaited` set as it already is. The flush takes every earlier commit with it, the job's first one too.
-MAKE_DURABLE = "UPDATE job SET awaited = true WHERE id = %s::uuid"
+# `pg_current_xact_id()` takes, is committed without a flush), so the job's own row is written again: the same
+# mark, set as it already is, committed synchronously. The flush takes every earlier commit with it, the job's
+# first one too.
+MAKE_DURABLE = SET_AWAITED
 
 
 class Statements:
