@@ -6,8 +6,9 @@ Each lane has its own loop (`actors.loops`): the bulk loop's threads run at a lo
 interactive job never waits behind a bulk run. A loop collects ids for at most `max_wait_ms` (or until
 `max_jobs`), claims them in one transaction, runs each model's inputs sorted by token count in runs of at
 most its `max_batch_size` (docs/architecture.md#batching), writes every outcome in one transaction, then
-resolves the futures, and the messages are acked. A bad input fails only its own job; a transient database
-error is handed back to every message of the batch, and Dramatiq retries those messages.
+resolves the futures, and the messages are acked. A lone job whose message carries its fields runs while
+another thread claims it (`actors.ahead`). A bad input fails only its own job; a transient database error is
+handed back to every message of the batch, and Dramatiq retries those messages.
 
 While jobs are claimed and not yet saved, a renewer thread extends their leases every third of the lease,
 so the sweeper leaves them alone; a batch that outruns `batch_timeout` stops between ONNX runs (decoding
@@ -20,22 +21,20 @@ survives outages of the database and logs each once.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any
 
-from actors import metrics
+from actors import hints, metrics
+from actors.ahead import Claimer
 from actors.connection import close_connection
 from actors.lanes import BULK, INTERACTIVE
 from actors.loops import Loop
 from actors.outcomes import crashed, fail_all, outran, resolve, succeeded
 from actors.progress import PROGRESS, Progress
-from actors.runs import BatchTimeout, run_sorted, split_outputs
+from actors.runs import BatchTimeout, Group, groups, run_sorted, split_outputs
 from core.errors import ModelUnavailable
 from core.outage import Outage
 from db import Failure, Job, Status
@@ -44,14 +43,6 @@ logger = logging.getLogger(__name__)
 
 MAX_STARTS = 4  # a job started this many times without finishing is failed, not run again: it may be what
 # crashes the worker (each start after the first runs alone, so only such a job can reach this)
-
-
-@dataclass
-class _Group:
-    model: str
-    task: str
-    parameters: dict[str, Any]
-    jobs: list[Job] = field(default_factory=list)
 
 
 class Batcher:
@@ -86,15 +77,21 @@ class Batcher:
         self._lock = threading.Lock()
         self.on_saved = None  # called with the ids of saved jobs that have a webhook (sends its deliveries)
         self.batches = self.jobs = 0  # counters for tests and metrics
+        self._hints: dict[str, list] = {}  # job id -> its message's hint (`actors.hints`), until its batch
+        self._claimer = Claimer(self._claim)  # claims a hinted lone job while this runs it (`actors.ahead`)
 
     def submit(self, job_id) -> Future:
         """Queue a job; the future resolves once its outcome is saved (or raises a transient error)."""
         return self.submit_many([job_id])[0]
 
-    def submit_many(self, job_ids, *, lane: str = INTERACTIVE, owner: str = "") -> list[Future]:
+    def submit_many(
+        self, job_ids, *, lane: str = INTERACTIVE, owner: str = "", hint: list | None = None
+    ) -> list[Future]:
         """Queue several jobs at once (of `owner`, on `lane`): queued before the batcher thread first runs,
-        they share its first batch."""
+        they share its first batch. `hint`: a lone job's fields from its message (`actors.hints.of`)."""
         futures = [Future() for _ in job_ids]
+        if hint is not None and len(job_ids) == 1:
+            self._hints[str(job_ids[0])] = hint
         loop = self.loops[lane]
         for job_id, future in zip(job_ids, futures, strict=True):
             loop.lane.put((str(job_id), future), owner)
@@ -176,14 +173,22 @@ class Batcher:
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
+        hinted = [hint for job_id, _ in items if (hint := self._hints.pop(job_id, None)) is not None]
         try:
-            fresh = Job.claim_fresh(list(futures), lease=self.lease)
+            if len(items) == 1 and hinted:
+                fresh, ahead = self._claimer.run_ahead(items[0][0], hinted[0], self._run)
+            else:
+                fresh, ahead = self._claim(list(futures)), None
             self._step()
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
-            self._hold(fresh)
-            if fresh:
-                outcomes = [o for group in self._groups(fresh) for o in self._run(group)]
+            kept = ahead is not None and bool(fresh) and hints.matches(fresh[0], hinted[0])
+            if ahead is not None:
+                metrics.ran_ahead(hinted[0][0], kept)
+            if kept:
+                self._save(futures, [(fresh[0], outcome) for _, outcome in ahead])
+            elif fresh:
+                outcomes = [o for group in groups(fresh) for o in self._run(group)]
                 if len(items) == 1:  # at idle: saved here, a thread hop sooner; under load, by the writer
                     self._save(futures, outcomes)
                 else:
@@ -198,7 +203,7 @@ class Batcher:
                 if claimed.attempts > MAX_STARTS:
                     self._save(futures, [(claimed, crashed(claimed))])
                 else:
-                    self._save(futures, self._run(_Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
+                    self._save(futures, self._run(Group(claimed.model, claimed.task, claimed.parameters, [claimed])))
             self._outages["batch"].ok()
         except Exception as e:  # the database is down: every message not yet answered is retried
             self._outages["batch"].failed(e)
@@ -209,6 +214,12 @@ class Batcher:
             for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
                 resolve(waiting, None)
         self.batches += 1
+
+    def _claim(self, job_ids: list[str]) -> list[Job]:
+        """Claim the fresh ones of `job_ids` and hold their leases (renewed from now on)."""
+        fresh = Job.claim_fresh(job_ids, lease=self.lease)
+        self._hold(fresh)
+        return fresh
 
     def _save(self, futures: dict[str, list[Future]], outcomes: list[tuple[Job, dict | Exception | None]]) -> None:
         """Write the outcomes (None: not reached within the batch's time bound; an exception: the worker could
@@ -230,20 +241,7 @@ class Batcher:
             else:
                 resolve(waiting, True)
 
-    @staticmethod
-    def _groups(jobs: list[Job]) -> list[_Group]:
-        """Jobs that can share a run: same model, task and parameters."""
-        groups: dict[str, _Group] = {}
-        alone = []
-        for job in jobs:
-            if job.task == "sentence-similarity":
-                alone.append(_Group(job.model, job.task, job.parameters, [job]))
-                continue
-            key = json.dumps([job.model, job.task, job.parameters], sort_keys=True)
-            groups.setdefault(key, _Group(job.model, job.task, job.parameters)).jobs.append(job)
-        return [*groups.values(), *alone]
-
-    def _run(self, group: _Group) -> list[tuple[Job, dict | None]]:
+    def _run(self, group: Group) -> list[tuple[Job, dict | None]]:
         self._step()  # each run a step: a batch may take its whole bound, a run never
         started = time.perf_counter()
         if time.monotonic() > self._deadline:
@@ -272,7 +270,7 @@ class Batcher:
         except Exception as e:
             metrics.failed_run(group.model, e)
             if len(group.jobs) > 1:  # find the input at fault: each job on its own
-                alone = [_Group(group.model, group.task, group.parameters, [job]) for job in group.jobs]
+                alone = [Group(group.model, group.task, group.parameters, [job]) for job in group.jobs]
                 return [outcome for single in alone for outcome in self._run(single)]
             logger.warning("job %s failed: %s", group.jobs[0].id, type(e).__name__)
             logger.debug("job %s failed: %s", group.jobs[0].id, e)  # the message may quote the input

@@ -65,6 +65,11 @@ MODEL_LOAD_SECONDS = Histogram(
 RUNTIME_ERRORS = Counter(
     "inference_api_runtime_errors", "Model runs that raised, by model and exception type.", ["model", "error"]
 )
+RUN_AHEAD = Counter(
+    "inference_api_jobs_run_ahead",
+    "Lone jobs run while their claim was on its way (actors.hints), by whether their output was kept.",
+    ["model", "outcome"],
+)
 SWEEP_RESENDS = Counter("inference_api_sweeper_resends", "Jobs the sweeper sent again.")
 SWEEP_LOST = Counter("inference_api_sweeper_lost_jobs", "Jobs the sweeper failed as lost.")
 WEBHOOK_ATTEMPTS = Counter(
@@ -150,6 +155,12 @@ def ran(model: str, outputs: list[list[dict]], seconds: float) -> None:
     tokens = sum(o.get("tokens") or 0 for job_outputs in outputs for o in job_outputs if isinstance(o, dict))
     if tokens:
         TOKENS.labels(model).inc(tokens)
+
+
+def ran_ahead(model: str, kept: bool) -> None:
+    """A lone job run ahead of its claim: its output `kept`, or dropped (the claimed row was not the hint's,
+    or the job was no longer there to claim)."""
+    RUN_AHEAD.labels(model, "kept" if kept else "dropped").inc()
 
 
 def failed_run(model: str, error: BaseException) -> None:

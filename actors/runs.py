@@ -7,13 +7,38 @@ them (`check_deadline`).
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import TimeBoundExceeded
 
 NO_DEADLINE = float("inf")
+
+
+@dataclass
+class Group:
+    """Jobs that share a run: one model, task and parameters."""
+
+    model: str
+    task: str
+    parameters: dict[str, Any]
+    jobs: list = field(default_factory=list)
+
+
+def groups(jobs: list) -> list[Group]:
+    """Jobs that can share a run: same model, task and parameters (a sentence-similarity job runs alone)."""
+    shared: dict[str, Group] = {}
+    alone = []
+    for job in jobs:
+        if job.task == "sentence-similarity":
+            alone.append(Group(job.model, job.task, job.parameters, [job]))
+            continue
+        key = json.dumps([job.model, job.task, job.parameters], sort_keys=True)
+        shared.setdefault(key, Group(job.model, job.task, job.parameters)).jobs.append(job)
+    return [*shared.values(), *alone]
 
 
 def no_step() -> None:

@@ -17,7 +17,7 @@ import pika.exceptions
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
 
-from actors import inference, webhooks
+from actors import hints, inference, webhooks
 from actors.broker import DEFAULT_HEARTBEAT, make_broker, ping, queue_depths
 from core.errors import Unavailable
 from db import Job
@@ -64,18 +64,23 @@ class Sender:
                 return index
         return len(delivery_ids)
 
-    def send(self, *job_ids) -> None:
-        """Publish one message for these jobs; with RabbitMQ, returns only once the broker confirmed it."""
+    def send(self, *job_ids, hint: list | None = None) -> None:
+        """Publish one message for these jobs; with RabbitMQ, returns only once the broker confirmed it.
+        `hint`: a lone job's fields, for a worker to run it ahead of its claim (`actors.hints`)."""
+        args = tuple(str(job_id) for job_id in job_ids)
         try:
-            self.actor.send(*(str(job_id) for job_id in job_ids))
+            if hint is None:
+                self.actor.send(*args)
+            else:
+                self.actor.send_with_options(args=args, **{hints.OPTION: hint})
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
 
-    def enqueue(self, *job_ids) -> None:
+    def enqueue(self, *job_ids, hint: list | None = None) -> None:
         """Send queued jobs (one message for all of them); if the broker does not take it, the jobs are
         marked never enqueued (so nothing stays queued with no message) and `Unavailable` is raised."""
         try:
-            self.send(*job_ids)
+            self.send(*job_ids, hint=hint)
         except Unavailable:
             for job_id in job_ids:
                 Job.not_enqueued(job_id)

@@ -19,7 +19,7 @@ PACKAGES = ("core", "db", "catalog", "actors", "web", "inference_api")
 SENDING_SIDE = {
     "actors", "actors.sending", "actors.broker", "actors.rabbitmq", "actors.rabbitmq.broker",
     "actors.rabbitmq.consumer", "actors.rabbitmq.publisher", "actors.rabbitmq.queues", "actors.inference",
-    "actors.webhooks",
+    "actors.webhooks", "actors.hints",
 }  # fmt: skip
 
 # package -> the packages of ours it may import (arrows only downward; DESIGN.md's diagram)

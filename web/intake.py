@@ -19,6 +19,7 @@ import time
 
 import peewee
 
+from actors.hints import hint_for
 from actors.sending import Sender
 from core.errors import Unavailable
 from core.owners import OPEN
@@ -126,7 +127,7 @@ class Intake:
         try:
             with self.turns.turn(time.monotonic() if started is None else started):
                 publishing = time.perf_counter()
-                self.sender.enqueue(*ids)
+                self.sender.enqueue(*ids, hint=hint_for(jobs))
         except Unavailable:
             for job_id in ids:  # no turn came: nothing stays queued with no message (enqueue marks its own)
                 Job.not_enqueued(job_id)

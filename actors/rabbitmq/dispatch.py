@@ -44,6 +44,7 @@ from dramatiq import Middleware
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import ShutdownNotifications, SkipMessage, TimeLimit
 
+from actors import hints
 from actors.inference import ACTOR, QUEUE
 from actors.middleware import DatabaseConnection
 from actors.rabbitmq.hooks import emit_after, emit_before, log_failure
@@ -106,7 +107,7 @@ class Dispatch(Middleware):
             self._running += 1
         try:
             emit_before(broker, hooks, message)
-            futures = [] if message.failed else self.batcher.submit_many(message.args)
+            futures = [] if message.failed else self.batcher.submit_many(message.args, hint=hints.of(message))
         except SkipMessage as e:  # as Dramatiq: the after_skip_message hooks, then the ack (cheap: inline)
             running = _Running(consumer, message, hooks, 0)
             running.error = e

@@ -21,15 +21,18 @@ from web import create_app
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+# waited for (its wait runs out before the worker starts): its message carries a hint, and its first delivery
+# runs ahead of its claim (docs/architecture.md#running-ahead-of-the-claim); every later one is claimed first
+@pytest.mark.parametrize("prefer", [{}, {"Prefer": "wait=1"}], ids=["posted", "waited"])
 def test_a_poison_input_that_crashes_the_worker_fails_alone(
-    config, postgres, postgres_url, rabbitmq_url, catalog, models_dir, tmp_path
+    config, postgres, postgres_url, rabbitmq_url, catalog, models_dir, tmp_path, prefer
 ):
     import os
 
     api = open_sender(rabbitmq_url)
     api.broker.flush_all()
     client = TestClient(create_app(replace(config, broker_url=rabbitmq_url), sender=api, catalog=catalog))
-    poison = client.simulate_post("/inference", json={"inputs": "POISON pill"}).json["id"]
+    poison = client.simulate_post("/inference", json={"inputs": "POISON pill"}, headers=prefer).json["id"]
     healthy = [client.simulate_post("/inference", json={"inputs": f"healthy {i}"}).json["id"] for i in range(20)]
     heartbeats = tmp_path / "heartbeats"
     env = os.environ | {

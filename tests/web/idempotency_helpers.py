@@ -16,13 +16,13 @@ def race_over_a_blocked_first_send(monkeypatch, sender, post) -> tuple:
     blocked, answered = threading.Event(), threading.Event()
     real_send, calls, answers = sender.send, [], {}
 
-    def send(*job_ids):
+    def send(*job_ids, hint=None):
         calls.append(job_ids)
         if len(calls) == 1:
             blocked.set()
             answered.wait(2.0)
             raise Unavailable("the message broker is unavailable (PublishTimeout)")
-        return real_send(*job_ids)
+        return real_send(*job_ids, hint=hint)
 
     monkeypatch.setattr(sender, "send", send)
 

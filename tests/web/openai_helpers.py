@@ -28,8 +28,8 @@ class InstantWorker(Sender):
 
     outcome: Callable[[Job], None] = fake_embeddings
 
-    def enqueue(self, *job_ids) -> None:
-        super().enqueue(*job_ids)
+    def enqueue(self, *job_ids, hint=None) -> None:
+        super().enqueue(*job_ids, hint=hint)
         for job_id in job_ids:
             self.outcome(Job.claim(job_id))
 

@@ -44,7 +44,7 @@ def test_accepted_jobs_refusals_and_publish_latency_are_counted(client):
 
 
 def test_a_broker_that_does_not_confirm_is_counted_as_a_refusal_by_the_broker(client, sender_stub, monkeypatch):
-    def refuse(job_id):
+    def refuse(*job_ids, hint=None):
         raise Unavailable("the message broker is unavailable (test)")
 
     monkeypatch.setattr(sender_stub, "send", refuse)

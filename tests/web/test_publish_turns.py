@@ -15,7 +15,7 @@ def test_keyed_requests_under_a_broker_alarm_all_answer_503_within_about_one_dea
     client = app_for(sender_stub, broker_send_timeout=1)
     publisher, alarm = threading.Lock(), threading.Event()  # one publish at a time, as the API's publisher
 
-    def send(*job_ids):
+    def send(*job_ids, hint=None):
         with publisher:
             alarm.wait(1.0)  # the broker blocks publishers: each publish waits out its deadline
             raise Unavailable("the message broker is unavailable (PublishTimeout)")

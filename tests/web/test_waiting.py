@@ -5,8 +5,10 @@ import time
 
 import peewee
 import pytest
+from dramatiq import Message
 from falcon.testing import TestClient
 
+from actors import hints
 from actors.registry import Runtimes
 from actors.setup import worker_sender
 from db import Job, Status
@@ -67,6 +69,33 @@ def test_a_job_is_recorded_as_awaited_only_when_its_request_waits_for_it(client,
     """An awaited job's notification carries its finished row (`db.batch`); no one else's needs to."""
     job_id = client.simulate_post("/inference", json={"inputs": "x"}, headers=prefer).json["id"]
     assert Job.get_by_id(job_id).awaited is awaited
+
+
+def sent_messages(sender_stub) -> list[Message]:
+    queue = sender_stub.broker.queues[sender_stub.actor.queue_name]
+    return [Message.decode(queue.get_nowait()) for _ in range(queue.qsize())]
+
+
+def test_the_message_of_a_lone_waited_job_carries_its_fields_as_a_hint_that_matches_its_row(client, sender_stub):
+    """The worker may run the job on them while it claims the row (`actors.hints`): they must be the row's."""
+    body = {"inputs": ["Vai Corinthians", "Bom dia"], "parameters": {"normalize": False}}
+    job_id = client.simulate_post("/inference", json=body, headers={"Prefer": "wait=1"}).json["id"]
+    [message] = sent_messages(sender_stub)
+    assert list(message.args) == [job_id]
+    assert hints.matches(Job.get_by_id(job_id), message.options[hints.OPTION])
+
+
+@pytest.mark.parametrize(
+    ("body", "prefer"),
+    [
+        ({"inputs": "x"}, {}),  # nobody waits for it
+        ({"inputs": "x" * hints.MAX_INPUT_BYTES}, {"Prefer": "wait=1"}),  # too long to carry
+    ],
+)
+def test_no_hint_travels_with_a_job_nobody_waits_for_or_with_long_inputs(client, sender_stub, body, prefer):
+    client.simulate_post("/inference", json=body, headers=prefer)
+    [message] = sent_messages(sender_stub)
+    assert hints.OPTION not in message.options
 
 
 def test_get_with_wait_returns_as_soon_as_the_job_finishes(client):

@@ -11,11 +11,13 @@ class Batcher:
 
     def __init__(self):
         self.submitted: list[list[str]] = []
+        self.hints: list = []  # the hint each submission carried (None: none)
         self.futures: list[Future] = []
 
-    def submit_many(self, job_ids):
+    def submit_many(self, job_ids, hint=None):
         futures = [Future() for _ in job_ids]
         self.submitted.append(list(job_ids))
+        self.hints.append(hint)
         self.futures += futures
         return futures
 

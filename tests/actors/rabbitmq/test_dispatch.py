@@ -54,6 +54,43 @@ def test_a_message_is_acked_only_once_every_one_of_its_jobs_is_saved(setup):
     assert recorder.calls[1] == ("after", sent.message_id, None)
 
 
+HINT = ["all-MiniLM-L6-v2", "feature-extraction", {}, ["hi"]]
+
+
+class Delivered(MessageProxy):
+    """A message as RabbitMQ's consumer hands it over, with the broker's redelivery flag."""
+
+    def __init__(self, message, redelivered: bool):
+        super().__init__(message)
+        self.redelivered = redelivered
+
+
+def test_the_first_delivery_of_a_lone_jobs_message_hands_its_hint_to_the_batcher(setup):
+    broker, actor, batcher, dispatch, _ = setup()
+    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("a",), hint=HINT), redelivered=False))
+    assert batcher.submitted == [["a"]] and batcher.hints == [HINT]
+
+
+@pytest.mark.parametrize(
+    ("options", "redelivered"),
+    [
+        ({"hint": HINT}, True),  # its worker may have died on this input: claimed before it runs again
+        ({"hint": HINT, "retries": 1}, False),  # a retry: claimed first, as every message without a hint
+        ({}, False),  # no hint
+    ],
+)
+def test_a_redelivered_retried_or_unhinted_message_hands_no_hint(setup, options, redelivered):
+    broker, actor, batcher, dispatch, _ = setup()
+    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("a",), **options), redelivered))
+    assert batcher.submitted == [["a"]] and batcher.hints == [None]
+
+
+def test_a_message_that_cannot_say_whether_it_was_redelivered_hands_no_hint(setup):
+    broker, actor, batcher, dispatch, _ = setup()
+    dispatch(Consumer(broker), message(actor, "a", hint=HINT))
+    assert batcher.hints == [None]
+
+
 def test_no_thread_bound_middleware_runs_for_a_dispatched_message(setup):
     broker, actor, _batcher, dispatch, _ = setup()
     [time_limit] = [m for m in broker.middleware if isinstance(m, TimeLimit)]
