@@ -215,9 +215,10 @@ class Batcher:
                 resolve(waiting, None)
         self.batches += 1
 
-    def _claim(self, job_ids: list[str]) -> list[Job]:
-        """Claim the fresh ones of `job_ids` and hold their leases (renewed from now on)."""
-        fresh = Job.claim_fresh(job_ids, lease=self.lease)
+    def _claim(self, job_ids: list[str], started: dt.datetime | None = None) -> list[Job]:
+        """Claim the fresh ones of `job_ids` (taken up at `started`, by default now) and hold their leases
+        (renewed from now on)."""
+        fresh = Job.claim_fresh(job_ids, lease=self.lease, started=started)
         self._hold(fresh)
         return fresh
 

@@ -1,5 +1,6 @@
-"""A lone job's hint: the fields a worker needs to run it, carried in its message so that the model runs while
-the job's claim is on its way to the database instead of after it (docs/architecture.md#running-ahead-of-the-claim).
+"""A lone job's hint: the fields a worker needs to run it, carried in its message so that the model runs
+while the job's claim is on its way to the database instead of after it
+(docs/architecture.md#running-ahead-of-the-claim).
 
 The API attaches one to the message of a job sent alone whose request waits for it, when its inputs are short
 (`hint_for`). The row stays the job's truth. The claim still decides whether the job runs at all: a job that

@@ -107,7 +107,7 @@ class Dispatch(Middleware):
             self._running += 1
         try:
             emit_before(broker, hooks, message)
-            futures = [] if message.failed else self.batcher.submit_many(message.args, hint=hints.of(message))
+            futures = [] if message.failed else self._submit(message)
         except SkipMessage as e:  # as Dramatiq: the after_skip_message hooks, then the ack (cheap: inline)
             running = _Running(consumer, message, hooks, 0)
             running.error = e
@@ -123,6 +123,10 @@ class Dispatch(Middleware):
             self._settle(running)
         for future in futures:
             future.add_done_callback(lambda done, running=running: self._resolved(running, done))
+
+    def _submit(self, message) -> list:
+        """The message's jobs to the batcher, with the hint a lone job's first delivery carries (`actors.hints`)."""
+        return self.batcher.submit_many(message.args, hint=hints.of(message))
 
     def _resolved(self, running: _Running, future) -> None:
         """On the batcher's threads, as each job's outcome is saved (or its batch failed)."""
@@ -216,4 +220,7 @@ class Dispatch(Middleware):
 
 class BulkDispatch(Dispatch):
     """The bulk queue's `Dispatch`. A type of its own: Dramatiq warns, at every start, of two middleware of
-    one type (it cannot know that each serves its own queue)."""
+    one type (it cannot know that each serves its own queue). A batch's lines carry no hints."""
+
+    def _submit(self, message) -> list:
+        return self.batcher.submit_many(message.args)

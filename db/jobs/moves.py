@@ -89,14 +89,17 @@ class Moves:
         return cls.get_by_id(job_id) if claimed else None
 
     @classmethod
-    def claim_fresh(cls, job_ids: list, *, lease: dt.timedelta = DEFAULT_LEASE) -> list[Job]:
+    def claim_fresh(
+        cls, job_ids: list, *, lease: dt.timedelta = DEFAULT_LEASE, started: dt.datetime | None = None
+    ) -> list[Job]:
         """`claim` for a batch, in one statement, of the jobs never started before; the others (finished,
         unknown, or started already: maybe what crashed a worker) are left for `claim`, one at a time.
+        `started`: when the worker took the jobs up (now, by default), for a claim sent while they already run.
 
         On PostgreSQL, committed without waiting for the disk (`synchronous_commit` off, this transaction
         only): a claim lost with the database server leaves the job queued, and its message, unacked, is
         delivered again. The outcome is saved durably before the message is acked."""
-        return statements.claim_fresh(cls, job_ids, now=utcnow(), lease=lease)
+        return statements.claim_fresh(cls, job_ids, now=started or utcnow(), lease=lease)
 
     @classmethod
     def renew(cls, held: dict, lease: dt.timedelta) -> int:

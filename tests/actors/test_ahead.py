@@ -11,6 +11,7 @@ import pytest
 
 from actors.batching import Batcher
 from db import Job, Status
+from db.base import utcnow
 from tests.doubles import FakeModel, FakeRuntimes, new_job
 
 
@@ -31,6 +32,7 @@ def claims(monkeypatch):
         while model is not None and not model.calls and time.monotonic() < deadline:
             time.sleep(0.01)
         seen.append((threading.current_thread().name, bool(model and model.calls)))
+        claims.sent = utcnow()
         return original(cls, job_ids, **kwargs)
 
     claims = SimpleNamespace(seen=seen, model=None)
@@ -52,6 +54,7 @@ def test_a_hinted_lone_job_runs_while_another_thread_claims_it(database, claims)
     stored = Job.get_by_id(job.id)
     assert stored.status == Status.SUCCEEDED and stored.attempts == 1
     assert stored.output == [{"embedding": [2.0]}, {"embedding": [5.0]}]
+    assert stored.started_at < claims.sent  # started when its run began, not when its claim went out
 
 
 def test_a_job_whose_row_is_not_what_its_hint_says_runs_again_on_its_row(database, claims):

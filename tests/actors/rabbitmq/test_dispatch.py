@@ -4,6 +4,7 @@ RabbitMQ and PostgreSQL in tests/integration/test_dispatch.py)."""
 
 import logging
 import threading
+from concurrent.futures import Future
 
 import peewee
 import pytest
@@ -14,9 +15,9 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import SkipMessage, TimeLimit
 from dramatiq.rate_limits import RateLimitExceeded
 
-from actors import inference
+from actors import bulk, inference
 from actors.broker import make_broker
-from actors.rabbitmq.dispatch import Dispatch
+from actors.rabbitmq.dispatch import BulkDispatch, Dispatch
 from core.config import EMBEDDED_BROKER
 from tests.actors.rabbitmq.doubles import Batcher, Consumer, Recorder
 
@@ -89,6 +90,25 @@ def test_a_message_that_cannot_say_whether_it_was_redelivered_hands_no_hint(setu
     broker, actor, batcher, dispatch, _ = setup()
     dispatch(Consumer(broker), message(actor, "a", hint=HINT))
     assert batcher.hints == [None]
+
+
+def test_the_bulk_dispatch_hands_a_batchs_lines_to_the_bulk_lane_with_no_hint():
+    """Its submitter takes the message's arguments alone (the owner, then the lines' job ids)."""
+
+    class Lanes:
+        max_jobs = 32
+        submitted: list = []
+
+        def submit_many(self, job_ids, *, lane, owner):
+            self.submitted.append((list(job_ids), lane, owner))
+            return [Future() for _ in job_ids]
+
+    broker, lanes = make_broker(EMBEDDED_BROKER), Lanes()
+    actor = bulk.declare(broker)
+    dispatch = BulkDispatch(bulk.BulkSubmitter(lanes), queue_name=bulk.QUEUE, actor_name=bulk.ACTOR)
+    broker.add_middleware(dispatch)
+    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("owner-1", "a", "b")), redelivered=False))
+    assert lanes.submitted == [(["a", "b"], "bulk", "owner-1")]
 
 
 def test_no_thread_bound_middleware_runs_for_a_dispatched_message(setup):
