@@ -1,7 +1,7 @@
-"""A batch's texts in runs: sorted so each run pads little, each at most a model's batch size, stopped
-between runs once the batch is past its time bound (`BatchTimeout`: its jobs are retried). A model that makes
-several ONNX runs a call (text generation: one a new token) is handed the deadline too, and checks it between
-them (`check_deadline`).
+"""Which of a batch's jobs share a run (`groups`: one model, task and parameters), and a batch's texts in
+runs: sorted so each run pads little, each at most a model's batch size, stopped between runs once the batch
+is past its time bound (`BatchTimeout`: its jobs are retried). A model that makes several ONNX runs a call
+(text generation: one a new token) is handed the deadline too, and checks it between them (`check_deadline`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ RabbitMQ and PostgreSQL in tests/integration/test_dispatch.py)."""
 
 import logging
 import threading
-from concurrent.futures import Future
 
 import peewee
 import pytest
@@ -15,9 +14,9 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import SkipMessage, TimeLimit
 from dramatiq.rate_limits import RateLimitExceeded
 
-from actors import bulk, inference
+from actors import inference
 from actors.broker import make_broker
-from actors.rabbitmq.dispatch import BulkDispatch, Dispatch
+from actors.rabbitmq.dispatch import Dispatch
 from core.config import EMBEDDED_BROKER
 from tests.actors.rabbitmq.doubles import Batcher, Consumer, Recorder
 
@@ -53,62 +52,6 @@ def test_a_message_is_acked_only_once_every_one_of_its_jobs_is_saved(setup):
     batcher.futures[1].set_result(None)  # None: finished before, nothing to do
     assert consumer.acked == [sent.message_id] and consumer.nacked == []
     assert recorder.calls[1] == ("after", sent.message_id, None)
-
-
-HINT = ["all-MiniLM-L6-v2", "feature-extraction", {}, ["hi"]]
-
-
-class Delivered(MessageProxy):
-    """A message as RabbitMQ's consumer hands it over, with the broker's redelivery flag."""
-
-    def __init__(self, message, redelivered: bool):
-        super().__init__(message)
-        self.redelivered = redelivered
-
-
-def test_the_first_delivery_of_a_lone_jobs_message_hands_its_hint_to_the_batcher(setup):
-    broker, actor, batcher, dispatch, _ = setup()
-    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("a",), hint=HINT), redelivered=False))
-    assert batcher.submitted == [["a"]] and batcher.hints == [HINT]
-
-
-@pytest.mark.parametrize(
-    ("options", "redelivered"),
-    [
-        ({"hint": HINT}, True),  # its worker may have died on this input: claimed before it runs again
-        ({"hint": HINT, "retries": 1}, False),  # a retry: claimed first, as every message without a hint
-        ({}, False),  # no hint
-    ],
-)
-def test_a_redelivered_retried_or_unhinted_message_hands_no_hint(setup, options, redelivered):
-    broker, actor, batcher, dispatch, _ = setup()
-    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("a",), **options), redelivered))
-    assert batcher.submitted == [["a"]] and batcher.hints == [None]
-
-
-def test_a_message_that_cannot_say_whether_it_was_redelivered_hands_no_hint(setup):
-    broker, actor, batcher, dispatch, _ = setup()
-    dispatch(Consumer(broker), message(actor, "a", hint=HINT))
-    assert batcher.hints == [None]
-
-
-def test_the_bulk_dispatch_hands_a_batchs_lines_to_the_bulk_lane_with_no_hint():
-    """Its submitter takes the message's arguments alone (the owner, then the lines' job ids)."""
-
-    class Lanes:
-        max_jobs = 32
-        submitted: list = []
-
-        def submit_many(self, job_ids, *, lane, owner):
-            self.submitted.append((list(job_ids), lane, owner))
-            return [Future() for _ in job_ids]
-
-    broker, lanes = make_broker(EMBEDDED_BROKER), Lanes()
-    actor = bulk.declare(broker)
-    dispatch = BulkDispatch(bulk.BulkSubmitter(lanes), queue_name=bulk.QUEUE, actor_name=bulk.ACTOR)
-    broker.add_middleware(dispatch)
-    dispatch(Consumer(broker), Delivered(actor.message_with_options(args=("owner-1", "a", "b")), redelivered=False))
-    assert lanes.submitted == [(["a", "b"], "bulk", "owner-1")]
 
 
 def test_no_thread_bound_middleware_runs_for_a_dispatched_message(setup):
