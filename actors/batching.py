@@ -173,18 +173,18 @@ class Batcher:
         futures: dict[str, list[Future]] = defaultdict(list)
         for job_id, future in items:
             futures[job_id].append(future)
-        hinted = [hint for job_id, _ in items if (hint := self._hints.pop(job_id, None)) is not None]
+        hint = self._take_hint(items)
         try:
-            if len(items) == 1 and hinted:
-                fresh, ahead = self._claimer.run_ahead(items[0][0], hinted[0], self._run)
+            if hint is not None:
+                fresh, ahead = self._claimer.run_ahead(items[0][0], hint, self._run)
             else:
                 fresh, ahead = self._claim(list(futures)), None
             self._step()
             fresh_ids = {str(job.id) for job in fresh}
             metrics.started(fresh)
-            kept = ahead is not None and bool(fresh) and hints.matches(fresh[0], hinted[0])
+            kept = ahead is not None and bool(fresh) and hints.matches(fresh[0], hint)
             if ahead is not None:
-                metrics.ran_ahead(hinted[0][0], kept)
+                metrics.ran_ahead(hint[0], kept)  # the hint's model
             if kept:
                 self._save(futures, [(fresh[0], outcome) for _, outcome in ahead])
             elif fresh:
@@ -214,6 +214,11 @@ class Batcher:
             for waiting in futures.values():  # finished, canceled or unknown jobs: nothing to do
                 resolve(waiting, None)
         self.batches += 1
+
+    def _take_hint(self, items: list[tuple[str, Future]]) -> list | None:
+        """The hint of a batch of one hinted job (`actors.hints`); a batch of several drops its jobs' hints."""
+        taken = [self._hints.pop(job_id, None) for job_id, _ in items] if self._hints else [None]
+        return taken[0] if len(taken) == 1 else None
 
     def _claim(self, job_ids: list[str], started: dt.datetime | None = None) -> list[Job]:
         """Claim the fresh ones of `job_ids` (taken up at `started`, by default now) and hold their leases

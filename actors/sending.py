@@ -67,12 +67,9 @@ class Sender:
     def send(self, *job_ids, hint: list | None = None) -> None:
         """Publish one message for these jobs; with RabbitMQ, returns only once the broker confirmed it.
         `hint`: a lone job's fields, for a worker to run it ahead of its claim (`actors.hints`)."""
-        args = tuple(str(job_id) for job_id in job_ids)
+        options = {} if hint is None else {hints.OPTION: hint}
         try:
-            if hint is None:
-                self.actor.send(*args)
-            else:
-                self.actor.send_with_options(args=args, **{hints.OPTION: hint})
+            self.actor.send_with_options(args=tuple(str(job_id) for job_id in job_ids), **options)
         except (BrokerError, pika.exceptions.AMQPError, OSError) as e:
             raise Unavailable(f"the message broker is unavailable ({type(e).__name__})") from e
 
